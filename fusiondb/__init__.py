@@ -1,0 +1,79 @@
+"""fusiondb: an embedded, reactive document database on a single SQLite file.
+
+    import fusiondb as fdb
+
+    class Task(fdb.Document):
+        text: str
+        completed: bool = False
+        user_id: str
+
+    schema = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]))
+    db = fdb.open("app.db", schema)          # fdb.open(None, schema): ephemeral
+
+    @fdb.mutation
+    def add(db, text: str, user_id: str):
+        return db.insert("tasks", Task(text=text, user_id=user_id))
+
+    @fdb.query
+    def list_by_user(db, user_id: str) -> list[Task]:
+        return (db.query("tasks")
+                  .with_index("by_user", lambda q: q.eq("user_id", user_id))
+                  .order("desc").collect())
+
+    db.run(add, text="milk", user_id="u1")
+    sub = db.subscribe(list_by_user, user_id="u1")   # re-runs when a commit touches it
+"""
+
+from .database import Database, open
+from .errors import (
+    DatabaseClosed,
+    DatabaseError,
+    DocumentNotFound,
+    DocumentTooLarge,
+    FusionError,
+    InvalidId,
+    InvalidQuery,
+    ReadOnlyError,
+    SchemaError,
+    SchemaMismatch,
+    UniqueError,
+    ValidationError,
+)
+from .functions import MutationFunction, QueryFunction, mutation, query
+from .ids import Id
+from .query import PaginationResult
+from .schema import Document, Schema, TableDef, table
+from .subscription import Subscription
+from .transaction import Reader, Writer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Database",
+    "DatabaseClosed",
+    "DatabaseError",
+    "Document",
+    "DocumentNotFound",
+    "DocumentTooLarge",
+    "FusionError",
+    "Id",
+    "InvalidId",
+    "InvalidQuery",
+    "MutationFunction",
+    "PaginationResult",
+    "QueryFunction",
+    "ReadOnlyError",
+    "Reader",
+    "Schema",
+    "SchemaError",
+    "SchemaMismatch",
+    "Subscription",
+    "TableDef",
+    "UniqueError",
+    "ValidationError",
+    "Writer",
+    "mutation",
+    "open",
+    "query",
+    "table",
+]

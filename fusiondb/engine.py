@@ -1,0 +1,175 @@
+"""SQLite connections: opening, pragmas (as data, in one place), the writer and the readers.
+
+A file database has one writer connection, used under a Python lock so that threads queue in
+Python rather than spin in SQLite's busy handler, and a pool of reader connections, each
+reading a WAL snapshot, so readers never block the writer. Other processes are kept in order
+by SQLite's own write lock; ``BEGIN IMMEDIATE`` waits for it through the busy timeout and,
+past that, through a retry loop here, so no ``BusyError`` reaches the caller.
+
+An ephemeral database lives in one in-memory connection shared by readers and the writer
+under the same lock: there is no other process to coordinate with, and it opens in
+microseconds, which is what a test fixture wants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import apsw
+
+from .errors import DatabaseClosed, DatabaseError, translate
+
+BUSY_TIMEOUT_MS = 5_000
+STATEMENT_CACHE_SIZE = 256
+
+
+def _pragma(name: str, value: object) -> Callable[[apsw.Connection], None]:
+    def apply(conn: apsw.Connection) -> None:
+        conn.pragma(name, value)
+
+    apply.__name__ = f"pragma_{name}"
+    return apply
+
+
+def _busy_timeout(conn: apsw.Connection) -> None:
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+
+
+# Each setting is a small function; a connection gets the tuple for its kind, in order.
+FILE_SETTINGS: tuple[Callable[[apsw.Connection], None], ...] = (
+    _busy_timeout,
+    _pragma("journal_mode", "wal"),
+    # In WAL mode NORMAL loses no committed data on an application crash and keeps the
+    # database consistent on power loss; FULL would cost an fsync per commit.
+    _pragma("synchronous", "normal"),
+    _pragma("foreign_keys", False),
+    _pragma("temp_store", "memory"),
+    _pragma("cache_size", -32_000),
+)
+MEMORY_SETTINGS: tuple[Callable[[apsw.Connection], None], ...] = (
+    _pragma("foreign_keys", False),
+    _pragma("temp_store", "memory"),
+)
+
+
+def connect(path: str | None) -> apsw.Connection:
+    """Open one configured connection to ``path`` (``None``: a private in-memory database)."""
+    with translate():
+        conn = apsw.Connection(
+            ":memory:" if path is None else path, statementcachesize=STATEMENT_CACHE_SIZE
+        )
+        for setting in MEMORY_SETTINGS if path is None else FILE_SETTINGS:
+            setting(conn)
+    return conn
+
+
+def begin_immediate(conn: apsw.Connection) -> None:
+    """Take SQLite's write lock, waiting as long as it takes; busy is never the caller's problem."""
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except apsw.BusyError:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+class Engine:
+    """Owns every connection of one open database."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.ephemeral = path is None
+        self.write_lock = threading.RLock()
+        self._closed = False
+        self.writer = connect(path)
+        self._pool: list[apsw.Connection] = []
+        self._all: list[apsw.Connection] = [self.writer]
+        self._pool_lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosed("the database is closed")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[apsw.Connection]:
+        """The writer connection, inside ``BEGIN IMMEDIATE``; the caller commits or rolls back."""
+        with self.write_lock:
+            self.check_open()
+            with translate():
+                begin_immediate(self.writer)
+            yield self.writer
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[apsw.Connection]:
+        """A connection inside a read transaction: one consistent snapshot until the block ends."""
+        if self.ephemeral:
+            with self.write_lock:
+                self.check_open()
+                with translate():
+                    self.writer.execute("BEGIN")
+                try:
+                    yield self.writer
+                finally:
+                    with translate():
+                        self.writer.execute("COMMIT")
+            return
+        self.check_open()
+        conn = self._checkout()
+        try:
+            with translate():
+                conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                with translate():
+                    conn.execute("COMMIT")
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self) -> apsw.Connection:
+        with self._pool_lock:
+            if self._pool:
+                return self._pool.pop()
+        conn = connect(self.path)
+        with self._pool_lock:
+            self._all.append(conn)
+        return conn
+
+    def _checkin(self, conn: apsw.Connection) -> None:
+        with self._pool_lock:
+            if self._closed:
+                conn.close()
+            else:
+                self._pool.append(conn)
+
+    def new_connection(self) -> apsw.Connection:
+        """A separate connection (for watchers); the caller closes it."""
+        if self.ephemeral:
+            raise DatabaseError("an ephemeral database has no second connection")
+        return connect(self.path)
+
+    def close(self) -> None:
+        with self.write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._pool_lock:
+                conns, self._all, self._pool = self._all, [], []
+            for conn in conns:
+                with contextlib.suppress(apsw.Error):
+                    conn.close()
+
+
+def fetch_value(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]

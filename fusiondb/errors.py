@@ -1,0 +1,153 @@
+"""Every error fusiondb raises, under one root, and the one place apsw errors are translated.
+
+Each error carries structured fields (``table``, ``id``, ``field``...) so callers can act on
+them without parsing messages; when an apsw error caused it, the original is kept as ``.orig``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import apsw
+
+
+class FusionError(Exception):
+    """Root of every fusiondb error."""
+
+    def __init__(self, message: str, *, orig: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.orig = orig
+
+
+class ValidationError(FusionError, ValueError):
+    """A document failed its table's model (or a structural limit such as nesting depth).
+
+    ``table`` is the table, ``field`` the dotted path of the first failing field (or ``None``),
+    ``errors`` pydantic's error list when pydantic produced it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        field: str | None = None,
+        id: str | None = None,
+        errors: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.field = field
+        self.id = id
+        self.errors = list(errors)
+
+
+class DocumentTooLarge(FusionError, ValueError):
+    """A document encodes to more than the size limit (1 MiB)."""
+
+    def __init__(self, message: str, *, table: str, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.table = table
+        self.size = size
+        self.limit = limit
+
+
+class InvalidId(FusionError, ValueError):
+    """A string is not a document id, or is the id of a document in another table."""
+
+    def __init__(self, message: str, *, id: object, table: str | None = None) -> None:
+        super().__init__(message)
+        self.id = id
+        self.table = table
+
+
+class DocumentNotFound(FusionError, LookupError):
+    """A write named a document that does not exist (never existed or was deleted)."""
+
+    def __init__(self, message: str, *, id: str, table: str) -> None:
+        super().__init__(message)
+        self.id = id
+        self.table = table
+
+
+class SchemaError(FusionError):
+    """The declared schema is invalid, or a name does not exist in it."""
+
+    def __init__(self, message: str, *, table: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.name = name
+
+
+class SchemaMismatch(SchemaError):
+    """A schema change was refused because stored documents do not satisfy it.
+
+    ``count`` is how many documents fail; ``failures`` lists ``(id, pydantic error text)``
+    for the first few. Nothing was changed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        count: int = 0,
+        failures: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message, table=table)
+        self.count = count
+        self.failures = list(failures)
+
+    @property
+    def ids(self) -> list[str]:
+        return [doc_id for doc_id, _ in self.failures]
+
+
+class ReadOnlyError(FusionError):
+    """A write was attempted inside a query (or on a read-only system table)."""
+
+
+class InvalidQuery(FusionError, ValueError):
+    """A query is malformed: an index range that breaks the rules, a bad cursor, an unknown field."""
+
+    def __init__(
+        self, message: str, *, table: str | None = None, index: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.index = index
+        self.field = field
+
+
+class UniqueError(FusionError):
+    """``unique()`` found more than one document."""
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class DatabaseClosed(FusionError):
+    """The database (or subscription) was used after ``close()``."""
+
+
+class DatabaseError(FusionError):
+    """SQLite reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
+
+
+@contextlib.contextmanager
+def translate() -> Iterator[None]:
+    """Map apsw exceptions raised inside the block to fusiondb errors, keeping ``.orig``."""
+    try:
+        yield
+    except apsw.ReadOnlyError as exc:
+        raise ReadOnlyError(f"the database is read-only: {exc}", orig=exc) from exc
+    except apsw.TooBigError as exc:
+        raise DatabaseError(f"value too large for SQLite: {exc}", orig=exc) from exc
+    except apsw.ConnectionClosedError as exc:
+        raise DatabaseClosed("the database is closed", orig=exc) from exc
+    except apsw.Error as exc:
+        raise DatabaseError(f"SQLite error: {exc}", orig=exc) from exc

@@ -1,0 +1,123 @@
+"""Document ids: opaque strings that name their table and are never reused.
+
+An id packs the table's number (2 bytes), the row's number (6 bytes) and a 16-bit checksum
+into 10 bytes, written as 16 lowercase base32 characters. Row numbers come from SQLite's
+AUTOINCREMENT, so a deleted document's id is never handed out again, and table numbers are
+never reused either (the catalog keeps the counter). Encoding and decoding are C-level calls
+(``int.to_bytes``, ``base64``, ``zlib.crc32``) because they sit on every read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+ID_LENGTH = 16
+MAX_ROWID = (1 << 48) - 1
+MAX_TABLE_NUMBER = (1 << 16) - 1
+ID_CONTEXT_KEY = "fusiondb_table_names"
+
+
+# Multiplying by an odd constant mod 2**64 is a bijection: ids look random, not sequential,
+# while decoding stays one multiplication by the inverse.
+_MASK = (1 << 64) - 1
+_MIX = 0x9E3779B97F4A7C15
+_UNMIX = pow(_MIX, -1, 1 << 64)
+
+
+def encode_id(table_number: int, rowid: int) -> str:
+    body = ((((table_number << 48) | rowid) * _MIX) & _MASK).to_bytes(8, "big")
+    check = (zlib.crc32(body) & 0xFFFF).to_bytes(2, "big")
+    return base64.b32encode(body + check).decode("ascii").lower()
+
+
+def decode_id(value: object) -> tuple[int, int] | None:
+    """Return ``(table_number, rowid)`` for a well-formed id, else ``None``."""
+    if type(value) is not str or len(value) != ID_LENGTH:
+        return None
+    try:
+        raw = base64.b32decode(value.upper())
+    except (binascii.Error, ValueError):
+        return None
+    body = raw[:8]
+    if (zlib.crc32(body) & 0xFFFF) != int.from_bytes(raw[8:], "big"):
+        return None
+    n = (int.from_bytes(body, "big") * _UNMIX) & _MASK
+    if value != value.lower():  # one spelling per id, so ids compare as strings
+        return None
+    return n >> 48, n & MAX_ROWID
+
+
+class _IdType(str):
+    """Runtime class of ``fdb.Id["table"]`` annotations: a ``str`` that validates its shape.
+
+    Pydantic checks that the value is a well-formed id; the database checks, on every write,
+    that it names a document of ``table`` (the numbering of tables lives in the file).
+    """
+
+    table: str = ""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        table = cls.table
+
+        def check(value: str, info: core_schema.ValidationInfo) -> str:
+            decoded = decode_id(value)
+            if decoded is None:
+                raise ValueError(f"not a document id (expected an id of table {table!r})")
+            # Inside the database the context maps table numbers to names, so an id of
+            # another table is caught on write; outside it only the shape can be checked.
+            names = info.context.get(ID_CONTEXT_KEY) if isinstance(info.context, dict) else None
+            if names is not None:
+                actual = names.get(decoded[0])
+                if actual != table:
+                    where = f"table {actual!r}" if actual else "no table of this database"
+                    raise ValueError(f"id of {where}, expected an id of table {table!r}")
+            return value
+
+        return core_schema.with_info_after_validator_function(
+            check,
+            core_schema.str_schema(),
+            metadata={"fusiondb_id_table": table},
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> Any:
+        out = handler(schema)
+        out["x-fusiondb-id"] = cls.table
+        return out
+
+
+class _IdFactory:
+    """``fdb.Id["tasks"]``: a string type for ids of table ``tasks``."""
+
+    _cache: dict[str, type[str]] = {}
+
+    def __getitem__(self, table: str) -> type[str]:
+        if not isinstance(table, str):
+            raise TypeError("Id[...] takes a table name, e.g. Id['tasks']")
+        cached = self._cache.get(table)
+        if cached is None:
+            cached = type(f"Id[{table!r}]", (_IdType,), {"table": table})
+            self._cache[table] = cached
+        return cached
+
+    def __repr__(self) -> str:
+        return "fusiondb.Id"
+
+
+Id: Any = _IdFactory()
+
+
+def id_table_of(annotation: object) -> str | None:
+    """The table named by an ``Id[...]`` annotation, else ``None``."""
+    if isinstance(annotation, type) and issubclass(annotation, _IdType):
+        return annotation.table
+    return None

@@ -1,0 +1,80 @@
+"""Index keys: the values SQLite stores in an index, computed from a document in Python.
+
+Every index's key is ``(field values..., creation_time, rowid)``; ``by_id`` is ``(rowid,)``.
+Values follow what SQLite's ``doc ->> '$.path'`` yields: booleans as 0/1, objects and arrays
+as JSON text, a missing field as NULL. ``TOP`` extends a key prefix past every key that starts
+with it, so a half-open range becomes a closed interval over key tuples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class _Top:
+    """Sorts after every value (in normalized keys)."""
+
+    _instance: _Top | None = None
+
+    def __new__(cls) -> _Top:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "TOP"
+
+    def __reduce__(self) -> str:
+        return "TOP"
+
+
+TOP = _Top()
+
+Key = tuple[Any, ...]
+
+
+def extract(doc: dict[str, Any], path: str) -> Any:
+    """The value ``doc ->> '$.path'`` gives in SQLite."""
+    value: Any = doc
+    for part in path.split("."):
+        if type(value) is not dict:
+            return None
+        value = value.get(part)
+        if value is None:
+            return None
+    if value is True:
+        return 1
+    if value is False:
+        return 0
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def index_key(doc: dict[str, Any], fields: tuple[str, ...], creation_time: float, rowid: int) -> Key:
+    return (*(extract(doc, f) for f in fields), creation_time, rowid)
+
+
+# Normalized keys compare like SQLite: NULL < numbers < text < blobs; TOP after all.
+_RANK_NULL, _RANK_NUM, _RANK_TEXT, _RANK_BLOB, _RANK_TOP = 0, 1, 2, 3, 9
+
+
+def normalize_value(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (_RANK_NULL, 0)
+    if value is TOP:
+        return (_RANK_TOP, 0)
+    t = type(value)
+    if t is int or t is float or t is bool:
+        return (_RANK_NUM, value)
+    if t is str:
+        return (_RANK_TEXT, value)
+    if t is bytes:
+        return (_RANK_BLOB, value)
+    return (_RANK_TEXT, orjson.dumps(value).decode())
+
+
+def normalize_key(key: Key) -> tuple[tuple[int, Any], ...]:
+    return tuple(normalize_value(v) for v in key)

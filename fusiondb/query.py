@@ -1,0 +1,397 @@
+"""Queries: index ranges under Convex's rule, ordering, filters, limits and pagination.
+
+``db.query("tasks").with_index("by_user", lambda q: q.eq("user_id", u)).order("desc").take(10)``
+becomes one SQLite range scan over the table's index (forced with ``INDEXED BY``), and
+records in the read set exactly the key interval it scanned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from . import ddl
+from .documents import Row, decode_dicts, decode_models
+from .errors import InvalidQuery, UniqueError
+from .filters import Expr, compile_filter
+from .keys import TOP, Key
+from .schema import CREATION_INDEX, TableInfo
+
+if TYPE_CHECKING:
+    from .transaction import Reader
+
+CREATION_FIELD = "creation_time"
+BATCH = 256
+_LOWER = ("gt", "gte")
+_UPPER = ("lt", "lte")
+_SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+class IndexRange:
+    """The ``q`` of ``with_index(name, lambda q: ...)``: eq on a prefix, then one range."""
+
+    def __init__(self, table: str, index: str, fields: tuple[str, ...]) -> None:
+        self._table = table
+        self._index = index
+        self._fields = fields  # index fields then "creation_time"
+        self.eqs: list[Any] = []
+        self.lower: tuple[str, Any] | None = None
+        self.upper: tuple[str, Any] | None = None
+
+    def _err(self, msg: str, field: str) -> InvalidQuery:
+        return InvalidQuery(
+            f"index {self._index!r} of table {self._table!r}: {msg} "
+            f"(index fields in order: {', '.join(self._fields)})",
+            table=self._table,
+            index=self._index,
+            field=field,
+        )
+
+    def _check_value(self, field: str, value: Any) -> Any:
+        if value is True or value is False:
+            return int(value)
+        if value is None or isinstance(value, int | float | str):
+            return value
+        raise self._err(f"cannot compare {field!r} with a {type(value).__name__}", field)
+
+    def eq(self, field: str, value: Any) -> IndexRange:
+        if self.lower is not None or self.upper is not None:
+            raise self._err(f"eq({field!r}) after a range bound; eq must come first", field)
+        pos = len(self.eqs)
+        if pos >= len(self._fields) or self._fields[pos] != field:
+            expected = self._fields[pos] if pos < len(self._fields) else "nothing more"
+            raise self._err(f"eq({field!r}) out of order: the next field is {expected!r}", field)
+        self.eqs.append(self._check_value(field, value))
+        return self
+
+    def _bound(self, op: str, field: str, value: Any) -> IndexRange:
+        pos = len(self.eqs)
+        if pos >= len(self._fields) or self._fields[pos] != field:
+            expected = self._fields[pos] if pos < len(self._fields) else "nothing more"
+            raise self._err(
+                f"{op}({field!r}): a range bound must be on the field after the eq prefix, "
+                f"which is {expected!r}",
+                field,
+            )
+        slot = "lower" if op in _LOWER else "upper"
+        if getattr(self, slot) is not None:
+            raise self._err(f"{op}({field!r}): the {slot} bound is already set", field)
+        setattr(self, slot, (op, self._check_value(field, value)))
+        return self
+
+    def gt(self, field: str, value: Any) -> IndexRange:
+        return self._bound("gt", field, value)
+
+    def gte(self, field: str, value: Any) -> IndexRange:
+        return self._bound("gte", field, value)
+
+    def lt(self, field: str, value: Any) -> IndexRange:
+        return self._bound("lt", field, value)
+
+    def lte(self, field: str, value: Any) -> IndexRange:
+        return self._bound("lte", field, value)
+
+    def interval(self) -> tuple[Key, Key]:
+        """The closed interval of full keys this range covers (see keys.TOP)."""
+        prefix = tuple(self.eqs)
+        lo: Key = prefix
+        hi: Key = (*prefix, TOP)
+        if self.lower is not None:
+            op, v = self.lower
+            lo = (*prefix, v) if op == "gte" else (*prefix, v, TOP)
+        if self.upper is not None:
+            op, v = self.upper
+            hi = (*prefix, v, TOP) if op == "lte" else (*prefix, v)
+        return lo, hi
+
+
+def _cursor_encode(index: str, key: Key) -> str:
+    raw = orjson.dumps([index, list(key)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str, index: str, width: int) -> Key:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        name, key = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidQuery(f"malformed pagination cursor {cursor!r}") from None
+    if name != index or not isinstance(key, list) or len(key) not in (0, width):
+        raise InvalidQuery(
+            f"this cursor belongs to another query (index {name!r}); pass the "
+            "continue_cursor of the same query"
+        )
+    return tuple(key)
+
+
+def _after(cols: list[str], key: Key, desc: bool, params: list[Any]) -> str:
+    """SQL for "key tuple of these columns comes after ``key`` in scan order", null-aware.
+
+    Row values would drop rows holding NULL, which sorts first in an index, so the
+    comparison is spelled out: c1 > v1 OR (c1 IS v1 AND (c2 > v2 OR ...)).
+    """
+    col, value = cols[0], key[0]
+    if not desc:
+        if value is None:
+            strict = f"{col} IS NOT NULL"
+        else:
+            strict = f"{col} > ?"
+            params.append(value)
+    elif value is None:
+        strict = "0"
+    else:
+        strict = f"({col} < ? OR {col} IS NULL)"
+        params.append(value)
+    if len(cols) == 1:
+        return f"({strict})"
+    params.append(value)
+    rest = _after(cols[1:], key[1:], desc, params)
+    return f"({strict} OR ({col} IS ? AND {rest}))"
+
+
+@dataclass(frozen=True)
+class PaginationResult:
+    """One page: ``page``, ``is_done`` and the ``continue_cursor`` for the next call."""
+
+    page: list[Any]
+    is_done: bool
+    continue_cursor: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """An immutable query description; each method returns a new one."""
+
+    _reader: Reader
+    _info: TableInfo
+    _index: str = CREATION_INDEX
+    _fields: tuple[str, ...] = ()
+    _range: IndexRange | None = None
+    _order: Literal["asc", "desc"] = "asc"
+    _sql_filters: tuple[Expr, ...] = ()
+    _py_filters: tuple[Callable[[Any], Any], ...] = ()
+    _dicts: bool = False
+    _indexed: bool = False
+
+    def with_index(
+        self, name: str, range: Callable[[IndexRange], IndexRange] | None = None
+    ) -> Query:
+        """Scan index ``name`` over the range the callback builds (all of it if none)."""
+        if self._indexed:
+            raise InvalidQuery("with_index() can be called once per query", table=self._info.name)
+        if name == CREATION_INDEX:
+            fields: tuple[str, ...] = ()
+        else:
+            idx = self._info.indexes.get(name)
+            if idx is None:
+                known = ", ".join([CREATION_INDEX, *self._info.indexes]) or "none"
+                raise InvalidQuery(
+                    f"table {self._info.name!r} has no index {name!r} (indexes: {known})",
+                    table=self._info.name,
+                    index=name,
+                )
+            fields = idx.fields
+        rng = IndexRange(self._info.name, name, (*fields, CREATION_FIELD))
+        if range is not None:
+            out = range(rng)
+            if out is not rng:
+                raise InvalidQuery(
+                    f"index {name!r}: the range callback must return the q it was given "
+                    "(e.g. lambda q: q.eq('user_id', u))",
+                    table=self._info.name,
+                    index=name,
+                )
+        return replace(self, _index=name, _fields=fields, _range=rng, _indexed=True)
+
+    def order(self, order: Literal["asc", "desc"]) -> Query:
+        if order not in ("asc", "desc"):
+            raise InvalidQuery(f"order must be 'asc' or 'desc', got {order!r}")
+        return replace(self, _order=order)
+
+    def filter(self, predicate: Callable[[Any], Any]) -> Query:
+        """Keep documents for which ``predicate`` holds; compiled to SQL when it can be."""
+        expr = compile_filter(predicate)
+        if expr is not None:
+            return replace(self, _sql_filters=(*self._sql_filters, expr))
+        return replace(self, _py_filters=(*self._py_filters, predicate))
+
+    def as_dicts(self) -> Query:
+        """Return plain dicts (with ``id`` and ``creation_time``) instead of models."""
+        return replace(self, _dicts=True)
+
+    def _base_sql(self, params: list[Any]) -> tuple[str, list[str]]:
+        table = self._info.name
+        cols = [ddl.quote(ddl.column_of(f)) for f in self._fields]
+        key_cols = [*cols, "creation_time", "_id"]
+        where: list[str] = []
+        rng = self._range
+        if rng is not None:
+            for col, value in zip(key_cols, rng.eqs, strict=False):
+                where.append(f"{col} IS ?")
+                params.append(value)
+            pos = len(rng.eqs)
+            for bound in (rng.lower, rng.upper):
+                if bound is not None:
+                    where.append(f"{key_cols[pos]} {_SQL_OP[bound[0]]} ?")
+                    params.append(bound[1])
+        for expr in self._sql_filters:
+            where.append(expr.sql(params))
+        select = ", ".join(["_id", "creation_time", "doc", *cols])
+        sql = (
+            f"SELECT {select} FROM {ddl.quote(table)} "
+            f"INDEXED BY {ddl.quote(ddl.index_sql_name(table, self._index))}"
+        )
+        return sql + (" WHERE " + " AND ".join(where) if where else ""), key_cols
+
+    def _scan(self, limit: int | None, after: Key | None = None, until: Key | None = None) -> tuple[
+        list[Row], Key | None, bool
+    ]:
+        """Run the scan; returns rows, the last scanned key and whether the range ran out."""
+        self._reader._check()
+        params: list[Any] = []
+        sql, key_cols = self._base_sql(params)
+        desc = self._order == "desc"
+        skip = len(self._range.eqs) if self._range is not None else 0
+        tail = key_cols[skip:]
+        extra: list[str] = []
+        if after is not None:
+            extra.append(_after(tail, after[skip:], desc, params))
+        if until is not None:
+            extra.append(f"NOT {_after(tail, until[skip:], desc, params)}")
+        if extra:
+            sql += (" AND " if " WHERE " in sql else " WHERE ") + " AND ".join(extra)
+        direction = " DESC" if desc else ""
+        sql += " ORDER BY " + ", ".join(c + direction for c in key_cols)
+        conn = self._reader._conn
+        rows: list[Row] = []
+        last: Key | None = None
+        exhausted = True
+        width = len(self._fields)
+        if not self._py_filters:
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+            for r in conn.execute(sql, params):
+                rows.append((r[0], r[1], r[2]))
+                last = (*r[3 : 3 + width], r[1], r[0])
+            exhausted = limit is None or len(rows) < limit
+        else:
+            for r in conn.execute(sql, params):
+                last = (*r[3 : 3 + width], r[1], r[0])
+                row = (r[0], r[1], r[2])
+                if all(p(decode_models(self._info, [row])[0]) for p in self._py_filters):
+                    rows.append(row)
+                    if limit is not None and len(rows) >= limit:
+                        exhausted = False
+                        break
+        self._record(after, last if not exhausted else until, desc)
+        return rows, last, exhausted
+
+    def _record(self, after: Key | None, stop: Key | None, desc: bool) -> None:
+        readset = self._reader._readset
+        if readset is None:
+            return
+        if self._range is not None:
+            lo, hi = self._range.interval()
+        else:
+            lo, hi = (), (TOP,)
+        if desc:
+            lo, hi = hi, lo
+        if after is not None:
+            lo = (*after, TOP) if not desc else after
+        if stop is not None:
+            hi = stop
+        if desc:
+            lo, hi = hi, lo
+        readset.add_range(self._info.name, self._index, lo, hi)
+
+    def _decode(self, rows: list[Row]) -> list[Any]:
+        if self._dicts:
+            return decode_dicts(self._info, rows)
+        return decode_models(self._info, rows)
+
+    def collect(self) -> list[Any]:
+        """Every matching document, in index order."""
+        rows, _, _ = self._scan(None)
+        return self._decode(rows)
+
+    def take(self, n: int) -> list[Any]:
+        """The first ``n`` matching documents."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidQuery(f"take(n) needs a non-negative int, got {n!r}")
+        if n == 0:
+            return []
+        rows, _, _ = self._scan(n)
+        return self._decode(rows)
+
+    def first(self) -> Any | None:
+        """The first matching document, or ``None``."""
+        docs = self.take(1)
+        return docs[0] if docs else None
+
+    def unique(self) -> Any | None:
+        """The only matching document, ``None`` if there is none; raises if there are several."""
+        docs = self.take(2)
+        if len(docs) > 1:
+            raise UniqueError(
+                f"unique() found more than one document in table {self._info.name!r}",
+                table=self._info.name,
+            )
+        return docs[0] if docs else None
+
+    def paginate(
+        self, cursor: str | None = None, num_items: int = 100, *, end_cursor: str | None = None
+    ) -> PaginationResult:
+        """One page of up to ``num_items`` after ``cursor``.
+
+        The cursor names a key, not an offset, so it stays valid across inserts and deletes.
+        With ``end_cursor`` the page instead runs exactly up to that key (as Convex's
+        ``endCursor``), which is how a live page keeps its boundaries.
+        """
+        if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
+            raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
+        width = len(self._fields) + 2
+        after = _cursor_decode(cursor, self._index, width) or None if cursor else None
+        until = _cursor_decode(end_cursor, self._index, width) or None if end_cursor else None
+        last: Key | None
+        pinned = self._reader._pinned_end(self.pin_key(cursor)) if end_cursor is None else None
+        if pinned is not None and pinned[1]:
+            # A live last page stays open-ended: it takes in documents added after it.
+            rows, last, _ = self._scan(None, after)
+            is_done = True
+        else:
+            if pinned is not None:
+                until = _cursor_decode(pinned[0], self._index, width) or None
+            if until is not None:
+                rows, _, _ = self._scan(None, after, until)
+                last, is_done = until, False
+            else:
+                rows, last, is_done = self._scan(num_items, after)
+        if last is None:
+            last = after
+        # An empty first page still gets a cursor; it resumes from the start of the range.
+        next_cursor = _cursor_encode(self._index, last if last is not None else ())
+        self._reader._pin_end(self.pin_key(cursor), next_cursor, is_done)
+        return PaginationResult(self._decode(rows), is_done, next_cursor)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate in batches, so a large table is never wholly in memory."""
+        after: Key | None = None
+        while True:
+            rows, last, exhausted = self._scan(BATCH, after)
+            yield from self._decode(rows)
+            if exhausted or last is None:
+                return
+            after = last
+
+    def pin_key(self, cursor: str | None) -> tuple[Any, ...]:
+        """Identity of a paginate call within one query function, for pinning live pages."""
+        rng = self._range
+        bounds = (tuple(rng.eqs), rng.lower, rng.upper) if rng is not None else ()
+        return (self._info.name, self._index, bounds, self._order, cursor)
+

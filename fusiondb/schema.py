@@ -1,0 +1,224 @@
+"""The declared schema: document models, tables, indexes and search indexes.
+
+Everything here is pure Python and validated on construction, so a bad name or an index over a
+field the model does not have fails when the schema is written, not when it is first used.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from .errors import SchemaError
+from .ids import id_table_of
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+SYSTEM_FIELDS = ("id", "creation_time")
+CREATION_INDEX = "by_creation_time"
+ID_INDEX = "by_id"
+
+
+class Document(BaseModel):
+    """Base class of every table's model: a pydantic model that gains ``id`` and ``creation_time``.
+
+    Both are ``None`` on a document you build yourself and are filled in by the database on
+    every document it returns. They are never stored inside the document body.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = pydantic.Field(default=None, exclude=True)
+    creation_time: float | None = pydantic.Field(default=None, exclude=True)
+
+
+def check_name(kind: str, name: str, *, system_ok: bool = False) -> str:
+    """Validate a table or index name; SQL identifiers are only ever built from these."""
+    if not isinstance(name, str):
+        raise SchemaError(f"{kind} name must be a string, got {type(name).__name__}", name=str(name))
+    if system_ok and name.startswith("_") and NAME_RE.match(name[1:]):
+        return name
+    if name.startswith("_"):
+        raise SchemaError(
+            f"{kind} name {name!r} is reserved: names starting with '_' belong to fusiondb",
+            name=name,
+        )
+    if not NAME_RE.match(name):
+        raise SchemaError(
+            f"invalid {kind} name {name!r}: use a letter followed by letters, digits or '_' "
+            "(at most 63 characters)",
+            name=name,
+        )
+    return name
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation: ``A | None`` -> [A, None]; Annotated stripped."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def resolve_field_path(model: type[BaseModel], path: str, *, table: str) -> None:
+    """Check that a dotted path names a field of the model (through nested models)."""
+    parts = path.split(".")
+    current: list[Any] = [model]
+    for i, part in enumerate(parts):
+        if not FIELD_RE.match(part):
+            raise SchemaError(f"invalid field name {part!r} in {path!r}", table=table, name=path)
+        models = [
+            m for m in current if isinstance(m, type) and issubclass(m, BaseModel)
+        ]
+        found = [m.model_fields[part] for m in models if part in m.model_fields]
+        if not found:
+            where = ".".join(parts[:i]) or "the model"
+            raise SchemaError(
+                f"table {table!r}: index field {path!r} does not exist ({part!r} not in {where})",
+                table=table,
+                name=path,
+            )
+        current = []
+        for f in found:
+            current.extend(_unwrap(f.annotation))
+    if parts[0] in SYSTEM_FIELDS:
+        raise SchemaError(
+            f"table {table!r}: {path!r} is a system field; every index already ends with "
+            "creation_time",
+            table=table,
+            name=path,
+        )
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    name: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchIndexDef:
+    name: str
+    search_field: str
+    filter_fields: tuple[str, ...]
+
+
+@dataclass
+class TableDef:
+    """A table's declaration: its model and its indexes. Build with ``fdb.table(Model)``."""
+
+    model: type[Document]
+    indexes: dict[str, IndexDef] = field(default_factory=dict)
+    search_indexes: dict[str, SearchIndexDef] = field(default_factory=dict)
+
+    RESERVED_INDEXES: ClassVar[tuple[str, ...]] = (CREATION_INDEX, ID_INDEX)
+
+    def index(self, name: str, fields: Sequence[str]) -> TableDef:
+        """Add an index over ``fields`` (compound and dotted paths allowed), then creation time."""
+        check_name("index", name)
+        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
+            raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        if isinstance(fields, str):
+            raise SchemaError(
+                f"index {name!r}: fields must be a list, e.g. [{fields!r}]", name=name
+            )
+        if not fields:
+            raise SchemaError(f"index {name!r} needs at least one field", name=name)
+        if len(set(fields)) != len(fields):
+            raise SchemaError(f"index {name!r} repeats a field", name=name)
+        for path in fields:
+            resolve_field_path(self.model, path, table=self.model.__name__)
+        self.indexes[name] = IndexDef(name, tuple(fields))
+        return self
+
+    def search_index(
+        self, name: str, *, search_field: str, filter_fields: Sequence[str] = ()
+    ) -> TableDef:
+        """Add a full-text search index over ``search_field`` with equality ``filter_fields``."""
+        check_name("search index", name)
+        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
+            raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        for path in (search_field, *filter_fields):
+            resolve_field_path(self.model, path, table=self.model.__name__)
+        self.search_indexes[name] = SearchIndexDef(name, search_field, tuple(filter_fields))
+        return self
+
+
+def table(model: type[Document]) -> TableDef:
+    """Declare a table whose documents are instances of ``model`` (a ``fdb.Document``)."""
+    if not (isinstance(model, type) and issubclass(model, Document)):
+        raise SchemaError(
+            f"fdb.table() takes a subclass of fdb.Document, got {model!r}",
+        )
+    return TableDef(model)
+
+
+@dataclass
+class TableInfo:
+    """A table of an open database: declaration plus what SQL needs (number, column names)."""
+
+    name: str
+    number: int
+    model: type[Document]
+    indexes: dict[str, IndexDef]
+    search_indexes: dict[str, SearchIndexDef]
+    system: bool = False
+    adapter: TypeAdapter[Any] = field(init=False, repr=False)
+    list_adapter: TypeAdapter[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.adapter = TypeAdapter(self.model)
+        self.list_adapter = TypeAdapter(list[self.model])  # type: ignore[name-defined]
+
+    @property
+    def index_fields(self) -> list[str]:
+        """Every field path any index of this table covers, in a stable order."""
+        seen: dict[str, None] = {}
+        for idx in self.indexes.values():
+            for f in idx.fields:
+                seen[f] = None
+        return list(seen)
+
+
+class Schema:
+    """The whole declared schema: ``fdb.Schema(tasks=fdb.table(Task), ...)``."""
+
+    def __init__(self, **tables: TableDef) -> None:
+        for name, tdef in tables.items():
+            check_name("table", name)
+            if not isinstance(tdef, TableDef):
+                raise SchemaError(
+                    f"table {name!r}: expected fdb.table(Model), got {tdef!r}", table=name
+                )
+        self.tables: dict[str, TableDef] = dict(tables)
+        self._check_references()
+
+    def _check_references(self) -> None:
+        for name, tdef in self.tables.items():
+            for fname, finfo in tdef.model.model_fields.items():
+                for alt in _unwrap(finfo.annotation):
+                    target = id_table_of(alt)
+                    if target is not None and not target.startswith("_") and (
+                        target not in self.tables
+                    ):
+                        raise SchemaError(
+                            f"table {name!r}: field {fname!r} references table {target!r}, "
+                            "which the schema does not declare",
+                            table=name,
+                            name=fname,
+                        )
+
+    def __repr__(self) -> str:
+        return f"Schema({', '.join(self.tables)})"

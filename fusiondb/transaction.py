@@ -1,0 +1,284 @@
+"""The ``db`` a query or mutation function receives: ``Reader`` (queries) and ``Writer``.
+
+A ``Reader`` reads one snapshot and records its read set when asked to; a ``Writer`` adds
+``insert``/``patch``/``replace``/``delete`` and records a write set. Both become unusable
+when their transaction ends, so a context smuggled out of its function fails loudly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+import orjson
+
+from . import ddl
+from .documents import decode_model, encode, to_input
+from .errors import (
+    DatabaseClosed,
+    DocumentNotFound,
+    InvalidId,
+    ReadOnlyError,
+    SchemaError,
+    ValidationError,
+)
+from .ids import MAX_ROWID, decode_id, encode_id
+from .query import Query
+from .readset import ReadSet
+from .schema import SYSTEM_FIELDS, TableInfo
+from .writeset import DocWrite, WriteSet, doc_keys, search_texts
+
+
+@dataclass
+class Tables:
+    """The open database's tables, by name and by number (ids carry the number)."""
+
+    by_name: dict[str, TableInfo]
+    by_number: dict[int, TableInfo] = field(init=False)
+    names: dict[int, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_number = {t.number: t for t in self.by_name.values()}
+        self.names = {t.number: t.name for t in self.by_name.values()}
+
+    def get(self, name: object) -> TableInfo:
+        info = self.by_name.get(name) if isinstance(name, str) else None
+        if info is None:
+            known = ", ".join(n for n in self.by_name if not n.startswith("_")) or "none"
+            raise SchemaError(
+                f"no table named {name!r} in the schema (tables: {known})",
+                table=str(name),
+            )
+        return info
+
+
+class Reader:
+    """What a ``@fdb.query`` function receives as ``db``."""
+
+    def __init__(
+        self,
+        conn: apsw.Connection,
+        tables: Tables,
+        readset: ReadSet | None = None,
+        pins: dict[Any, tuple[str, bool]] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._tables = tables
+        self._readset = readset
+        self._pins = pins
+        self._active = True
+
+    def _check(self) -> None:
+        if not self._active:
+            raise DatabaseClosed(
+                "this db context belongs to a finished transaction; use the db passed to the "
+                "function while it runs"
+            )
+
+    def _pinned_end(self, key: Any) -> tuple[str, bool] | None:
+        return None if self._pins is None else self._pins.get(("pinned", key))
+
+    def _pin_end(self, key: Any, cursor: str, is_done: bool) -> None:
+        if self._pins is not None:
+            self._pins[("seen", key)] = (cursor, is_done)
+
+    def _resolve(self, table_or_id: str, doc_id: str | None) -> tuple[TableInfo, int, str]:
+        """(table, rowid, id) for ``get(id)`` or ``get(table, id)``; InvalidId otherwise."""
+        if doc_id is None:
+            doc_id, expected = table_or_id, None
+        else:
+            expected = self._tables.get(table_or_id)
+        decoded = decode_id(doc_id)
+        info = self._tables.by_number.get(decoded[0]) if decoded is not None else None
+        if decoded is None or info is None:
+            where = f" of table {expected.name!r}" if expected else ""
+            raise InvalidId(
+                f"{doc_id!r} is not a document id{where} of this database",
+                id=doc_id,
+                table=expected.name if expected else None,
+            )
+        if expected is not None and info is not expected:
+            raise InvalidId(
+                f"{doc_id!r} is an id of table {info.name!r}, not {expected.name!r}",
+                id=doc_id,
+                table=expected.name,
+            )
+        return info, decoded[1], doc_id
+
+    def _fetch(self, info: TableInfo, rowid: int) -> tuple[float, str] | None:
+        row = self._conn.execute(
+            f"SELECT creation_time, doc FROM {ddl.quote(info.name)} WHERE _id = ?", (rowid,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
+        """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
+        self._check()
+        info, rowid, _ = self._resolve(table_or_id, doc_id)
+        if self._readset is not None:
+            self._readset.add_point(info.name, rowid)
+        found = self._fetch(info, rowid)
+        if found is None:
+            return None
+        return decode_model(info, (rowid, found[0], found[1]))
+
+    def query(self, table: str) -> Query:
+        """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise)."""
+        self._check()
+        return Query(self, self._tables.get(table))
+
+    def normalize_id(self, table: str, value: object) -> str | None:
+        """``value`` if it is an id of ``table`` in this database, else ``None`` (as Convex)."""
+        info = self._tables.get(table)
+        decoded = decode_id(value)
+        if decoded is None or decoded[0] != info.number:
+            return None
+        return value  # type: ignore[return-value]
+
+    def _read_only(self, op: str) -> ReadOnlyError:
+        return ReadOnlyError(
+            f"{op}() inside a query: queries are read-only; write in a @fdb.mutation"
+        )
+
+    def insert(self, table: str, doc: Any) -> str:
+        raise self._read_only("insert")
+
+    def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        raise self._read_only("patch")
+
+    def replace(self, doc_id: str, doc: Any) -> None:
+        raise self._read_only("replace")
+
+    def delete(self, doc_id: str) -> None:
+        raise self._read_only("delete")
+
+
+class Writer(Reader):
+    """What a ``@fdb.mutation`` function receives as ``db``: reads plus writes."""
+
+    def __init__(self, conn: apsw.Connection, tables: Tables, clock: Clock) -> None:
+        super().__init__(conn, tables)
+        self.writes = WriteSet()
+        self._clock = clock
+
+    def _writable(self, info: TableInfo) -> None:
+        if info.system:
+            raise ReadOnlyError(
+                f"table {info.name!r} is maintained by fusiondb and is read-only "
+                "(use db.storage for files)"
+            )
+
+    def _record(
+        self,
+        info: TableInfo,
+        rowid: int,
+        ct: float,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+    ) -> None:
+        self.writes.add(
+            DocWrite(
+                info.name,
+                rowid,
+                doc_keys(info, old, ct, rowid) if old is not None else None,
+                doc_keys(info, new, ct, rowid) if new is not None else None,
+                search_texts(info, old) if old is not None else None,
+                search_texts(info, new) if new is not None else None,
+            )
+        )
+
+    def _new_dict(self, info: TableInfo, raw: str) -> dict[str, Any]:
+        # Keys are only needed for indexed fields; skip the decode when there are none.
+        if info.indexes or info.search_indexes:
+            doc: dict[str, Any] = orjson.loads(raw)
+            return doc
+        return {}
+
+    def insert(self, table: str, doc: Any) -> str:
+        """Validate and store a new document; returns its id."""
+        self._check()
+        info = self._tables.get(table)
+        self._writable(info)
+        raw, _ = encode(info, to_input(info, doc), self._tables.names)
+        ct = self._clock()
+        self._conn.execute(
+            f"INSERT INTO {ddl.quote(info.name)}(creation_time, doc) VALUES (?, ?)", (ct, raw)
+        )
+        rowid = self._conn.last_insert_rowid()
+        if rowid > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        self._record(info, rowid, ct, None, self._new_dict(info, raw))
+        return encode_id(info.number, rowid)
+
+    def _existing(self, doc_id: str, op: str) -> tuple[TableInfo, int, str, float, dict[str, Any]]:
+        info, rowid, doc_id = self._resolve(doc_id, None)
+        self._writable(info)
+        found = self._fetch(info, rowid)
+        if found is None:
+            raise DocumentNotFound(
+                f"{op}(): no document {doc_id} in table {info.name!r} (deleted or never existed)",
+                id=doc_id,
+                table=info.name,
+            )
+        return info, rowid, doc_id, found[0], orjson.loads(found[1])
+
+    def _update(
+        self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str
+    ) -> None:
+        self._conn.execute(f"UPDATE {ddl.quote(info.name)} SET doc = ? WHERE _id = ?", (raw, rowid))
+        self._record(info, rowid, ct, old, self._new_dict(info, raw))
+
+    def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Shallow-merge ``fields`` into the document; a ``None`` value removes that field."""
+        self._check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "patch")
+        if not isinstance(fields, Mapping):
+            raise ValidationError(
+                f"patch() takes a dict of fields, got {type(fields).__name__}", table=info.name
+            )
+        merged = dict(old)
+        for name, value in fields.items():
+            if name in SYSTEM_FIELDS:
+                raise ValidationError(
+                    f"patch(): {name!r} is set by the database and cannot be changed",
+                    table=info.name,
+                    field=name,
+                    id=doc_id,
+                )
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        raw, _ = encode(info, merged, self._tables.names, doc_id=doc_id)
+        self._update(info, rowid, ct, old, raw)
+
+    def replace(self, doc_id: str, doc: Any) -> None:
+        """Replace the whole document (keeping its id and creation time)."""
+        self._check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "replace")
+        raw, _ = encode(info, to_input(info, doc), self._tables.names, doc_id=doc_id)
+        self._update(info, rowid, ct, old, raw)
+
+    def delete(self, doc_id: str) -> None:
+        """Delete the document. Its id is never reused."""
+        self._check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "delete")
+        self._conn.execute(f"DELETE FROM {ddl.quote(info.name)} WHERE _id = ?", (rowid,))
+        self._record(info, rowid, ct, old, None)
+
+
+class Clock:
+    """Creation times in ms since the epoch, strictly increasing within this process."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self) -> float:
+        now = time.time() * 1000.0
+        if now <= self._last:
+            now = self._last + 0.001
+        self._last = now
+        return now

@@ -1,0 +1,80 @@
+"""The models and functions the tests share (importable by child processes too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fusiondb as fdb
+
+
+class Address(fdb.Document):
+    city: str
+    street: str = ""
+
+
+class Task(fdb.Document):
+    text: str
+    completed: bool = False
+    user_id: str
+    priority: int = 0
+
+
+class Note(fdb.Document):
+    title: str
+    body: str = ""
+    attachment: fdb.Id["_storage"] | None = None
+    task: fdb.Id["tasks"] | None = None
+
+
+class Person(fdb.Document):
+    name: str
+    age: int | None = None
+    address: Address | None = None
+    tags: list[str] = []
+
+
+schema = fdb.Schema(
+    tasks=fdb.table(Task)
+    .index("by_user", ["user_id"])
+    .index("by_user_priority", ["user_id", "priority"]),
+    notes=fdb.table(Note),
+    people=fdb.table(Person).index("by_city", ["address.city"]).index("by_age", ["age"]),
+)
+
+
+@fdb.mutation
+def add_task(db: fdb.Writer, text: str, user_id: str, priority: int = 0) -> str:
+    return db.insert("tasks", Task(text=text, user_id=user_id, priority=priority))
+
+
+@fdb.mutation
+def toggle(db: fdb.Writer, task_id: str) -> None:
+    task = db.get(task_id)
+    if task is None:
+        raise ValueError("Task not found")
+    db.patch(task_id, {"completed": not task.completed})
+
+
+@fdb.query
+def list_by_user(db: fdb.Reader, user_id: str) -> list[Task]:
+    return (
+        db.query("tasks")
+        .with_index("by_user", lambda q: q.eq("user_id", user_id))
+        .order("desc")
+        .collect()
+    )
+
+
+@fdb.query
+def first_ten(db: fdb.Reader) -> list[Task]:
+    return db.query("tasks").take(10)
+
+
+@fdb.query
+def get_doc(db: fdb.Reader, doc_id: str) -> Any:
+    return db.get(doc_id)
+
+
+@fdb.query
+def all_tasks(db: fdb.Reader) -> list[Task]:
+    return db.query("tasks").collect()
