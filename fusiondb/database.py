@@ -180,7 +180,7 @@ class Database:
             if self._engine.closed:
                 return []
             watcher = self._ensure_watcher()
-            current = watcher.data_version()
+            current = watcher.pragma("data_version")
             if current == self._watcher_version:
                 return []
             self._watcher_version = current
@@ -196,7 +196,9 @@ class Database:
         """The connection that watches for other processes' commits, from before a first run."""
         if self._watcher is None:
             watcher = self._engine.new_connection()
-            self._watcher_version = watcher.data_version()
+            # The file-control data_version only moves when this connection reads; the pragma
+            # checks the shared WAL index, so it sees other connections' commits at once.
+            self._watcher_version = watcher.pragma("data_version")
             with translate():
                 self._seen_seq = changelog.current(watcher)
             self._watcher = watcher
