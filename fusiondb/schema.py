@@ -56,6 +56,13 @@ def check_name(kind: str, name: str, *, system_ok: bool = False) -> str:
             "(at most 63 characters)",
             name=name,
         )
+    # SQLite reserves sqlite_* object names; refuse the whole prefix, in any case, here
+    # rather than let CREATE TABLE fail with a driver error on open.
+    if name.lower().startswith("sqlite"):
+        raise SchemaError(
+            f"{kind} name {name!r} is reserved: names starting with 'sqlite' belong to SQLite",
+            name=name,
+        )
     return name
 
 
@@ -100,6 +107,21 @@ def resolve_field_path(model: type[BaseModel], path: str, *, table: str) -> None
             table=table,
             name=path,
         )
+
+
+def _id_targets(annotation: Any, seen: set[type]) -> list[str]:
+    """Tables named by ``Id[...]`` anywhere in an annotation: unions, containers, nested models."""
+    target = id_table_of(annotation)
+    if target is not None:
+        return [target]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:  # self-referencing models
+            return []
+        seen.add(annotation)
+        return [
+            t for f in annotation.model_fields.values() for t in _id_targets(f.annotation, seen)
+        ]
+    return [t for arg in typing.get_args(annotation) for t in _id_targets(arg, seen)]
 
 
 @dataclass(frozen=True)
@@ -158,7 +180,7 @@ class TableDef:
 
 def table(model: type[Document]) -> TableDef:
     """Declare a table whose documents are instances of ``model`` (a ``fdb.Document``)."""
-    if not (isinstance(model, type) and issubclass(model, Document)):
+    if not (isinstance(model, type) and issubclass(model, Document)) or model is Document:
         raise SchemaError(
             f"fdb.table() takes a subclass of fdb.Document, got {model!r}",
         )
@@ -208,11 +230,8 @@ class Schema:
     def _check_references(self) -> None:
         for name, tdef in self.tables.items():
             for fname, finfo in tdef.model.model_fields.items():
-                for alt in _unwrap(finfo.annotation):
-                    target = id_table_of(alt)
-                    if target is not None and not target.startswith("_") and (
-                        target not in self.tables
-                    ):
+                for target in _id_targets(finfo.annotation, set()):
+                    if not target.startswith("_") and target not in self.tables:
                         raise SchemaError(
                             f"table {name!r}: field {fname!r} references table {target!r}, "
                             "which the schema does not declare",

@@ -19,11 +19,16 @@ class Task(fdb.Document):
     priority: int = 0
 
 
+# Aliases, because linters read a string inside an annotation as a forward reference.
+StorageId = fdb.Id["_storage"]
+TaskId = fdb.Id["tasks"]
+
+
 class Note(fdb.Document):
     title: str
     body: str = ""
-    attachment: fdb.Id["_storage"] | None = None
-    task: fdb.Id["tasks"] | None = None
+    attachment: StorageId | None = None
+    task: TaskId | None = None
 
 
 class Person(fdb.Document):
