@@ -157,8 +157,7 @@ class Database:
         if not self._engine.ephemeral:
             with self._watch_lock:
                 self._ensure_watcher()
-        live = self._subs.subscribe(fn, args)
-        return Subscription(self._subs, live)
+        return self._subs.subscribe(fn, args, lambda live: Subscription(self._subs, live))
 
     def _evaluate(
         self, fn: QueryFunction[..., Any], args: dict[str, Any], pins: dict[Any, Any]

@@ -24,7 +24,7 @@ class Task(fdb.Document):
 class Note(fdb.Document):
     title: str
     body: str
-    attachment: fdb.Id["_storage"] | None = None
+    attachment: fdb.Id["_storage"] | None = None  # noqa: F821 (a table name, not a type)
 
 
 schema = fdb.Schema(

@@ -89,20 +89,23 @@ class SubscriptionManager:
         self._thread: threading.Thread | None = None
         self.reruns = 0  # total re-evaluations (for tests and benchmarks)
 
-    def subscribe(self, fn: Any, args: dict[str, Any]) -> Live:
+    def subscribe(
+        self, fn: Any, args: dict[str, Any], make_handle: Callable[[Live], Subscription]
+    ) -> Subscription:
+        """A new handle on the live query for (fn, args), evaluating it if nobody watches it."""
         key = args_key(fn, args)
         with self._lock:
             self._check()
             live = self._live.get(key)
             if live is not None:
-                return live
+                return make_handle(live)
         pins: dict[Any, Any] = {}
         value, readset, version = self._evaluate(fn, args, pins)
         with self._lock:
             self._check()
             existing = self._live.get(key)
             if existing is not None:
-                return existing
+                return make_handle(existing)
             live = Live(key, fn, args, value, version, pins=_pin(pins))
             self._register(live, readset)
             self._live[key] = live
@@ -110,7 +113,9 @@ class SubscriptionManager:
                 # A commit was matched between our snapshot and registering: re-check.
                 self._rerun_all_of([live])
             self._ensure_thread()
-            return live
+            # Attached under the lock, so a concurrent close of another handle on this
+            # live query cannot drop it in between.
+            return make_handle(live)
 
     def release(self, live: Live, handle: Subscription) -> None:
         with self._lock:
