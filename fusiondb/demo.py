@@ -24,7 +24,7 @@ class Task(fdb.Document):
 class Note(fdb.Document):
     title: str
     body: str
-    attachment: fdb.Id["_storage"] | None = None  # noqa: F821 (a table name, not a type)
+    attachment: fdb.Id["_storage"] | None = None  # noqa: F821, UP037 (a table name)
 
 
 schema = fdb.Schema(

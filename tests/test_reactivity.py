@@ -7,6 +7,7 @@ every commit made so far has been matched and its re-runs have finished.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections import Counter
@@ -194,7 +195,7 @@ def test_blocking_iterator_yields_current_then_new_values_and_ends_on_close(
     assert not t.is_alive()
     assert seen[0] == [] and seen[-1] == ["a", "b"]
     # values never go backwards
-    assert all(len(x) <= len(y) for x, y in zip(seen, seen[1:], strict=False))
+    assert all(len(x) <= len(y) for x, y in itertools.pairwise(seen))
 
     ended = threading.Event()
 
