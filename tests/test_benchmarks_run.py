@@ -1,0 +1,32 @@
+"""The benchmark scripts still run (BENCH_QUICK=1: small sizes). Nothing here asserts on time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ["bench_core.py", "bench_reactivity.py", "bench_json_format.py"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_script_runs(script: str) -> None:
+    path = BENCHMARKS / script
+    if not path.exists():
+        pytest.skip(f"{script} not written yet")
+    env = {**os.environ, "BENCH_QUICK": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=BENCHMARKS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any("ratio" in line for line in proc.stdout.splitlines()), proc.stdout
