@@ -94,8 +94,11 @@ class Compare(Expr):
         left = self.left.sql(params)
         right = self.right.sql(params)
         # Equality is null-safe (missing == None), as in Python and Convex.
-        op = {"=": "IS", "!=": "IS NOT"}.get(self.op, self.op)
-        return f"({left} {op} {right})"
+        if self.op in ("=", "!="):
+            return f"({left} {'IS' if self.op == '=' else 'IS NOT'} {right})"
+        # An ordering with a missing field is false, not SQL's unknown, so that ~ (NOT) is
+        # its complement, as it is for the same predicate evaluated in Python.
+        return f"coalesce({left} {self.op} {right}, 0)"
 
 
 @dataclass(eq=False)
@@ -170,4 +173,17 @@ def compile_filter(predicate: Callable[[Any], Any]) -> Expr | None:
         result = predicate(FieldProxy())
     except (TypeError, AttributeError, ValueError, KeyError, IndexError):
         return None
-    return result if isinstance(result, Expr) else None
+    return result if _is_condition(result) else None
+
+
+def _is_condition(expr: object) -> bool:
+    """Whether ``expr`` is a true/false condition. A bare field (``lambda t: t.text``) is not:
+    SQL's truth of a value differs from Python's (the text "abc" is false in SQL), so such a
+    predicate runs in Python."""
+    if isinstance(expr, Compare):
+        return True
+    if isinstance(expr, Logical):
+        return all(_is_condition(p) for p in expr.parts)
+    if isinstance(expr, Not):
+        return _is_condition(expr.inner)
+    return False

@@ -344,6 +344,11 @@ class Query:
             )
         return docs[0] if docs else None
 
+    @property
+    def _cursor_name(self) -> str:
+        # Cursors name the table too: by_creation_time exists on every table.
+        return f"{self._info.name}.{self._index}"
+
     def paginate(
         self, cursor: str | None = None, num_items: int = 100, *, end_cursor: str | None = None
     ) -> PaginationResult:
@@ -356,8 +361,8 @@ class Query:
         if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
             raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
         width = len(self._fields) + 2
-        after = _cursor_decode(cursor, self._index, width) or None if cursor else None
-        until = _cursor_decode(end_cursor, self._index, width) or None if end_cursor else None
+        after = _cursor_decode(cursor, self._cursor_name, width) or None if cursor else None
+        until = _cursor_decode(end_cursor, self._cursor_name, width) or None if end_cursor else None
         last: Key | None
         pinned = self._reader._pinned_end(self.pin_key(cursor)) if end_cursor is None else None
         if pinned is not None and pinned[1]:
@@ -366,7 +371,7 @@ class Query:
             is_done = True
         else:
             if pinned is not None:
-                until = _cursor_decode(pinned[0], self._index, width) or None
+                until = _cursor_decode(pinned[0], self._cursor_name, width) or None
             if until is not None:
                 rows, _, _ = self._scan(None, after, until)
                 last, is_done = until, False
@@ -375,7 +380,7 @@ class Query:
         if last is None:
             last = after
         # An empty first page still gets a cursor; it resumes from the start of the range.
-        next_cursor = _cursor_encode(self._index, last if last is not None else ())
+        next_cursor = _cursor_encode(self._cursor_name, last if last is not None else ())
         self._reader._pin_end(self.pin_key(cursor), next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 

@@ -24,9 +24,7 @@ class Ref(fdb.Document):
     other: PlainId | None = None
 
 
-@pytest.mark.parametrize(
-    "name", ["_tasks", "_storage", "__x", "_"], ids=["_tasks", "_storage", "__x", "_"]
-)
+@pytest.mark.parametrize("name", ["_tasks", "_storage", "__x", "_"], ids=["_tasks", "_storage", "__x", "_"])
 def test_table_names_starting_with_underscore_are_reserved(name: str) -> None:
     with pytest.raises(fdb.SchemaError, match="reserved") as info:
         fdb.Schema(**{name: fdb.table(Plain)})
