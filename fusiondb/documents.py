@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pydantic
+import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id
@@ -45,29 +46,33 @@ def validation_error(
     )
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON-like value, stopping once past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _too_deep(value: Any, limit: int) -> list[str] | None:
+    """Path to the first object or array nested deeper than ``limit`` (the document is level 1)."""
+    stack: list[tuple[Any, int, list[str]]] = [(value, 1, [])]
     while stack:
-        item, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
+        item, depth, path = stack.pop()
+        if depth > limit:
+            return path
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend(
+                (v, depth + 1, [*path, str(k)]) for k, v in item.items() if isinstance(v, dict | list)
+            )
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+            stack.extend(
+                (v, depth + 1, [*path, str(i)]) for i, v in enumerate(item) if isinstance(v, dict | list)
+            )
+    return None
 
 
 def check_structure(table: str, data: Any) -> None:
-    """Refuse input nested deeper than MAX_DEPTH before pydantic recurses into it."""
-    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+    """Refuse a document whose objects and arrays nest deeper than MAX_DEPTH levels."""
+    path = _too_deep(data, MAX_DEPTH)
+    if path is not None:
         raise ValidationError(
-            f"a document for table {table!r} is nested deeper than {MAX_DEPTH} levels",
+            f"a document for table {table!r} is nested deeper than {MAX_DEPTH} levels"
+            + (f" (in field {path[0]!r})" if path else ""),
             table=table,
+            field=path[0] if path else None,
         )
 
 
@@ -104,12 +109,22 @@ def encode(
     try:
         model: Document = info.adapter.validate_python(data, context={ID_CONTEXT_KEY: names})
     except pydantic.ValidationError as exc:
+        if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors()):
+            check_structure(info.name, data)
         raise validation_error(info.name, exc, doc_id=doc_id) from None
     except RecursionError:
+        check_structure(info.name, data)
         raise ValidationError(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
-    raw = info.adapter.dump_json(model)
+    try:
+        raw = info.adapter.dump_json(model)
+    except pydantic_core.PydanticSerializationError as exc:
+        # Values pydantic accepted as-is (e.g. an `object` field) fail here when too deep.
+        check_structure(info.name, data)
+        raise ValidationError(
+            f"a document for table {info.name!r} cannot be stored as JSON: {exc}", table=info.name
+        ) from None
     size = len(raw)
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge(
@@ -146,6 +161,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         first = exc.errors(include_url=False)[0]
         pos = first["loc"][0] if first.get("loc") else 0
         bad = rows[pos] if isinstance(pos, int) and pos < len(rows) else rows[0]
+        decode_model(info, bad)  # raises with the document's own field paths (no list index)
         raise _stored_invalid(info, bad, exc) from None
     for model, row in zip(models, rows, strict=True):
         _attach(model, encode_id(number, row[0]), row[1])
