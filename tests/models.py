@@ -83,3 +83,21 @@ def get_doc(db: fdb.Reader, doc_id: str) -> Any:
 @fdb.query
 def all_tasks(db: fdb.Reader) -> list[Task]:
     return db.query("tasks").collect()
+
+
+@fdb.mutation
+def bump(db: fdb.Writer, task_id: str) -> int:
+    """Read-modify-write of a counter (a task's priority): lost updates would show in the total."""
+    task = db.get(task_id)
+    db.patch(task_id, {"priority": task.priority + 1})
+    return int(task.priority + 1)
+
+
+def write_in_process(path: str, tag: str, n: int, counter_id: str) -> int:
+    """Run in a spawned process: open the file, insert ``n`` tasks and bump the counter ``n``
+    times, each write its own transaction. Returns how many inserts succeeded."""
+    with fdb.open(path, schema) as db:
+        for i in range(n):
+            db.run(add_task, text=f"{tag}-{i}", user_id=tag)
+            db.run(bump, task_id=counter_id)
+    return n
