@@ -15,7 +15,7 @@ import pydantic
 import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
-from .ids import ID_CONTEXT_KEY, encode_id
+from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
 from .schema import SYSTEM_FIELDS, Document, TableInfo
 
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -163,17 +163,21 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         bad = rows[pos] if isinstance(pos, int) and pos < len(rows) else rows[0]
         decode_model(info, bad)  # raises with the document's own field paths (no list index)
         raise _stored_invalid(info, bad, exc) from None
-    for model, row in zip(models, rows, strict=True):
-        _attach(model, encode_id(number, row[0]), row[1])
+    ids = encode_ids(number, [r[0] for r in rows])
+    for model, doc_id, row in zip(models, ids, rows, strict=True):
+        d = model.__dict__  # as _attach, inlined: this loop runs once per document read
+        d["id"] = doc_id
+        d["creation_time"] = row[1]
     return models
 
 
-def decode_model(info: TableInfo, row: Row) -> Document:
+def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Document:
+    """One stored row as a model; ``doc_id``, when the caller has it, saves re-encoding it."""
     try:
         model: Document = info.adapter.validate_json(row[2])
     except pydantic.ValidationError as exc:
         raise _stored_invalid(info, row, exc) from None
-    return _attach(model, encode_id(info.number, row[0]), row[1])
+    return _attach(model, doc_id or encode_id(info.number, row[0]), row[1])
 
 
 def _stored_invalid(info: TableInfo, row: Row, exc: pydantic.ValidationError) -> ValidationError:
@@ -191,7 +195,8 @@ def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:
         return []
     number = info.number
     docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
-    for doc, row in zip(docs, rows, strict=True):
-        doc["id"] = encode_id(number, row[0])
+    ids = encode_ids(number, [r[0] for r in rows])
+    for doc, doc_id, row in zip(docs, ids, rows, strict=True):
+        doc["id"] = doc_id
         doc["creation_time"] = row[1]
     return docs

@@ -9,7 +9,9 @@ lookups plus C-level calls (``int.to_bytes``, ``zlib.crc32``) because they sit o
 
 from __future__ import annotations
 
+import struct
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -44,6 +46,73 @@ def encode_id(table_number: int, rowid: int) -> str:
         p[n >> 70] + p[(n >> 60) & 1023] + p[(n >> 50) & 1023] + p[(n >> 40) & 1023]
         + p[(n >> 30) & 1023] + p[(n >> 20) & 1023] + p[(n >> 10) & 1023] + p[n & 1023]
     )
+
+
+class _Lanes:
+    """Constants for encoding ``size`` ids at once, one 128-bit lane of a big int per id."""
+
+    __slots__ = ("body_slices", "crcs", "low64", "m5", "m10", "m20", "m40", "ones", "out_slices",
+                 "rows", "size")
+
+    def __init__(self, size: int) -> None:
+        def pattern(lane_bytes: int, bits: int) -> int:  # the low ``bits`` of every lane set
+            return int.from_bytes(((1 << bits) - 1).to_bytes(lane_bytes, "big") * (16 * size // lane_bytes),
+                                  "big")
+
+        self.size = size
+        self.rows = struct.Struct(">" + "8xQ" * size)
+        self.crcs = struct.Struct(">" + "14xH" * size)
+        self.low64 = pattern(16, 64)
+        self.ones = pattern(16, 1)
+        self.m40, self.m20, self.m10, self.m5 = (
+            pattern(16, 40), pattern(8, 20), pattern(4, 10), pattern(2, 5)
+        )
+        self.body_slices = [slice(i + 8, i + 16) for i in range(0, 16 * size, 16)]
+        self.out_slices = [slice(i, i + 16) for i in range(0, 16 * size, 16)]
+
+
+_LANES = {size: _Lanes(size) for size in (8, 16, 32, 64, 128, 256)}
+_B32_BYTES = _ALPHABET.encode().ljust(256, b"?")
+
+
+def encode_ids(table_number: int, rowids: Sequence[int]) -> list[str]:
+    """``[encode_id(table_number, r) for r in rowids]``, two to three times faster for many.
+
+    Every id of a result set is encoded on each read, so this is on the read path. The
+    arithmetic is done on all ids at once as one big int of 128-bit lanes (the multiply
+    cannot carry across lanes), the base32 digits are spread to one per byte by shifts and
+    masks, and one ``bytes.translate`` spells them; only the checksum is per id.
+    """
+    k = len(rowids)
+    if k < 8:
+        return [encode_id(table_number, r) for r in rowids]
+    if k > 256:
+        out: list[str] = []
+        for i in range(0, k, 256):
+            out.extend(encode_ids(table_number, rowids[i : i + 256]))
+        return out
+    lanes = _LANES[max(8, 1 << (k - 1).bit_length())]
+    pad = lanes.size - k
+    x = int.from_bytes(lanes.rows.pack(*rowids, *_ZEROS[:pad]), "big")
+    x = ((x | (table_number << 48) * lanes.ones) * _MIX) & lanes.low64
+    body = x.to_bytes(16 * lanes.size, "big")
+    crc32 = zlib.crc32
+    checks = [crc32(body[s]) & 0xFFFF for s in lanes.body_slices[:k]]
+    x = (x << 16) | int.from_bytes(lanes.crcs.pack(*checks, *_ZEROS[:pad]), "big")
+    # 80 bits per lane -> 16 groups of 5 bits, one per byte: halve the pieces four times.
+    m = lanes.m40
+    x = (x & m) | ((x >> 40 & m) << 64)
+    m = lanes.m20
+    x = (x & m) | ((x >> 20 & m) << 32)
+    m = lanes.m10
+    x = (x & m) | ((x >> 10 & m) << 16)
+    m = lanes.m5
+    x = (x & m) | ((x >> 5 & m) << 8)
+    text = x.to_bytes(16 * lanes.size, "big").translate(_B32_BYTES).decode("ascii")
+    return list(map(text.__getitem__, lanes.out_slices[:k]))
+
+
+_ZEROS = (0,) * 256
 
 
 def decode_id(value: object) -> tuple[int, int] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -30,6 +30,9 @@ BATCH = 256
 _LOWER = ("gt", "gte")
 _UPPER = ("lt", "lte")
 _SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+# SQL text per query shape (see Query._scan); shapes come from the schema, so few exist.
+_SQL_CACHE: dict[tuple[Any, ...], str] = {}
+_SQL_CACHE_MAX = 4096
 
 
 class IndexRange:
@@ -154,6 +157,14 @@ def _after(cols: list[str], key: Key, desc: bool, params: list[Any]) -> str:
     return f"({strict} OR ({col} IS ? AND {rest}))"
 
 
+def _evolve(query: Query, **changes: Any) -> Query:
+    """``dataclasses.replace`` without its per-field checks (it sits on every query built)."""
+    new = object.__new__(Query)
+    new.__dict__.update(query.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 @dataclass(frozen=True)
 class PaginationResult:
     """One page: ``page``, ``is_done`` and the ``continue_cursor`` for the next call."""
@@ -206,23 +217,23 @@ class Query:
                     table=self._info.name,
                     index=name,
                 )
-        return replace(self, _index=name, _fields=fields, _range=rng, _indexed=True)
+        return _evolve(self, _index=name, _fields=fields, _range=rng, _indexed=True)
 
     def order(self, order: Literal["asc", "desc"]) -> Query:
         if order not in ("asc", "desc"):
             raise InvalidQuery(f"order must be 'asc' or 'desc', got {order!r}")
-        return replace(self, _order=order)
+        return _evolve(self, _order=order)
 
     def filter(self, predicate: Callable[[Any], Any]) -> Query:
         """Keep documents for which ``predicate`` holds; compiled to SQL when it can be."""
         expr = compile_filter(predicate)
         if expr is not None:
-            return replace(self, _sql_filters=(*self._sql_filters, expr))
-        return replace(self, _py_filters=(*self._py_filters, predicate))
+            return _evolve(self, _sql_filters=(*self._sql_filters, expr))
+        return _evolve(self, _py_filters=(*self._py_filters, predicate))
 
     def as_dicts(self) -> Query:
         """Return plain dicts (with ``id`` and ``creation_time``) instead of models."""
-        return replace(self, _dicts=True)
+        return _evolve(self, _dicts=True)
 
     def _base_sql(self, params: list[Any]) -> tuple[str, list[str]]:
         table = self._info.name
@@ -253,9 +264,67 @@ class Query:
     ]:
         """Run the scan; returns rows, the last scanned key and whether the range ran out."""
         self._reader._check()
+        desc = self._order == "desc"
+        use_limit = limit is not None and not self._py_filters
+        rng = self._range
+        shape: tuple[Any, ...] | None = None
+        if after is None and until is None and not self._sql_filters:
+            # The common shapes (no cursor, no SQL filter) reuse their SQL text; only the
+            # parameters change: eq values, then the bounds, then the limit.
+            bounds = (None, None, None) if rng is None else (
+                len(rng.eqs),
+                rng.lower[0] if rng.lower is not None else None,
+                rng.upper[0] if rng.upper is not None else None,
+            )
+            shape = (self._info.name, self._index, self._fields, desc, use_limit, bounds)
+        sql = _SQL_CACHE.get(shape) if shape is not None else None
+        if sql is not None:
+            params: list[Any] = []
+            if rng is not None:
+                params.extend(rng.eqs)
+                if rng.lower is not None:
+                    params.append(rng.lower[1])
+                if rng.upper is not None:
+                    params.append(rng.upper[1])
+            if use_limit:
+                params.append(limit)
+        else:
+            sql, params = self._build_sql(desc, limit if use_limit else None, after, until)
+            if shape is not None:
+                if len(_SQL_CACHE) >= _SQL_CACHE_MAX:
+                    _SQL_CACHE.clear()
+                _SQL_CACHE[shape] = sql
+        conn = self._reader._conn
+        rows: list[Row]
+        last: Key | None = None
+        exhausted = True
+        width = len(self._fields)
+        if not self._py_filters:
+            # Rows carry the key columns after (rowid, creation_time, doc); only the last
+            # row's key is needed, so nothing is rebuilt per row.
+            rows = conn.execute(sql, params).fetchall()
+            if rows:
+                r = rows[-1]
+                last = (*r[3 : 3 + width], r[1], r[0])
+            exhausted = limit is None or len(rows) < limit
+        else:
+            rows = []
+            for r in conn.execute(sql, params):
+                last = (*r[3 : 3 + width], r[1], r[0])
+                row = (r[0], r[1], r[2])
+                if all(p(decode_models(self._info, [row])[0]) for p in self._py_filters):
+                    rows.append(row)
+                    if limit is not None and len(rows) >= limit:
+                        exhausted = False
+                        break
+        self._record(after, last if not exhausted else until, desc)
+        return rows, last, exhausted
+
+    def _build_sql(
+        self, desc: bool, limit: int | None, after: Key | None, until: Key | None
+    ) -> tuple[str, list[Any]]:
         params: list[Any] = []
         sql, key_cols = self._base_sql(params)
-        desc = self._order == "desc"
         skip = len(self._range.eqs) if self._range is not None else 0
         tail = key_cols[skip:]
         extra: list[str] = []
@@ -267,30 +336,10 @@ class Query:
             sql += (" AND " if " WHERE " in sql else " WHERE ") + " AND ".join(extra)
         direction = " DESC" if desc else ""
         sql += " ORDER BY " + ", ".join(c + direction for c in key_cols)
-        conn = self._reader._conn
-        rows: list[Row] = []
-        last: Key | None = None
-        exhausted = True
-        width = len(self._fields)
-        if not self._py_filters:
-            if limit is not None:
-                sql += " LIMIT ?"
-                params.append(limit)
-            for r in conn.execute(sql, params):
-                rows.append((r[0], r[1], r[2]))
-                last = (*r[3 : 3 + width], r[1], r[0])
-            exhausted = limit is None or len(rows) < limit
-        else:
-            for r in conn.execute(sql, params):
-                last = (*r[3 : 3 + width], r[1], r[0])
-                row = (r[0], r[1], r[2])
-                if all(p(decode_models(self._info, [row])[0]) for p in self._py_filters):
-                    rows.append(row)
-                    if limit is not None and len(rows) >= limit:
-                        exhausted = False
-                        break
-        self._record(after, last if not exhausted else until, desc)
-        return rows, last, exhausted
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return sql, params
 
     def _record(self, after: Key | None, stop: Key | None, desc: bool) -> None:
         readset = self._reader._readset

@@ -31,6 +31,22 @@ from .readset import ReadSet
 from .schema import SYSTEM_FIELDS, TableInfo
 from .writeset import DocWrite, WriteSet, doc_keys, search_texts
 
+_TEMPLATES = {
+    "get": "SELECT creation_time, doc FROM {} WHERE _id = ?",
+    "insert": "INSERT INTO {}(creation_time, doc) VALUES (?, ?)",
+    "update": "UPDATE {} SET doc = ? WHERE _id = ?",
+    "delete": "DELETE FROM {} WHERE _id = ?",
+}
+_SQL_TEXT: dict[tuple[str, str], str] = {}
+
+
+def _sql(statement: str, table: str) -> str:
+    """The SQL text of a per-document statement, built once per table (it is on every call)."""
+    sql = _SQL_TEXT.get((statement, table))
+    if sql is None:
+        sql = _SQL_TEXT[(statement, table)] = _TEMPLATES[statement].format(ddl.quote(table))
+    return sql
+
 
 @dataclass
 class Tables:
@@ -109,21 +125,19 @@ class Reader:
         return info, decoded[1], doc_id
 
     def _fetch(self, info: TableInfo, rowid: int) -> tuple[float, str] | None:
-        row = self._conn.execute(
-            f"SELECT creation_time, doc FROM {ddl.quote(info.name)} WHERE _id = ?", (rowid,)
-        ).fetchone()
+        row = self._conn.execute(_sql("get", info.name), (rowid,)).fetchone()
         return None if row is None else (row[0], row[1])
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
         """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
         self._check()
-        info, rowid, _ = self._resolve(table_or_id, doc_id)
+        info, rowid, doc_id = self._resolve(table_or_id, doc_id)
         if self._readset is not None:
             self._readset.add_point(info.name, rowid)
         found = self._fetch(info, rowid)
         if found is None:
             return None
-        return decode_model(info, (rowid, found[0], found[1]))
+        return decode_model(info, (rowid, found[0], found[1]), doc_id)
 
     def query(self, table: str) -> Query:
         """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise)."""
@@ -204,9 +218,7 @@ class Writer(Reader):
         self._writable(info)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
         ct = self._clock()
-        self._conn.execute(
-            f"INSERT INTO {ddl.quote(info.name)}(creation_time, doc) VALUES (?, ?)", (ct, raw)
-        )
+        self._conn.execute(_sql("insert", info.name), (ct, raw))
         rowid = self._conn.last_insert_rowid()
         if rowid > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
@@ -228,7 +240,7 @@ class Writer(Reader):
     def _update(
         self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str
     ) -> None:
-        self._conn.execute(f"UPDATE {ddl.quote(info.name)} SET doc = ? WHERE _id = ?", (raw, rowid))
+        self._conn.execute(_sql("update", info.name), (raw, rowid))
         self._record(info, rowid, ct, old, self._new_dict(info, raw))
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
@@ -266,7 +278,7 @@ class Writer(Reader):
         """Delete the document. Its id is never reused."""
         self._check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "delete")
-        self._conn.execute(f"DELETE FROM {ddl.quote(info.name)} WHERE _id = ?", (rowid,))
+        self._conn.execute(_sql("delete", info.name), (rowid,))
         self._record(info, rowid, ct, old, None)
 
 
