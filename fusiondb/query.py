@@ -302,7 +302,8 @@ class Query:
         if not self._py_filters:
             # Rows carry the key columns after (rowid, creation_time, doc); only the last
             # row's key is needed, so nothing is rebuilt per row.
-            rows = conn.execute(sql, params).fetchall()
+            fetched: list[Any] = conn.execute(sql, params).fetchall()
+            rows = fetched
             if rows:
                 r = rows[-1]
                 last = (*r[3 : 3 + width], r[1], r[0])
