@@ -14,7 +14,7 @@ from typing import Any
 import apsw
 import orjson
 
-from . import ddl
+from . import ddl, search
 from .errors import SchemaError
 from .schema import CREATION_INDEX, IndexDef, Schema, TableDef, TableInfo
 
@@ -122,6 +122,8 @@ def apply_table(
     for idx in tdef.indexes.values():
         if idx.name not in stored.indexes:
             _ensure_index(conn, name, stored, idx)
+    # Full-text indexes: dropped when removed or changed, built (with progress) when new.
+    search.apply_search_indexes(conn, name, tdef.search_indexes, stored.search_indexes)
     stored.json_schema = json_schema_of(tdef)
     return stored
 

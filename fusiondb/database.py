@@ -16,7 +16,7 @@ from typing import Any
 
 import apsw
 
-from . import changelog
+from . import changelog, storage
 from .catalog import open_catalog
 from .engine import Engine
 from .errors import FusionError, SchemaError, translate
@@ -56,7 +56,10 @@ class Database:
                     with translate():
                         if not self._engine.ephemeral:
                             changelog.ensure(conn)
-                        _, infos = open_catalog(conn, schema, system_tables or {})
+                        # _storage (files) is always there; callers may add system tables.
+                        system = {**storage.system_tables(), **(system_tables or {})}
+                        _, infos = open_catalog(conn, schema, system)
+                        storage.ensure(conn)
                         conn.execute("COMMIT")
                 except BaseException:
                     _rollback(conn)
@@ -65,6 +68,8 @@ class Database:
             self._engine.close()
             raise
         self._tables = Tables(infos)
+        self.storage = storage.Storage(self)
+        """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
         self._watcher: apsw.Connection | None = None
         self._watcher_version = 0
         self._watch_lock = threading.Lock()

@@ -21,6 +21,9 @@ from .errors import InvalidQuery, UniqueError
 from .filters import Expr, compile_filter
 from .keys import TOP, Key
 from .schema import CREATION_INDEX, TableInfo
+from .search import SearchFilter, SearchSpec
+from .search import finish as finish_search
+from .search import scan as search_scan
 
 if TYPE_CHECKING:
     from .transaction import Reader
@@ -188,6 +191,7 @@ class Query:
     _py_filters: tuple[Callable[[Any], Any], ...] = ()
     _dicts: bool = False
     _indexed: bool = False
+    _search: SearchSpec | None = None
 
     def with_index(
         self, name: str, range: Callable[[IndexRange], IndexRange] | None = None
@@ -219,7 +223,43 @@ class Query:
                 )
         return _evolve(self, _index=name, _fields=fields, _range=rng, _indexed=True)
 
+    def with_search_index(self, name: str, search: Callable[[SearchFilter], SearchFilter]) -> Query:
+        """Full-text search: ``lambda q: q.search("text", "buy milk").eq("user_id", u)``.
+
+        Results come in relevance order (bm25), the last word matching as a prefix; the
+        ``eq`` filters apply inside FTS5. See search.py.
+        """
+        table = self._info.name
+        if self._indexed or self._order != "asc":
+            raise InvalidQuery(
+                "with_search_index() cannot be combined with with_index() or order(): search "
+                "results come in relevance order",
+                table=table,
+            )
+        sdef = self._info.search_indexes.get(name)
+        if sdef is None:
+            known = ", ".join(self._info.search_indexes) or "none"
+            raise InvalidQuery(
+                f"table {table!r} has no search index {name!r} (search indexes: {known})",
+                table=table,
+                index=name,
+            )
+        q = SearchFilter(table, sdef)
+        if search(q) is not q:
+            raise InvalidQuery(
+                f"search index {name!r}: the callback must return the q it was given "
+                "(e.g. lambda q: q.search('text', 'milk'))",
+                table=table,
+                index=name,
+            )
+        return _evolve(self, _index=name, _indexed=True, _search=finish_search(table, q))
+
     def order(self, order: Literal["asc", "desc"]) -> Query:
+        if self._search is not None:
+            raise InvalidQuery(
+                "order() on a search query: search results come in relevance order",
+                table=self._info.name,
+            )
         if order not in ("asc", "desc"):
             raise InvalidQuery(f"order must be 'asc' or 'desc', got {order!r}")
         return _evolve(self, _order=order)
@@ -263,6 +303,8 @@ class Query:
         list[Row], Key | None, bool
     ]:
         """Run the scan; returns rows, the last scanned key and whether the range ran out."""
+        if self._search is not None:
+            return search_scan(self, limit, after, until)
         self._reader._check()
         desc = self._order == "desc"
         use_limit = limit is not None and not self._py_filters

@@ -15,7 +15,7 @@ from typing import Any
 import apsw
 import orjson
 
-from . import ddl
+from . import ddl, search
 from .documents import decode_model, encode, to_input
 from .errors import (
     DatabaseClosed,
@@ -29,6 +29,7 @@ from .ids import MAX_ROWID, decode_id, encode_id
 from .query import Query
 from .readset import ReadSet
 from .schema import SYSTEM_FIELDS, TableInfo
+from .storage import ReaderStorage, WriterStorage
 from .writeset import DocWrite, WriteSet, doc_keys, search_texts
 
 _TEMPLATES = {
@@ -139,6 +140,11 @@ class Reader:
             return None
         return decode_model(info, (rowid, found[0], found[1]), doc_id)
 
+    @property
+    def storage(self) -> ReaderStorage:
+        """Files, read-only inside a query: ``open(id)``, ``get_metadata(id)``."""
+        return ReaderStorage(self)
+
     def query(self, table: str) -> Query:
         """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise)."""
         self._check()
@@ -178,6 +184,11 @@ class Writer(Reader):
         self.writes = WriteSet()
         self._clock = clock
 
+    @property
+    def storage(self) -> WriterStorage:
+        """Files, in this transaction: ``store``, ``delete``, ``open``, ``get_metadata``."""
+        return WriterStorage(self)
+
     def _writable(self, info: TableInfo) -> None:
         if info.system:
             raise ReadOnlyError(
@@ -193,16 +204,21 @@ class Writer(Reader):
         old: dict[str, Any] | None,
         new: dict[str, Any] | None,
     ) -> None:
+        old_text = search_texts(info, old) if old is not None else None
+        new_text = search_texts(info, new) if new is not None else None
         self.writes.add(
             DocWrite(
                 info.name,
                 rowid,
                 doc_keys(info, old, ct, rowid) if old is not None else None,
                 doc_keys(info, new, ct, rowid) if new is not None else None,
-                search_texts(info, old) if old is not None else None,
-                search_texts(info, new) if new is not None else None,
+                old_text,
+                new_text,
             )
         )
+        if info.search_indexes:
+            # FTS upkeep in the same transaction, from the entries just computed (search.py).
+            search.sync(self._conn, info.name, rowid, old_text, new_text)
 
     def _new_dict(self, info: TableInfo, raw: str) -> dict[str, Any]:
         # Keys are only needed for indexed fields; skip the decode when there are none.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .keys import Key, extract, index_key
-from .schema import CREATION_INDEX, ID_INDEX, TableInfo
+from .schema import CREATION_INDEX, ID_INDEX, SearchIndexDef, TableInfo
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,22 @@ def doc_keys(
 SearchTexts = dict[str, tuple[str, tuple[Any, ...]]]
 
 
+def search_entry(s: SearchIndexDef, doc: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """What search index ``s`` holds for ``doc``: its text ('' unless a string) and filter values.
+
+    The one definition used by the write path, index builds (search.py) and the matcher.
+    """
+    text = extract(doc, s.search_field)
+    return (
+        text if isinstance(text, str) else "",
+        tuple(extract(doc, f) for f in s.filter_fields),
+    )
+
+
 def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
     if not info.search_indexes:
         return None
-    out: dict[str, tuple[str, tuple[Any, ...]]] = {}
-    for s in info.search_indexes.values():
-        text = extract(doc, s.search_field)
-        out[s.name] = (
-            text if isinstance(text, str) else "",
-            tuple(extract(doc, f) for f in s.filter_fields),
-        )
-    return out
+    return {s.name: search_entry(s, doc) for s in info.search_indexes.values()}
 
 
 @dataclass
