@@ -83,6 +83,9 @@ class SubscriptionManager:
         self._indexes: dict[tuple[str, str], IntervalIndex] = {}
         self._search = SearchMatcher()
         self._pending: list[tuple[int, WriteSet]] = []
+        # Live queries marked to re-run whatever was written (version -1), kept as a set so a
+        # round never scans every subscription (per-write cost must not grow with their number).
+        self._stale: set[Live] = set()
         self._rerun_all = False
         self._processed = 0  # highest commit version matched so far
         self._closed = False
@@ -168,6 +171,7 @@ class SubscriptionManager:
     def _rerun_all_of(self, lives: list[Live]) -> None:
         for live in lives:
             live.version = -1
+        self._stale.update(lives)
         self._kick = True
         self._wake.notify()
 
@@ -204,6 +208,7 @@ class SubscriptionManager:
                         with self._lock:
                             for live in self._live.values():
                                 live.version = -1
+                            self._stale.update(self._live.values())
                     else:
                         pending.extend(foreign)
                 self._process(pending)
@@ -223,7 +228,8 @@ class SubscriptionManager:
                     if live.version < version:
                         hit.add(live)
                 self._processed = max(self._processed, version)
-            hit.update(live for live in self._live.values() if live.version < 0)
+            stale, self._stale = self._stale, set()
+            hit.update(live for live in stale if live.version < 0)
         for live in hit:
             self._rerun(live)
 
@@ -248,6 +254,8 @@ class SubscriptionManager:
                 self._register(live, readset)
                 live.version = version
                 live.pins.update(_pin(pins))
+            elif live.version < 0:
+                self._stale.add(live)  # still owes a full re-run: retry next round
             changed = error is None and value != live.value
             if changed:
                 live.value = value
