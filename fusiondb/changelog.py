@@ -25,16 +25,10 @@ CREATE = (
 )
 
 
-def _keys(keys: dict[str, Any] | None) -> Any:
-    return None if keys is None else {name: list(k) for name, k in keys.items()}
-
-
 def encode_writes(writes: WriteSet) -> bytes:
+    # orjson writes tuples (the keys) as JSON arrays itself: no conversion per write.
     return orjson.dumps(
-        [
-            [w.table, w.rowid, _keys(w.old), _keys(w.new), w.old_text, w.new_text]
-            for w in writes.writes
-        ]
+        [[w.table, w.rowid, w.old, w.new, w.old_text, w.new_text] for w in writes.writes]
     )
 
 
@@ -85,15 +79,23 @@ class Entry:
     writes: WriteSet
 
 
-def read_since(conn: apsw.Connection, seq: int) -> tuple[list[Entry], bool]:
-    """Entries after ``seq``, and whether the log still reached back to ``seq`` (no gap)."""
+def read_since(
+    conn: apsw.Connection, seq: int, skip_origin: str | None = None
+) -> tuple[list[Entry], bool]:
+    """Entries after ``seq``, and whether the log still reached back to ``seq`` (no gap).
+
+    Entries from ``skip_origin`` (the reader's own commits, already handed over locally)
+    come with an empty write set: neither read nor decoded, however large.
+    """
     rows = list(
         conn.execute(
-            "SELECT seq, origin, writes FROM _fdb_changelog WHERE seq > ? ORDER BY seq", (seq,)
+            "SELECT seq, origin, CASE WHEN origin IS ? THEN NULL ELSE writes END "
+            "FROM _fdb_changelog WHERE seq > ? ORDER BY seq",
+            (skip_origin, seq),
         )
     )
     complete = True
     if rows and rows[0][0] != seq + 1:
         oldest = conn.execute("SELECT min(seq) FROM _fdb_changelog").fetchone()[0]  # type: ignore[index]
         complete = oldest is not None and oldest <= seq + 1
-    return [Entry(s, o, decode_writes(w)) for s, o, w in rows], complete
+    return [Entry(s, o, WriteSet() if w is None else decode_writes(w)) for s, o, w in rows], complete

@@ -189,7 +189,9 @@ class Database:
                 return []
             self._watcher_version = current
             with translate():
-                entries, complete = changelog.read_since(watcher, self._seen_seq)
+                entries, complete = changelog.read_since(
+                    watcher, self._seen_seq, skip_origin=self._origin
+                )
             if entries:
                 self._seen_seq = entries[-1].seq
         if not complete:

@@ -6,9 +6,9 @@ them without parsing messages; when an apsw error caused it, the original is kep
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Literal
 
 import apsw
 
@@ -138,16 +138,31 @@ class DatabaseError(FusionError):
     """SQLite reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
 
 
-@contextlib.contextmanager
-def translate() -> Iterator[None]:
-    """Map apsw exceptions raised inside the block to fusiondb errors, keeping ``.orig``."""
-    try:
-        yield
-    except apsw.ReadOnlyError as exc:
-        raise ReadOnlyError(f"the database is read-only: {exc}", orig=exc) from exc
-    except apsw.TooBigError as exc:
-        raise DatabaseError(f"value too large for SQLite: {exc}", orig=exc) from exc
-    except apsw.ConnectionClosedError as exc:
-        raise DatabaseClosed("the database is closed", orig=exc) from exc
-    except apsw.Error as exc:
+class _Translate:
+    # A class rather than a @contextmanager generator: it wraps every transaction and
+    # statement batch, and a generator-based manager costs several times more to enter.
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
+        if not isinstance(exc, apsw.Error):
+            return False
+        if isinstance(exc, apsw.ReadOnlyError):
+            raise ReadOnlyError(f"the database is read-only: {exc}", orig=exc) from exc
+        if isinstance(exc, apsw.TooBigError):
+            raise DatabaseError(f"value too large for SQLite: {exc}", orig=exc) from exc
+        if isinstance(exc, apsw.ConnectionClosedError):
+            raise DatabaseClosed("the database is closed", orig=exc) from exc
         raise DatabaseError(f"SQLite error: {exc}", orig=exc) from exc
+
+
+_TRANSLATE = _Translate()
+
+
+def translate() -> _Translate:
+    """``with translate():`` maps apsw exceptions raised inside the block to fusiondb errors,
+    keeping ``.orig``."""
+    return _TRANSLATE

@@ -38,12 +38,18 @@ Key = tuple[Any, ...]
 def extract(doc: dict[str, Any], path: str) -> Any:
     """The value ``doc ->> '$.path'`` gives in SQLite."""
     value: Any = doc
-    for part in path.split("."):
-        if type(value) is not dict:
-            return None
-        value = value.get(part)
-        if value is None:
-            return None
+    if "." not in path and type(doc) is dict:
+        value = doc.get(path)  # the common case, on every write: one lookup
+    else:
+        for part in path.split("."):
+            if type(value) is not dict:
+                return None
+            value = value.get(part)
+            if value is None:
+                return None
+    t = type(value)
+    if t is str or t is int or t is float or value is None:
+        return value
     if value is True:
         return 1
     if value is False:
@@ -54,7 +60,9 @@ def extract(doc: dict[str, Any], path: str) -> Any:
 
 
 def index_key(doc: dict[str, Any], fields: tuple[str, ...], creation_time: float, rowid: int) -> Key:
-    return (*(extract(doc, f) for f in fields), creation_time, rowid)
+    if len(fields) == 1:
+        return (extract(doc, fields[0]), creation_time, rowid)
+    return (*[extract(doc, f) for f in fields], creation_time, rowid)
 
 
 # Normalized keys compare like SQLite: NULL < numbers < text < blobs; TOP after all.

@@ -13,7 +13,7 @@ from .keys import Key, extract, index_key
 from .schema import CREATION_INDEX, ID_INDEX, SearchIndexDef, TableInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: built once per written document
 class DocWrite:
     """One document's change: keys per index before (None: inserted) and after (None: deleted).
 
