@@ -106,8 +106,13 @@ def encode(
     info: TableInfo, data: dict[str, Any], names: dict[int, str], *, doc_id: str | None = None
 ) -> tuple[str, Document]:
     """Validate ``data`` against the table's model; return the stored JSON text and the model."""
+    # Documents are stored under field names (what dump_json writes, what indexes and filters
+    # read), so fields with an alias must validate by name too: on write (a model's dump, a
+    # patch merged into a stored document) and on read (decode_models).
     try:
-        model: Document = info.adapter.validate_python(data, context={ID_CONTEXT_KEY: names})
+        model: Document = info.adapter.validate_python(
+            data, context={ID_CONTEXT_KEY: names}, by_name=True
+        )
     except pydantic.ValidationError as exc:
         if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors()):
             check_structure(info.name, data)
@@ -155,7 +160,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
     number = info.number
     try:
         models: list[Document] = info.list_adapter.validate_json(
-            "[" + ",".join([r[2] for r in rows]) + "]"
+            "[" + ",".join([r[2] for r in rows]) + "]", by_name=True
         )
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)[0]
@@ -174,7 +179,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
 def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Document:
     """One stored row as a model; ``doc_id``, when the caller has it, saves re-encoding it."""
     try:
-        model: Document = info.adapter.validate_json(row[2])
+        model: Document = info.adapter.validate_json(row[2], by_name=True)
     except pydantic.ValidationError as exc:
         raise _stored_invalid(info, row, exc) from None
     return _attach(model, doc_id or encode_id(info.number, row[0]), row[1])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import pydantic
 import pytest
 
 import fusiondb as fdb
@@ -395,3 +396,24 @@ def test_serializable_read_modify_write(db: fdb.Database) -> None:
     for _ in range(10):
         db.run(bump)
     assert db.run(get_doc, doc_id=doc_id).priority == 10
+
+
+class Aliased(fdb.Document):
+    x: int = pydantic.Field(alias="y")
+    other: str = ""
+
+
+aliased_schema = fdb.Schema(aliased=fdb.table(Aliased).index("by_x", ["x"]))
+
+
+def test_fields_with_an_alias_round_trip() -> None:
+    with fdb.open(None, aliased_schema) as db:
+        from_dict = write(db, lambda w: w.insert("aliased", {"y": 1}))
+        from_model = write(db, lambda w: w.insert("aliased", Aliased(y=2)))
+        write(db, lambda w: w.patch(from_dict, {"other": "patched"}))
+        got = read(db, lambda r: (r.get(from_dict), r.get(from_model)))
+        assert (got[0].x, got[0].other, got[1].x) == (1, "patched", 2)
+        # Stored (and indexed) under the field name.
+        found = read(db, lambda r: r.query("aliased").with_index("by_x", lambda q: q.eq("x", 2)).collect())
+        assert [d.id for d in found] == [from_model]
+        assert read(db, lambda r: r.query("aliased").as_dicts().first())["x"] == 1
