@@ -1,9 +1,19 @@
 """The catalog: the schema a file was last opened with, and bringing the file up to date.
 
-The stored catalog lives in ``_fdb_catalog`` (key/value rows, values JSON). ``open_catalog``
-runs inside the writer's transaction: it reads what is stored, compares it with the declared
-schema, applies what is missing (tables, generated columns, indexes), and records the result.
-The caller commits, so either the whole change applies or none of it.
+The stored catalog lives in ``_fdb_catalog`` (key/value rows, values JSON): per table its
+number, its model as JSON Schema, its indexes and search indexes, and a catalog ``version``
+that changes whenever any of those does. ``open_catalog`` runs inside the writer's
+transaction and evolves the file in three steps:
+
+1. plan: compare each declared table with the stored one (``evolution.relaxes`` decides
+   whether a changed model might reject stored documents);
+2. check: validate the stored documents of every table whose change might narrow it; if any
+   fail, raise ``SchemaMismatch`` before anything has been written;
+3. apply: create tables, generated columns and indexes, drop removed indexes, build search
+   indexes, mark tables missing from the schema as removed (their rows stay), write the catalog.
+
+The caller commits, so either the whole change applies or none of it. ``CatalogGuard`` then
+makes every later transaction notice, cheaply, that another process changed the catalog.
 """
 
 from __future__ import annotations
@@ -13,15 +23,24 @@ from typing import Any
 
 import apsw
 import orjson
+from pydantic import TypeAdapter
 
 from . import ddl, search
-from .errors import SchemaError
+from .errors import SchemaError, SchemaMismatch, translate
+from .evolution import Validation, normalize, relaxes, validate_stored, validator_fingerprint
+from .progress import Progress, ProgressCallback
 from .schema import CREATION_INDEX, IndexDef, Schema, TableDef, TableInfo
 
 CATALOG_FORMAT = 1
 FIRST_USER_TABLE_NUMBER = 16
 
 CREATE_CATALOG = "CREATE TABLE IF NOT EXISTS _fdb_catalog (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+# CREATE INDEX costs about this many SQLite VM steps per row, plus per indexed column;
+# the progress bar estimates its total from them.
+INDEX_STEPS_PER_ROW = 12
+INDEX_STEPS_PER_COLUMN = 3
+PROGRESS_STEPS = 1_000
 
 
 @dataclass
@@ -32,15 +51,32 @@ class StoredTable:
     json_schema: dict[str, Any] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     system: bool = False
+    removed: bool = False
+    # Opened with schema_validation=False after a change that needed a check: the next
+    # validating open checks every document.
+    unverified: bool = False
+    # Top-level fields earlier models had: stored documents may still carry them.
+    retired_fields: list[str] = field(default_factory=list)
+    validators: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def shape(self) -> dict[str, Any]:
+        """What a process that declares this table relies on; a change makes it stale."""
         return {
             "number": self.number,
             "indexes": self.indexes,
             "search_indexes": self.search_indexes,
             "json_schema": self.json_schema,
+            "validators": self.validators,
+            "removed": self.removed,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.shape(),
             "columns": self.columns,
             "system": self.system,
+            "unverified": self.unverified,
+            "retired_fields": self.retired_fields,
         }
 
     @classmethod
@@ -52,6 +88,10 @@ class StoredTable:
             json_schema=data.get("json_schema", {}),
             columns=data.get("columns", []),
             system=data.get("system", False),
+            removed=data.get("removed", False),
+            unverified=data.get("unverified", False),
+            retired_fields=data.get("retired_fields", []),
+            validators=data.get("validators", ""),
         )
 
 
@@ -61,10 +101,51 @@ class StoredCatalog:
     next_table_number: int
     tables: dict[str, StoredTable]
 
+    def shapes(self) -> dict[str, Any]:
+        return {name: t.shape() for name, t in self.tables.items()}
+
+    def names(self) -> dict[int, str]:
+        """Table number -> name for every table in the file, removed ones included."""
+        return {t.number: name for name, t in self.tables.items()}
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """One thing ``fdb.open`` changed in the file (``db.schema_changes`` lists them).
+
+    ``kind`` is one of ``add_table``, ``restore_table``, ``remove_table``, ``change_fields``,
+    ``add_index``, ``drop_index``, ``add_search_index``, ``drop_search_index``.
+    ``checked`` is how many stored documents were validated for it (``None``: no check was
+    needed, or ``schema_validation=False`` skipped it).
+    """
+
+    table: str
+    kind: str
+    detail: str = ""
+    checked: int | None = None
+
+    def __str__(self) -> str:
+        out = f"{self.kind} {self.table}"
+        if self.detail:
+            out += f" ({self.detail})"
+        if self.checked is not None:
+            out += f", {self.checked} documents checked"
+        return out
+
+
+@dataclass
+class OpenResult:
+    catalog: StoredCatalog
+    infos: dict[str, TableInfo]
+    changes: list[SchemaChange]
+
 
 def read_catalog(conn: apsw.Connection) -> StoredCatalog:
-    conn.execute(CREATE_CATALOG)
-    rows = dict(conn.execute("SELECT key, value FROM _fdb_catalog"))
+    """The stored catalog (empty for a new file); works inside a read transaction."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_fdb_catalog'"
+    ).fetchone()
+    rows = dict(conn.execute("SELECT key, value FROM _fdb_catalog")) if exists else {}
     if not rows:
         return StoredCatalog(0, FIRST_USER_TABLE_NUMBER, {})
     fmt = orjson.loads(rows["format"])
@@ -80,6 +161,16 @@ def read_catalog(conn: apsw.Connection) -> StoredCatalog:
     )
 
 
+def read_version(conn: apsw.Connection) -> int:
+    """The catalog version, mirrored in the file header's ``user_version``.
+
+    Reading it costs no page read beyond the header SQLite loads anyway, which is what
+    lets ``CatalogGuard`` check it after every commit of another connection.
+    """
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return 0 if row is None else int(row[0])  # type: ignore[arg-type]
+
+
 def write_catalog(conn: apsw.Connection, catalog: StoredCatalog) -> None:
     values = {
         "format": CATALOG_FORMAT,
@@ -91,73 +182,363 @@ def write_catalog(conn: apsw.Connection, catalog: StoredCatalog) -> None:
         "INSERT OR REPLACE INTO _fdb_catalog(key, value) VALUES (?, ?)",
         [(k, orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()) for k, v in values.items()],
     )
+    conn.execute(f"PRAGMA user_version = {int(catalog.version)}")
 
 
 def json_schema_of(tdef: TableDef) -> dict[str, Any]:
-    return tdef.model.model_json_schema(mode="validation")
+    """The model's JSON Schema as the catalog stores it: no titles, JSON types only."""
+    schema: dict[str, Any] = orjson.loads(
+        orjson.dumps(normalize(tdef.model.model_json_schema(mode="validation")))
+    )
+    return schema
 
 
-def _ensure_index(conn: apsw.Connection, name: str, stored: StoredTable, idx: IndexDef) -> None:
-    for path in idx.fields:
-        if path not in stored.columns:
-            conn.execute(ddl.add_generated_column(name, path))
-            stored.columns.append(path)
-    conn.execute(ddl.create_index(name, idx.name, idx.fields))
-    stored.indexes[idx.name] = list(idx.fields)
+@dataclass
+class _Plan:
+    """What open will do to one declared table."""
+
+    name: str
+    tdef: TableDef
+    info: TableInfo
+    stored: StoredTable | None
+    json_schema: dict[str, Any]
+    validators: str
+    fields_changed: bool
+    needs_check: bool
 
 
-def apply_table(
-    conn: apsw.Connection, name: str, tdef: TableDef, stored: StoredTable | None, number: int
-) -> StoredTable:
-    """Create or update one table so that it has exactly the declared indexes."""
+def _plan(
+    name: str, tdef: TableDef, info: TableInfo, stored: StoredTable | None
+) -> _Plan:
+    new_schema = json_schema_of(tdef)
+    fingerprint = validator_fingerprint(tdef.model)
     if stored is None:
-        conn.execute(ddl.create_table(name))
-        stored = StoredTable(number=number, indexes={}, system=name.startswith("_"))
-        conn.execute(ddl.create_index(name, CREATION_INDEX, ()))
-    for idx_name in list(stored.indexes):
-        declared = tdef.indexes.get(idx_name)
-        if declared is None or list(declared.fields) != stored.indexes[idx_name]:
-            conn.execute(ddl.drop_index(name, idx_name))
-            del stored.indexes[idx_name]
-    for idx in tdef.indexes.values():
-        if idx.name not in stored.indexes:
-            _ensure_index(conn, name, stored, idx)
-    # Full-text indexes: dropped when removed or changed, built (with progress) when new.
-    search.apply_search_indexes(conn, name, tdef.search_indexes, stored.search_indexes)
-    stored.json_schema = json_schema_of(tdef)
-    return stored
+        return _Plan(name, tdef, info, None, new_schema, fingerprint, True, False)
+    same = stored.json_schema == new_schema and stored.validators == fingerprint
+    proven = same or (
+        stored.validators == fingerprint
+        and relaxes(stored.json_schema, new_schema, frozenset(stored.retired_fields))
+    )
+    return _Plan(
+        name, tdef, info, stored, new_schema, fingerprint,
+        fields_changed=not same,
+        needs_check=stored.unverified or not proven,
+    )
+
+
+def _mismatch(failed: list[Validation]) -> SchemaMismatch:
+    first = failed[0]
+    lines = [f"  {doc_id}: {message}" for doc_id, message in first.failures]
+    more = first.failed - len(first.failures)
+    if more > 0:
+        lines.append(f"  ... and {more} more")
+    others = "".join(
+        f"\n(also table {v.table!r}: {v.failed} of {v.checked} documents fail)" for v in failed[1:]
+    )
+    return SchemaMismatch(
+        f"schema change refused: {first.failed} of {first.checked} stored documents of table "
+        f"{first.table!r} do not match the new model; nothing was changed.\n"
+        + "\n".join(lines)
+        + others
+        + "\nTo go ahead: make the new field optional or give it a default; or open with the "
+        "old model, fix the documents (a mutation or db.migrate), then open with the new one. "
+        "See 'Changing your schema' in the docs.",
+        table=first.table,
+        count=first.failed,
+        failures=first.failures,
+    )
 
 
 def open_catalog(
-    conn: apsw.Connection, schema: Schema, system_tables: dict[str, tuple[int, TableDef]]
-) -> tuple[StoredCatalog, dict[str, TableInfo]]:
-    """Bring the file's tables up to the declared schema; returns the catalog and live tables."""
+    conn: apsw.Connection,
+    schema: Schema,
+    system_tables: dict[str, tuple[int, TableDef]],
+    *,
+    validate: bool = True,
+    progress: ProgressCallback | None = None,
+) -> OpenResult:
+    """Bring the file up to the declared schema (see the module docstring for the steps)."""
+    conn.execute(CREATE_CATALOG)
     catalog = read_catalog(conn)
-    before = orjson.dumps({n: t.to_json() for n, t in catalog.tables.items()})
-    declared: dict[str, tuple[int | None, TableDef]] = {
-        name: (number, tdef) for name, (number, tdef) in system_tables.items()
-    }
+    shapes_before = _snapshot(catalog.shapes())
+    json_before = _snapshot({n: t.to_json() for n, t in catalog.tables.items()})
+    declared: dict[str, tuple[int | None, TableDef]] = dict(system_tables.items())
     declared.update({name: (None, tdef) for name, tdef in schema.tables.items()})
+
+    plans: list[_Plan] = []
     infos: dict[str, TableInfo] = {}
     for name, (fixed_number, tdef) in declared.items():
         stored = catalog.tables.get(name)
-        if stored is None:
-            number = fixed_number if fixed_number is not None else catalog.next_table_number
-            if fixed_number is None:
-                catalog.next_table_number += 1
-        else:
+        if stored is not None:
             number = stored.number
-        stored = apply_table(conn, name, tdef, stored, number)
-        catalog.tables[name] = stored
-        infos[name] = TableInfo(
+        elif fixed_number is not None:
+            number = fixed_number
+        else:
+            number = catalog.next_table_number
+            catalog.next_table_number += 1
+        info = TableInfo(
             name=name,
-            number=stored.number,
+            number=number,
             model=tdef.model,
             indexes=dict(tdef.indexes),
             search_indexes=dict(tdef.search_indexes),
             system=name.startswith("_"),
         )
-    if orjson.dumps({n: t.to_json() for n, t in catalog.tables.items()}) != before:
+        infos[name] = info
+        plans.append(_plan(name, tdef, info, stored))
+
+    names = catalog.names() | {info.number: name for name, info in infos.items()}
+    checked: dict[str, int] = {}
+    if validate:
+        failed: list[Validation] = []
+        for p in plans:
+            if p.needs_check:
+                result = validate_stored(conn, p.info, names)
+                checked[p.name] = result.checked
+                if result.failed:
+                    failed.append(result)
+        if failed:
+            raise _mismatch(failed)
+
+    changes: list[SchemaChange] = []
+    for p in plans:
+        catalog.tables[p.name] = _apply(conn, p, validate, checked.get(p.name), changes, progress)
+    for name, stored in catalog.tables.items():
+        if name not in declared and not stored.system and not stored.removed:
+            stored.removed = True
+            changes.append(SchemaChange(name, "remove_table", "documents kept"))
+
+    if _snapshot(catalog.shapes()) != shapes_before:
         catalog.version += 1
+    changed = _snapshot({n: t.to_json() for n, t in catalog.tables.items()}) != json_before
+    if changed or read_version(conn) != catalog.version:
         write_catalog(conn, catalog)
-    return catalog, infos
+    return OpenResult(catalog, infos, changes)
+
+
+def _snapshot(value: Any) -> bytes:
+    # A deep, comparable copy: the stored tables are updated in place.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _apply(
+    conn: apsw.Connection,
+    p: _Plan,
+    validated: bool,
+    checked: int | None,
+    changes: list[SchemaChange],
+    progress: ProgressCallback | None,
+) -> StoredTable:
+    stored = p.stored
+    if stored is None:
+        conn.execute(ddl.create_table(p.name))
+        conn.execute(ddl.create_index(p.name, CREATION_INDEX, ()))
+        stored = StoredTable(number=p.info.number, indexes={}, system=p.name.startswith("_"))
+        changes.append(SchemaChange(p.name, "add_table"))
+    elif stored.removed:
+        stored.removed = False
+        changes.append(SchemaChange(p.name, "restore_table", "documents kept while removed"))
+    if p.fields_changed or p.needs_check:
+        old_props = set(stored.json_schema.get("properties", {}))
+        new_props = set(p.json_schema.get("properties", {}))
+        retired = set(stored.retired_fields) | (old_props - new_props)
+        if p.needs_check and validated:
+            retired -= new_props  # every stored document now matches the new fields
+        stored.retired_fields = sorted(retired)
+        stored.unverified = p.needs_check and not validated
+        if p.stored is not None:
+            changes.append(
+                SchemaChange(p.name, "change_fields", _describe_fields(stored.json_schema, p.json_schema),
+                             checked)
+            )
+    stored.json_schema = p.json_schema
+    stored.validators = p.validators
+    _apply_indexes(conn, p, stored, changes, progress)
+    before = dict(stored.search_indexes)
+    search.apply_search_indexes(conn, p.name, p.tdef.search_indexes, stored.search_indexes, progress)
+    for name in before.keys() - stored.search_indexes.keys():
+        changes.append(SchemaChange(p.name, "drop_search_index", name))
+    for name in stored.search_indexes.keys() - before.keys():
+        changes.append(SchemaChange(p.name, "add_search_index", name))
+    for name in before.keys() & stored.search_indexes.keys():
+        if before[name] != stored.search_indexes[name]:
+            changes.append(SchemaChange(p.name, "add_search_index", f"{name}, rebuilt"))
+    return stored
+
+
+def _describe_fields(old: dict[str, Any], new: dict[str, Any]) -> str:
+    oprops, nprops = old.get("properties", {}), new.get("properties", {})
+    parts = []
+    added = [n for n in nprops if n not in oprops]
+    removed = [n for n in oprops if n not in nprops]
+    changed = [n for n in nprops if n in oprops and oprops[n] != nprops[n]]
+    for label, names in (("added", added), ("removed", removed), ("changed", changed)):
+        if names:
+            parts.append(f"{label}: {', '.join(names)}")
+    return "; ".join(parts) or "model changed"
+
+
+def _apply_indexes(
+    conn: apsw.Connection,
+    p: _Plan,
+    stored: StoredTable,
+    changes: list[SchemaChange],
+    progress: ProgressCallback | None,
+) -> None:
+    for idx_name in list(stored.indexes):
+        declared = p.tdef.indexes.get(idx_name)
+        if declared is None or list(declared.fields) != stored.indexes[idx_name]:
+            conn.execute(ddl.drop_index(p.name, idx_name))
+            del stored.indexes[idx_name]
+            if declared is None:
+                changes.append(SchemaChange(p.name, "drop_index", idx_name))
+    rows: int | None = 0 if p.stored is None else None  # counted once, when first needed
+    for idx in p.tdef.indexes.values():
+        if idx.name in stored.indexes:
+            continue
+        for path in idx.fields:
+            if path not in stored.columns:
+                conn.execute(ddl.add_generated_column(p.name, path))
+                stored.columns.append(path)
+        if rows is None:
+            rows = _count(conn, p.name)
+        if rows:
+            _backfill_defaults(conn, p.name, p.info, idx)
+            _build_index(conn, p.name, idx, rows, progress)
+        else:
+            conn.execute(ddl.create_index(p.name, idx.name, idx.fields))
+        stored.indexes[idx.name] = list(idx.fields)
+        if p.stored is not None:
+            changes.append(SchemaChange(p.name, "add_index", f"{idx.name}, {rows} documents"))
+
+
+def _count(conn: apsw.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {ddl.quote(table)}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _backfill_defaults(conn: apsw.Connection, table: str, info: TableInfo, idx: IndexDef) -> None:
+    """Write a field's default into stored documents that lack it, before indexing the field.
+
+    A document stored before the field existed reads back with the default, so its index key
+    must hold the default too, or ``eq(field, default)`` would miss it. Only top-level fields
+    with a non-null default need this (a missing key and null both index as NULL).
+    """
+    for path in idx.fields:
+        finfo = info.model.model_fields.get(path)
+        if "." in path or finfo is None or finfo.is_required() or finfo.annotation is None:
+            continue
+        default = finfo.get_default(call_default_factory=True, validated_data={})
+        if default is None:
+            continue
+        value = TypeAdapter(finfo.annotation).dump_json(default).decode()
+        jpath = ddl.json_path(path)
+        conn.execute(
+            f"UPDATE {ddl.quote(table)} SET doc = json_set(doc, ?, json(?)) "
+            "WHERE json_type(doc, ?) IS NULL",
+            (jpath, value, jpath),
+        )
+
+
+def _build_index(
+    conn: apsw.Connection, table: str, idx: IndexDef, rows: int, progress: ProgressCallback | None
+) -> None:
+    """``CREATE INDEX`` with progress, estimated from SQLite's VM step count."""
+    report = Progress(f"building index {table}.{idx.name}", rows, progress)
+    estimate = rows * (INDEX_STEPS_PER_ROW + INDEX_STEPS_PER_COLUMN * len(idx.fields))
+    steps = 0
+
+    def tick() -> bool:
+        nonlocal steps
+        steps += PROGRESS_STEPS
+        report.update(min(rows - 1, rows * steps // estimate))
+        return False
+
+    conn.set_progress_handler(tick, PROGRESS_STEPS, id=_build_index)
+    try:
+        conn.execute(ddl.create_index(table, idx.name, idx.fields))
+    finally:
+        conn.set_progress_handler(None, id=_build_index)
+    report.finish()
+
+
+def drop_table(conn: apsw.Connection, name: str, declared: set[str]) -> StoredCatalog:
+    """Delete a table that is no longer in the schema, its documents and its indexes."""
+    catalog = read_catalog(conn)
+    stored = catalog.tables.get(name)
+    if stored is None:
+        raise SchemaError(f"drop_table({name!r}): this file has no table {name!r}", table=name)
+    if name in declared:
+        raise SchemaError(
+            f"drop_table({name!r}): the table is in the current schema; remove it from the "
+            "schema, reopen, then drop it",
+            table=name,
+        )
+    if stored.system:
+        raise SchemaError(f"drop_table({name!r}): {name!r} belongs to fusiondb", table=name)
+    for index in stored.search_indexes:
+        search.drop_search_index(conn, name, index)
+    conn.execute(ddl.drop_table(name))
+    del catalog.tables[name]
+    catalog.version += 1
+    write_catalog(conn, catalog)
+    return catalog
+
+
+class CatalogGuard:
+    """Notices, at the start of each write and the end of each read, that the catalog changed.
+
+    The check is ``Connection.data_version()`` (a file-control call, well under a
+    microsecond): only when it moved does the guard read the stored version, and only when
+    that differs from the one this database opened does it compare the stored shapes of the
+    tables this database declares. Changes that leave them alone (another process added a
+    table) are accepted; any other raises ``SchemaError``, so a process with an outdated
+    model can never write documents the file's schema no longer allows.
+    """
+
+    def __init__(self, version: int, shapes: dict[str, Any], path: str | None) -> None:
+        self.version = version
+        self._shapes = shapes
+        self._path = path
+        self._seen: dict[apsw.Connection, int] = {}
+
+    def check(self, conn: apsw.Connection) -> None:
+        dv = conn.data_version()
+        if self._seen.get(conn) == dv:
+            return
+        with translate():
+            version = read_version(conn)
+            if version != self.version:
+                self._recheck(conn, version)
+        self._seen[conn] = dv
+
+    def committed(self, conn: apsw.Connection) -> None:
+        """After this process's own commit on ``conn``: its own write is not news."""
+        self._seen[conn] = conn.data_version()
+
+    def forget(self, conn: apsw.Connection) -> None:
+        self._seen.pop(conn, None)
+
+    def accept(self, version: int, shapes: dict[str, Any] | None = None) -> None:
+        """This process changed the catalog itself (``db.drop_table``)."""
+        self.version = version
+        if shapes is not None:
+            self._shapes = shapes
+
+    def _recheck(self, conn: apsw.Connection, version: int) -> None:
+        current = read_catalog(conn)
+        changed = sorted(
+            name
+            for name, shape in self._shapes.items()
+            if name not in current.tables or current.tables[name].shape() != shape
+        )
+        if not changed:
+            self.version = version
+            return
+        raise SchemaError(
+            f"the schema of {self._path or 'this database'} was changed by another process "
+            f"(catalog version {version}; this database opened version {self.version}); "
+            f"tables changed: {', '.join(changed)}. Close this database and open it again "
+            "with the current models.",
+            table=changed[0],
+        )

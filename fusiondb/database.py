@@ -17,14 +17,18 @@ from typing import Any
 import apsw
 
 from . import changelog, storage
-from .catalog import open_catalog
+from .catalog import CatalogGuard, SchemaChange, open_catalog
+from .catalog import drop_table as drop_stored_table
 from .engine import Engine
 from .errors import FusionError, SchemaError, translate
 from .functions import MutationFunction, QueryFunction, describe
+from .migrate import DEFAULT_BATCH, MigrateFn, MigrationResult, forget_table, run_migration
+from .progress import ProgressCallback
 from .readset import ReadSet
 from .schema import Schema, TableDef
 from .subscription import Subscription
 from .subscriptions import SubscriptionManager
+from .system import System
 from .transaction import Clock, Reader, Tables, Writer
 from .writeset import WriteSet
 
@@ -40,6 +44,8 @@ class Database:
         schema: Schema,
         *,
         system_tables: dict[str, tuple[int, TableDef]] | None = None,
+        schema_validation: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> None:
         if not isinstance(schema, Schema):
             raise SchemaError(f"fdb.open() needs an fdb.Schema, got {type(schema).__name__}")
@@ -58,7 +64,9 @@ class Database:
                             changelog.ensure(conn)
                         # _storage (files) is always there; callers may add system tables.
                         system = {**storage.system_tables(), **(system_tables or {})}
-                        _, infos = open_catalog(conn, schema, system)
+                        opened = open_catalog(
+                            conn, schema, system, validate=schema_validation, progress=progress
+                        )
                         storage.ensure(conn)
                         conn.execute("COMMIT")
                 except BaseException:
@@ -67,7 +75,21 @@ class Database:
         except BaseException:
             self._engine.close()
             raise
-        self._tables = Tables(infos)
+        catalog = opened.catalog
+        self._tables = Tables(
+            opened.infos, frozenset(n for n, t in catalog.tables.items() if t.removed)
+        )
+        self.schema_changes: list[SchemaChange] = opened.changes
+        """What this open changed in the file's schema (empty when nothing)."""
+        self._guard: CatalogGuard | None = None
+        if not self._engine.ephemeral:
+            self._guard = CatalogGuard(
+                catalog.version,
+                {name: catalog.tables[name].shape() for name in opened.infos},
+                path,
+            )
+            self._guard.committed(self._engine.writer)
+            self._engine.guard = self._guard
         self.storage = storage.Storage(self)
         """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
         self._watcher: apsw.Connection | None = None
@@ -149,6 +171,52 @@ class Database:
         seq = changelog.append(conn, self._origin, writes)
         conn.execute("COMMIT")
         return seq
+
+    # -- schema --------------------------------------------------------------------------
+
+    @property
+    def system(self) -> System:
+        """Read-only access to every table in the file, removed ones too (see system.py)."""
+        self._engine.check_open()
+        return System(self._engine)
+
+    def drop_table(self, name: str) -> None:
+        """Delete a table removed from the schema, with all its documents. Cannot be undone."""
+        self._engine.check_open()
+        with self._engine.write() as conn:
+            try:
+                with translate():
+                    catalog = drop_stored_table(conn, name, set(self._tables.by_name))
+                    forget_table(conn, name)
+                    conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            if self._guard is not None:
+                self._guard.accept(catalog.version)
+        self._tables.removed = self._tables.removed - {name}
+
+    def migrate(
+        self,
+        table: str,
+        fn: MigrateFn,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        name: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> MigrationResult:
+        """Rewrite ``table``'s documents with ``fn(doc: dict) -> dict | None``, in batches.
+
+        Each batch is one mutation (subscriptions see it as a commit); a ``None`` or unchanged
+        result leaves the document alone, a changed one replaces it (validated against the
+        current model). Progress is saved with each batch under ``name`` (by default the
+        table and the function's qualified name), so after a crash the same call carries on
+        where it stopped, and once finished it does nothing. See migrate.py.
+        """
+        self._engine.check_open()
+        return run_migration(
+            self, table, fn, batch_size=batch_size, name=name, progress=progress
+        )
 
     # -- subscriptions -------------------------------------------------------------------
 

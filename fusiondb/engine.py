@@ -17,7 +17,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import apsw
 
@@ -79,6 +79,12 @@ def begin_immediate(conn: apsw.Connection) -> None:
             delay = min(delay * 2, 0.05)
 
 
+class Guard(Protocol):
+    def check(self, conn: apsw.Connection) -> None: ...
+
+    def committed(self, conn: apsw.Connection) -> None: ...
+
+
 class Engine:
     """Owns every connection of one open database."""
 
@@ -88,6 +94,9 @@ class Engine:
         self.write_lock = threading.RLock()
         self._closed = False
         self.writer = connect(path)
+        # Set by the database once its catalog is open: checks each transaction for a
+        # schema changed by another process (catalog.CatalogGuard).
+        self.guard: Guard | None = None
         self._pool: list[apsw.Connection] = []
         self._all: list[apsw.Connection] = [self.writer]
         self._pool_lock = threading.Lock()
@@ -105,9 +114,19 @@ class Engine:
         """The writer connection, inside ``BEGIN IMMEDIATE``; the caller commits or rolls back."""
         with self.write_lock:
             self.check_open()
+            guard = self.guard
             with translate():
                 begin_immediate(self.writer)
+            if guard is not None:
+                try:
+                    guard.check(self.writer)
+                except BaseException:
+                    with translate():
+                        self.writer.execute("ROLLBACK")
+                    raise
             yield self.writer
+            if guard is not None:
+                guard.committed(self.writer)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[apsw.Connection]:
@@ -130,11 +149,23 @@ class Engine:
                 conn.execute("BEGIN")
             try:
                 yield conn
+            except Exception:
+                # A failed read (a document the model rejects) is better explained by a
+                # schema another process changed, when that is what happened.
+                self._check_guard(conn)
+                raise
+            else:
+                self._check_guard(conn)
             finally:
                 with translate():
                     conn.execute("COMMIT")
         finally:
             self._checkin(conn)
+
+    def _check_guard(self, conn: apsw.Connection) -> None:
+        # At the end of a read: only then does data_version reflect the snapshot read.
+        if self.guard is not None:
+            self.guard.check(conn)
 
     def _checkout(self) -> apsw.Connection:
         with self._pool_lock:

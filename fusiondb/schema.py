@@ -199,10 +199,17 @@ class TableInfo:
     system: bool = False
     adapter: TypeAdapter[Any] = field(init=False, repr=False)
     list_adapter: TypeAdapter[Any] = field(init=False, repr=False)
+    # Keys a stored document may hold that are no field of the model (fields removed from
+    # it) are kept by patch() when the model ignores extras; see Writer.patch.
+    field_names: frozenset[str] = field(init=False, repr=False)
+    ignores_extra: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.adapter = TypeAdapter(self.model)
         self.list_adapter = TypeAdapter(list[self.model])  # type: ignore[name-defined]
+        fields = self.model.model_fields
+        self.field_names = frozenset(fields)
+        self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
 
     @property
     def index_fields(self) -> list[str]:

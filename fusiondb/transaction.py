@@ -54,6 +54,8 @@ class Tables:
     """The open database's tables, by name and by number (ids carry the number)."""
 
     by_name: dict[str, TableInfo]
+    # Tables the file still holds but the schema no longer declares (see db.system).
+    removed: frozenset[str] = frozenset()
     by_number: dict[int, TableInfo] = field(init=False)
     names: dict[int, str] = field(init=False)
 
@@ -64,6 +66,13 @@ class Tables:
     def get(self, name: object) -> TableInfo:
         info = self.by_name.get(name) if isinstance(name, str) else None
         if info is None:
+            if name in self.removed:
+                raise SchemaError(
+                    f"table {name!r} was removed from the schema; its documents are kept: read "
+                    f"them with db.system.read({name!r}), or delete them with "
+                    f"db.drop_table({name!r})",
+                    table=str(name),
+                )
             known = ", ".join(n for n in self.by_name if not n.startswith("_")) or "none"
             raise SchemaError(
                 f"no table named {name!r} in the schema (tables: {known})",
@@ -260,7 +269,12 @@ class Writer(Reader):
         self._record(info, rowid, ct, old, self._new_dict(info, raw))
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
-        """Shallow-merge ``fields`` into the document; a ``None`` value removes that field."""
+        """Shallow-merge ``fields`` into the document; a ``None`` value removes that field.
+
+        Keys the stored document holds that the model does not know (fields since removed
+        from the schema) are kept, unless the model forbids extras; patch one to ``None`` to
+        remove it.
+        """
         self._check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "patch")
         if not isinstance(fields, Mapping):
@@ -281,10 +295,16 @@ class Writer(Reader):
             else:
                 merged[name] = value
         raw, _ = encode(info, merged, self._tables.names, doc_id=doc_id)
+        if info.ignores_extra:
+            raw = _keep_leftovers(info, raw, old, fields)
         self._update(info, rowid, ct, old, raw)
 
     def replace(self, doc_id: str, doc: Any) -> None:
-        """Replace the whole document (keeping its id and creation time)."""
+        """Replace the whole document (keeping its id and creation time).
+
+        As in Convex, the new document is all there is: keys of the old one that the model
+        does not know (fields removed from the schema) are dropped, unlike with ``patch``.
+        """
         self._check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "replace")
         raw, _ = encode(info, to_input(info, doc), self._tables.names, doc_id=doc_id)
@@ -296,6 +316,23 @@ class Writer(Reader):
         info, rowid, doc_id, ct, old = self._existing(doc_id, "delete")
         self._conn.execute(_sql("delete", info.name), (rowid,))
         self._record(info, rowid, ct, old, None)
+
+
+def _keep_leftovers(info: TableInfo, raw: str, old: dict[str, Any], fields: Mapping[str, Any]) -> str:
+    """``raw`` plus the old document's keys that are no field of the model (unless patched to None).
+
+    Validation drops unknown keys; a field removed from the schema must not vanish from a
+    stored document just because another field of it was patched.
+    """
+    known = info.field_names
+    leftovers = {
+        k: v for k, v in old.items() if k not in known and fields.get(k, v) is not None
+    }
+    if not leftovers:
+        return raw
+    doc: dict[str, Any] = orjson.loads(raw)
+    doc.update(leftovers)
+    return orjson.dumps(doc).decode()
 
 
 class Clock:
