@@ -455,6 +455,15 @@ class Query:
         width = len(self._fields) + 2
         after = _cursor_decode(cursor, self._cursor_name, width) or None if cursor else None
         until = _cursor_decode(end_cursor, self._cursor_name, width) or None if end_cursor else None
+        eqs = self._range.eqs if self._range is not None else []
+        for key in (after, until):
+            if key is not None and list(key[: len(eqs)]) != eqs:
+                raise InvalidQuery(
+                    "this cursor belongs to another query (other eq values on index "
+                    f"{self._index!r}); pass the continue_cursor of the same query",
+                    table=self._info.name,
+                    index=self._index,
+                )
         last: Key | None
         pinned = self._reader._pinned_end(self.pin_key(cursor)) if end_cursor is None else None
         if pinned is not None and pinned[1]:

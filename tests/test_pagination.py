@@ -240,6 +240,16 @@ def test_cursor_from_another_index_or_table_is_invalid_query(db: fdb.Database) -
         db.run(page_of, table="people", index="by_creation_time", cursor=tasks_page.continue_cursor, n=1)
 
 
+def test_cursor_from_other_eq_values_is_invalid_query(db: fdb.Database) -> None:
+    db.run(insert_all, table="tasks", docs=[{"text": str(i), "user_id": u} for i in range(3) for u in "ab"])
+    page_a = db.run(page_of, table="tasks", index="by_user", cursor=None, n=1, eq="a")
+    with pytest.raises(fdb.InvalidQuery, match="another query"):
+        db.run(page_of, table="tasks", index="by_user", cursor=page_a.continue_cursor, n=1, eq="b")
+    # The same eq values (the same query) go on fine.
+    page_a2 = db.run(page_of, table="tasks", index="by_user", cursor=page_a.continue_cursor, n=1, eq="a")
+    assert [t.user_id for t in page_a2.page] == ["a"]
+
+
 @pytest.mark.parametrize("n", [0, -1, 1.5, True, None])
 def test_bad_num_items(db: fdb.Database, n: object) -> None:
     with pytest.raises(fdb.InvalidQuery):
