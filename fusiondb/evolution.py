@@ -256,7 +256,10 @@ def validate_stored(
         last = rows[-1][0]
         result.checked += len(rows)
         try:
-            info.list_adapter.validate_json("[" + ",".join([r[1] for r in rows]) + "]", context=context)
+            # by_name: documents are stored under field names, also for fields with an alias.
+            info.list_adapter.validate_json(
+                "[" + ",".join([r[1] for r in rows]) + "]", context=context, by_name=True
+            )
         except pydantic.ValidationError as exc:
             _collect(result, info, rows, exc)
 

@@ -208,3 +208,24 @@ def test_documents_gain_id_and_creation_time(db: fdb.Database) -> None:
     got = db.run(fdb.query(lambda r: r.get(new_id)))
     assert got.id == new_id
     assert isinstance(got.creation_time, float)
+
+
+class AliasedV1(fdb.Document):
+    x: int = pydantic.Field(alias="y")
+    other: str | None = None
+
+
+class AliasedV2(fdb.Document):
+    x: int = pydantic.Field(alias="y")
+    other: str
+
+
+def test_stored_documents_with_aliased_fields_pass_evolution_checks(tmp_path: Path) -> None:
+    # Making `other` required makes fusiondb check the stored documents; they are stored under
+    # field names ("x"), which must count as valid even though the model's alias is "y".
+    path = tmp_path / "aliased.db"
+    with fdb.open(path, fdb.Schema(a=fdb.table(AliasedV1))) as db:
+        doc_id = db.run(fdb.mutation(lambda w: w.insert("a", {"y": 1, "other": "o"})))
+    with fdb.open(path, fdb.Schema(a=fdb.table(AliasedV2))) as db:
+        got = db.run(fdb.query(lambda r: r.get(doc_id)))
+        assert (got.x, got.other) == (1, "o")
