@@ -282,6 +282,20 @@ def test_writing_to_a_system_table_raises_read_only_error() -> None:
         db.close()
 
 
+@pytest.mark.parametrize("op", ["insert", "patch", "replace", "delete"])
+def test_writing_to_storage_table_directly_raises_read_only_error(db: fdb.Database, op: str) -> None:
+    file_id = write(db, lambda w: w.storage.store(b"hello"))
+    call = {
+        "insert": lambda w: w.insert("_storage", {"size": 1}),
+        "patch": lambda w: w.patch(file_id, {"size": 1}),
+        "replace": lambda w: w.replace(file_id, {"size": 1}),
+        "delete": lambda w: w.delete(file_id),
+    }[op]
+    with pytest.raises(fdb.ReadOnlyError, match=r"db\.storage"):
+        write(db, call)
+    assert read(db, lambda r: r.get(file_id)).size == 5
+
+
 def test_run_needs_a_decorated_function(db: fdb.Database) -> None:
     def plain(w: Any) -> None:
         w.insert("tasks", {"text": "a", "user_id": "u"})
