@@ -155,14 +155,18 @@ def test_queries_from_many_threads_see_committed_states(file_db: fdb.Database) -
 
     stop = threading.Event()
     seen: list[int] = []
+    ready = threading.Barrier(3)
 
     def watch() -> None:
+        seen.append(file_db.run(count_by_user, user_id="pair"))
+        ready.wait(JOIN)
         while not stop.is_set():
             seen.append(file_db.run(count_by_user, user_id="pair"))
 
     watchers = [threading.Thread(target=watch) for _ in range(2)]
     for w in watchers:
         w.start()
+    ready.wait(JOIN)  # both watchers are reading before the first write
     try:
         for i in range(60):
             file_db.run(add_pair, i=i)
