@@ -38,7 +38,12 @@ def page_of(
 ) -> fdb.PaginationResult:
     q = db.query(table)
     if index != "by_creation_time" or eq != "-":
-        field = {"by_user": "user_id", "by_age": "age", "by_creation_time": "creation_time"}[index]
+        field = {
+            "by_user": "user_id",
+            "by_user_priority": "user_id",
+            "by_age": "age",
+            "by_creation_time": "creation_time",
+        }[index]
         q = q.with_index(index, (lambda r: r.eq(field, eq)) if eq != "-" else None)
     return q.order(order).paginate(cursor, n)  # type: ignore[arg-type]
 
@@ -167,6 +172,54 @@ def test_pagination_under_concurrent_writes_matches_oracle(
         assert throughout <= set(got)
         order = ever[::-1] if desc else ever
         assert got == sorted(got, key=order.index)
+    finally:
+        db.close()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    initial=st.lists(st.integers(0, 5), max_size=15),
+    n=st.integers(1, 4),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, 5), st.integers(0, 30)), max_size=12),
+    desc=st.booleans(),
+)
+def test_pagination_with_inserts_before_and_after_the_cursor(
+    initial: list[int], n: int, ops: list[tuple[bool, int, int]], desc: bool
+) -> None:
+    # Over (user_id, priority), a new document can sort before or after the cursor's position.
+    db = fdb.open(None, schema)
+    try:
+        docs = [{"text": "x", "user_id": "a", "priority": p} for p in initial]
+        ids = db.run(insert_all, table="tasks", docs=docs)
+        key = {i: (p, k) for k, (i, p) in enumerate(zip(ids, initial, strict=True))}
+        live = list(ids)
+        throughout = set(ids)
+        pending = list(ops)
+        returned: list[str] = []
+
+        def between(_: int) -> None:
+            for _ in range(2):
+                if not pending:
+                    return
+                insert, priority, k = pending.pop(0)
+                if insert:
+                    [new] = db.run(
+                        insert_all, table="tasks", docs=[{"text": "y", "user_id": "a", "priority": priority}]
+                    )
+                    key[new] = (priority, len(key))
+                    live.append(new)
+                elif live:
+                    victim = live.pop(k % len(live))
+                    throughout.discard(victim)
+                    db.run(delete_all, ids=[victim])
+
+        for t in paginate_all(
+            db, n, between, table="tasks", index="by_user_priority", eq="a", order="desc" if desc else "asc"
+        ):
+            returned.append(t.id)
+        assert len(returned) == len(set(returned)), "a document came back twice"
+        assert throughout <= set(returned), "a document that existed throughout was skipped"
+        assert returned == sorted(returned, key=lambda i: key[i], reverse=desc), "out of index order"
     finally:
         db.close()
 
