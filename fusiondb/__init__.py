@@ -24,6 +24,7 @@
     sub = db.subscribe(list_by_user, user_id="u1")   # re-runs when a commit touches it
 """
 
+from .catalog import SchemaChange
 from .database import Database, open
 from .errors import (
     DatabaseClosed,
@@ -41,9 +42,11 @@ from .errors import (
 )
 from .functions import MutationFunction, QueryFunction, mutation, query
 from .ids import Id
+from .migrate import MigrationResult
 from .query import PaginationResult
 from .schema import Document, Schema, TableDef, table
 from .subscription import Subscription
+from .system import TableStatus
 from .transaction import Reader, Writer
 
 __version__ = "0.1.0"
@@ -59,16 +62,19 @@ __all__ = [
     "Id",
     "InvalidId",
     "InvalidQuery",
+    "MigrationResult",
     "MutationFunction",
     "PaginationResult",
     "QueryFunction",
     "ReadOnlyError",
     "Reader",
     "Schema",
+    "SchemaChange",
     "SchemaError",
     "SchemaMismatch",
     "Subscription",
     "TableDef",
+    "TableStatus",
     "UniqueError",
     "ValidationError",
     "Writer",

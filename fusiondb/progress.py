@@ -32,6 +32,7 @@ class Progress:
         self._callback = callback
         self._started = time.monotonic()
         self._drawn = 0.0
+        self._done = 0
         self._bar = callback is None and total >= LARGE and _stderr_is_tty()
         if callback is not None:
             callback(task, 0, total)
@@ -39,6 +40,7 @@ class Progress:
             log.log(logging.INFO if total >= LARGE else logging.DEBUG, "%s: %d documents", task, total)
 
     def update(self, done: int) -> None:
+        self._done = done
         if self._callback is not None:
             self._callback(self.task, done, self.total)
         elif self._bar:
@@ -50,7 +52,8 @@ class Progress:
     def finish(self) -> None:
         elapsed = time.monotonic() - self._started
         if self._callback is not None:
-            self._callback(self.task, self.total, self.total)
+            if self._done != self.total:
+                self._callback(self.task, self.total, self.total)
         elif self._bar:
             self._draw(self.total)
             sys.stderr.write(f" {elapsed:.1f}s\n")

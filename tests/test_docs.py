@@ -21,7 +21,9 @@ import fusiondb as fdb
 from fusiondb import errors
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RUN_PAGES = ["getting-started.md", "schema.md", "queries.md", "mutations.md", "errors.md"]
+RUN_PAGES = [
+    "getting-started.md", "schema.md", "queries.md", "mutations.md", "errors.md", "schema-evolution.md",
+]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
 
 
