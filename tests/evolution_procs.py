@@ -123,3 +123,13 @@ class Extra(fdb.Document):
 
 
 v1_plus_table = fdb.Schema(items=fdb.table(ItemV1), extra=fdb.table(Extra))
+
+
+def open_and_fill(path: str, schema_name: str, count: int) -> None:
+    """Open with one of this module's schemas in another process and insert ``count`` items."""
+    schemas = {"v1": v1, "v2_index": v2_index, "v1_plus_table": v1_plus_table}
+    db = fdb.open(path, schemas[schema_name])
+    try:
+        db.run(fill, count=count, prefix="other")
+    finally:
+        db.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ["bench_core.py", "bench_reactivity.py", "bench_json_format.py"]
+SCRIPTS = ["bench_core.py", "bench_reactivity.py", "bench_json_format.py", "bench_add_index.py",
+           "bench_storage.py", "bench_search.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -314,6 +314,41 @@ def test_forbidding_extras_with_leftover_fields_is_refused(tmp_path: Path) -> No
     assert err.value.count == 3 and "user" in err.value.failures[0][1]
 
 
+def test_search_index_added_to_a_populated_table_and_removed(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    seed(path, V1, [{"text": "buy milk", "user": "a"}, {"text": "walk dog", "user": "b"},
+                    {"text": "buy bread", "user": "b"}])
+
+    @fdb.query
+    def search(db: fdb.Reader, words: str, user: str) -> list[str]:
+        found = db.query("tasks").with_search_index(
+            "search_text", lambda q: q.search("text", words).eq("user", user)
+        )
+        return [d.text for d in found.take(10)]
+
+    searchable = fdb.Schema(
+        tasks=fdb.table(V1).search_index("search_text", search_field="text", filter_fields=["user"])
+    )
+    with fdb.open(path, searchable) as db:
+        assert kinds(db) == [("add_search_index", "tasks")]
+        assert db.run(search, words="buy", user="b") == ["buy bread"]
+        db.run(add, docs=[{"text": "buy eggs", "user": "b"}])  # kept in sync from now on
+        assert sorted(db.run(search, words="buy", user="b")) == ["buy bread", "buy eggs"]
+    fts_tables = {n for n in sql_tables(path) if "$fts$" in n}
+    assert "tasks$fts$search_text" in fts_tables
+    with fdb.open(path, schema_of(V1)) as db:
+        assert kinds(db) == [("drop_search_index", "tasks")]
+    assert not {n for n in sql_tables(path) if "$fts$" in n}
+
+
+def sql_tables(path: Path) -> set[str]:
+    conn = apsw.Connection(str(path))
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+
+
 # -- never loses data --------------------------------------------------------------------
 
 
@@ -574,6 +609,37 @@ def test_older_process_gets_schema_error_not_corruption(tmp_path: Path) -> None:
     with fdb.open(path, procs.v2_index) as db:
         assert len(db.run(fdb.query(lambda db: db.query("items").collect()))) == 22
     assert integrity(path) == "ok"
+
+
+def test_live_query_survives_unrelated_changes_and_reports_a_stale_schema(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    procs.populate(str(path), 20)
+
+    @fdb.query
+    def count(db: fdb.Reader) -> int:
+        return len(db.query("items").collect())
+
+    with fdb.open(path, procs.v1) as db:
+        sub = db.subscribe(count)
+        assert sub.value == 20
+        # Another process adds a table, then writes items: the live query follows.
+        proc = _spawn(procs.open_and_fill, str(path), "v1_plus_table", 3)
+        proc.join(60)
+        assert proc.exitcode == 0
+        deadline = time.monotonic() + 10
+        while sub.value != 23 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sub.value == 23 and sub.error is None
+        # Another process changes the items table and writes: the re-run reports the change.
+        proc = _spawn(procs.open_and_fill, str(path), "v2_index", 2)
+        proc.join(60)
+        assert proc.exitcode == 0
+        while sub.error is None and time.monotonic() < deadline + 10:
+            time.sleep(0.01)
+        assert isinstance(sub.error, fdb.SchemaError)
+        assert "changed by another process" in str(sub.error)
+        assert sub.value == 23  # the last value computed with a schema that still held
+        sub.close()
 
 
 def test_evolution_racing_a_writer_is_serialized(tmp_path: Path) -> None:
