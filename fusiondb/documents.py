@@ -142,8 +142,40 @@ def encode(
     # Cheap pre-check: only a document with many brackets can be too deep.
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         check_structure(info.name, orjson.loads(raw))
+    # pydantic accepts NaN and infinity for floats but writes them to JSON as null, which
+    # the model would then refuse on every read; refuse them here instead.
+    if info.may_hold_floats:
+        path = _non_finite(model, [])
+        if path is not None:
+            where = ".".join(path)
+            raise ValidationError(
+                f"a document for table {info.name!r} is invalid: {where}: NaN and infinity "
+                "cannot be stored (JSON has no such numbers)",
+                table=info.name,
+                field=where,
+                id=doc_id,
+            )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode(), model
+
+
+def _non_finite(value: Any, path: list[str]) -> list[str] | None:
+    """Path to the first NaN or infinite float in a validated document (at most MAX_DEPTH deep)."""
+    if type(value) is float:
+        return None if value - value == 0.0 else path
+    if isinstance(value, pydantic.BaseModel):
+        items: Any = ((k, v) for k, v in value.__dict__.items() if k not in SYSTEM_FIELDS)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def _attach(model: Document, doc_id: str, creation_time: float) -> Document:

@@ -187,6 +187,48 @@ def table(model: type[Document]) -> TableDef:
     return TableDef(model)
 
 
+_CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
+
+
+def may_hold_floats(model: type[BaseModel]) -> bool:
+    """Whether a document of ``model`` can hold a float anywhere (a float field, or an
+    untyped one such as ``Any``), judged from its JSON schema; ``True`` when unsure. Writes
+    check such documents for NaN and infinity, which JSON cannot hold."""
+    try:
+        schema = model.model_json_schema(mode="serialization")  # what is stored
+    except Exception:
+        return True
+    defs: dict[str, Any] = schema.get("$defs", {})
+    seen: set[str] = set()
+
+    def holds(node: Any) -> bool:
+        if node is True:
+            return True
+        if not isinstance(node, dict):
+            return False
+        kind = node.get("type")
+        if kind == "number" or (isinstance(kind, list) and "number" in kind):
+            return True
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                if holds(defs.get(name, True)):
+                    return True
+        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            if any(holds(n) for n in node.get(key, ())):
+                return True
+        for key in ("items", "additionalProperties"):
+            if key in node and holds(node[key]):
+                return True
+        if any(holds(n) for n in node.get("properties", {}).values()):
+            return True
+        return not any(k in node for k in _CONSTRAINED)  # unconstrained: any value
+
+    return holds(schema)
+
+
 @dataclass
 class TableInfo:
     """A table of an open database: declaration plus what SQL needs (number, column names)."""
@@ -203,6 +245,7 @@ class TableInfo:
     # it) are kept by patch() when the model ignores extras; see Writer.patch.
     field_names: frozenset[str] = field(init=False, repr=False)
     ignores_extra: bool = field(init=False, repr=False)
+    may_hold_floats: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.adapter = TypeAdapter(self.model)
@@ -210,6 +253,7 @@ class TableInfo:
         fields = self.model.model_fields
         self.field_names = frozenset(fields)
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
+        self.may_hold_floats = may_hold_floats(self.model)
 
     @property
     def index_fields(self) -> list[str]:

@@ -27,7 +27,17 @@ class Tree(fdb.Document):
     child: Tree | None = None
 
 
-deep_schema = fdb.Schema(blobs=fdb.table(Blob), trees=fdb.table(Tree))
+class Point(fdb.Document):
+    lat: float = 0.0
+
+
+class Reading(fdb.Document):
+    value: float = 0.0
+    series: list[float] = []
+    where: Point | None = None
+
+
+deep_schema = fdb.Schema(blobs=fdb.table(Blob), trees=fdb.table(Tree), readings=fdb.table(Reading))
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -203,3 +213,27 @@ def test_opening_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     with pytest.raises(fdb.DatabaseError) as info:
         fdb.open(path, schema)
     assert isinstance(info.value.orig, apsw.Error)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"value": float("nan")}, "value"),
+        ({"value": "inf"}, "value"),
+        ({"series": [1.0, float("-inf")]}, "series.1"),
+        ({"where": {"lat": float("nan")}}, "where.lat"),
+        ({"value": 1.0, "series": [2.0]}, None),
+    ],
+)
+def test_nan_and_infinity_are_refused(deep_db: fdb.Database, doc: dict[str, Any], field: str | None) -> None:
+    # JSON cannot hold them: stored as null they would make the document unreadable.
+    if field is None:
+        doc_id = write(deep_db, lambda w: w.insert("readings", doc))
+        assert deep_db.run(fdb.query(lambda r: r.get(doc_id))).series == doc["series"]
+        return
+    with pytest.raises(fdb.ValidationError, match="NaN and infinity") as info:
+        write(deep_db, lambda w: w.insert("readings", doc))
+    assert info.value.field == field and info.value.table == "readings"
+    with pytest.raises(fdb.ValidationError, match="NaN and infinity"):
+        write(deep_db, lambda w: w.insert("blobs", {"data": {"x": float("nan")}}))
+    assert count(deep_db, "readings") == 0
