@@ -45,6 +45,7 @@ from .ids import Id
 from .migrate import MigrationResult
 from .query import PaginationResult
 from .schema import Document, Schema, TableDef, table
+from .storage import FileMetadata, FileStream
 from .subscription import Subscription
 from .system import TableStatus
 from .transaction import Reader, Writer
@@ -58,6 +59,8 @@ __all__ = [
     "Document",
     "DocumentNotFound",
     "DocumentTooLarge",
+    "FileMetadata",
+    "FileStream",
     "FusionError",
     "Id",
     "InvalidId",

@@ -12,6 +12,7 @@ a fingerprint of their code is stored too, and a change to it also triggers the 
 from __future__ import annotations
 
 import hashlib
+import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -209,11 +210,26 @@ def validator_fingerprint(model: type[BaseModel]) -> str:
 
 
 def _code_digest(func: Any) -> str:
+    """A digest of a function's code that is the same in every process running the same source."""
     func = getattr(func, "__func__", func)
     code = getattr(func, "__code__", None)
-    if code is None:
-        return repr(func)
-    return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
+    if code is None:  # a builtin or a callable object: its name is all we can compare
+        return str(getattr(func, "__qualname__", type(func).__qualname__))
+    return hashlib.sha256(_code_bytes(code)).hexdigest()[:16]
+
+
+def _code_bytes(code: types.CodeType) -> bytes:
+    # Not repr(co_consts): nested code objects (lambdas, comprehensions) show their address,
+    # and frozensets (``x in {"a", "b"}``) their hash order, which differ between processes.
+    parts = [code.co_code, " ".join(code.co_names).encode()]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            parts.append(_code_bytes(const))
+        elif isinstance(const, frozenset):
+            parts.append(repr(sorted(const, key=repr)).encode())
+        else:
+            parts.append(repr(const).encode())
+    return b"\x00".join(parts)
 
 
 def _models_within(model: type[BaseModel]) -> Iterator[type[BaseModel]]:

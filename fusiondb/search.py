@@ -23,8 +23,6 @@ load the old row on delete), and it skips patches that leave the text and filter
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +33,7 @@ from . import ddl
 from .documents import Row, decode_models
 from .errors import InvalidQuery
 from .keys import Key
+from .progress import Progress, ProgressCallback
 from .readset import SearchRead
 from .schema import SearchIndexDef
 from .search_match import TOKENIZER, tokenize
@@ -43,14 +42,9 @@ from .writeset import SearchTexts, search_entry
 if TYPE_CHECKING:
     from .query import Query
 
-log = logging.getLogger("fusiondb.search")
-
 BUILD_BATCH = 2_000
-PROGRESS_EVERY = 50_000
 # Longer filter values are hashed so a token stays short (FTS5 keeps every distinct token).
 MAX_PLAIN_TOKEN_BYTES = 24
-
-Progress = Callable[[str, int, int], None]
 
 
 def fts_table(table: str, index: str) -> str:
@@ -123,23 +117,17 @@ def sync(
             )
 
 
-def _log_progress(index: str, done: int, total: int) -> None:
-    log.info("building search index %s: %d of %d documents", index, done, total)
-
-
 def create_search_index(
     conn: apsw.Connection,
     table: str,
     index: SearchIndexDef,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Create the FTS5 table of ``index`` and fill it from the table's existing documents.
 
-    Runs inside the caller's transaction, in batches; ``progress(index, done, total)`` (by
-    default a log line on ``fusiondb.search``) is called every ``PROGRESS_EVERY`` documents
-    and at the end when there were any.
+    Runs inside the caller's transaction, in batches, reporting through progress.Progress
+    (``progress(task, done, total)`` after each batch, or a bar or log line without one).
     """
-    report = progress or _log_progress
     name = fts_table(table, index.name)
     fts = ddl.quote(name)
     conn.execute(create_fts_sql(table, index.name))
@@ -150,7 +138,8 @@ def create_search_index(
     if not total:
         return
     insert = f"INSERT INTO {fts}(rowid, text, filters) VALUES (?, ?, ?)"
-    last, done, reported = 0, 0, 0
+    report = Progress(f"building search index {table}.{index.name}", total, progress)
+    last, done = 0, 0
     while True:
         rows = conn.execute(
             f"SELECT _id, doc FROM {src} WHERE _id > ? ORDER BY _id LIMIT ?", (last, BUILD_BATCH)
@@ -164,10 +153,8 @@ def create_search_index(
         conn.executemany(insert, batch)
         last = int(rows[-1][0])  # type: ignore[arg-type]
         done += len(rows)
-        if done - reported >= PROGRESS_EVERY:
-            report(f"{table}.{index.name}", done, total)
-            reported = done
-    report(f"{table}.{index.name}", done, total)
+        report.update(done)
+    report.finish()
 
 
 def drop_search_index(conn: apsw.Connection, table: str, index: str) -> None:
@@ -185,7 +172,7 @@ def apply_search_indexes(
     table: str,
     declared: dict[str, SearchIndexDef],
     stored: dict[str, dict[str, Any]],
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Make the file's search indexes of ``table`` match ``declared``; updates ``stored``.
 

@@ -325,6 +325,8 @@ def _keep_leftovers(info: TableInfo, raw: str, old: dict[str, Any], fields: Mapp
     stored document just because another field of it was patched.
     """
     known = info.field_names
+    if old.keys() <= known:  # the usual case, checked in C
+        return raw
     leftovers = {
         k: v for k, v in old.items() if k not in known and fields.get(k, v) is not None
     }

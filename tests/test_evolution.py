@@ -9,6 +9,8 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -719,3 +721,33 @@ def test_kill_during_migrate_resumes_without_repeating_a_batch(tmp_path: Path) -
         assert [d.runs for d in docs] == [1] * 400  # no document migrated twice
         assert [d.title for d in docs] == [f"item{i}" for i in range(400)]
         assert [d.id for d in docs] == ids
+
+
+VALIDATOR_SOURCE = '''
+import pydantic
+import fusiondb as fdb
+
+class Checked(fdb.Document):
+    text: str
+
+    @pydantic.field_validator("text")
+    @classmethod
+    def known(cls, v):
+        if v not in {"a", "b", "c", "d", "e"} or any(ch.isdigit() for ch in v):
+            raise ValueError("unknown")
+        return (lambda x: x)(v)
+'''
+
+
+def test_validator_fingerprint_is_the_same_in_every_process() -> None:
+    script = VALIDATOR_SOURCE + (
+        "\nfrom fusiondb.evolution import validator_fingerprint\nprint(validator_fingerprint(Checked))\n"
+    )
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1 and len(next(iter(prints))) == 16

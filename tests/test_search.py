@@ -492,7 +492,11 @@ def test_search_index_added_to_an_existing_table_is_built_from_its_documents(tmp
     path = tmp_path / "evolve.db"
     with fdb.open(path, plain) as db:
         db.run(add_many, texts=[f"entry {i} {'even' if i % 2 == 0 else 'odd'}" for i in range(5001)])
-    with fdb.open(path, schema) as db:
+    calls: list[tuple[str, int, int]] = []
+    with fdb.open(path, schema, progress=lambda task, done, total: calls.append((task, done, total))) as db:
+        build = [c for c in calls if c[0] == "building search index posts.search_text"]
+        assert build[0] == (build[0][0], 0, 5001) and build[-1][1:] == (5001, 5001)
+        assert [c[1] for c in build] == sorted(c[1] for c in build) and len(build) >= 4
         assert len(db.run(find, text="even", n=10_000)) == 2501
         assert db.run(find, text="odd", user_id="u1", n=3) == ["entry 1 odd", "entry 3 odd", "entry 5 odd"]
         db.run(add, text="new even", user_id="u2")
