@@ -7,17 +7,18 @@ has succeeded, and appended to the change log (in the same transaction) for othe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .keys import Key, extract, index_key
 from .schema import CREATION_INDEX, ID_INDEX, SearchIndexDef, TableInfo
 
 
-@dataclass(frozen=True, slots=True)  # slots: built once per written document
-class DocWrite:
+class DocWrite(NamedTuple):
     """One document's change: keys per index before (None: inserted) and after (None: deleted).
 
     ``old_text``/``new_text`` hold, per search index, the searched text and filter values.
+    A named tuple (immutable, like a frozen dataclass) because one is built per written
+    document, and it builds in half the time.
     """
 
     table: str

@@ -10,6 +10,9 @@ from typing import Any
 import apsw
 import pydantic
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import fusiondb as fdb
 from tests.models import Address, Note, Person, Task, add_task, all_tasks, get_doc, schema
@@ -431,3 +434,97 @@ def test_fields_with_an_alias_round_trip() -> None:
         found = read(db, lambda r: r.query("aliased").with_index("by_x", lambda q: q.eq("x", 2)).collect())
         assert [d.id for d in found] == [from_model]
         assert read(db, lambda r: r.query("aliased").as_dicts().first())["x"] == 1
+
+
+class Rollback(Exception):
+    pass
+
+
+class MutationsAgreeWithAModel(RuleBasedStateMachine):
+    """Random inserts, patches, replaces, deletes and rolled-back mutations, checked after
+    every step against a dict of what should be stored, through gets and index ranges."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.db = fdb.open(None, schema)
+        self.docs: dict[str, dict[str, Any]] = {}  # id -> stored fields
+        self.order: list[str] = []  # insertion order
+
+    ids = Bundle("ids")
+
+    @rule(target=ids, user=st.sampled_from("ab"), priority=st.integers(-2, 2))
+    def insert(self, user: str, priority: int) -> str:
+        doc = {"text": f"t{len(self.order)}", "user_id": user, "priority": priority, "completed": False}
+        doc_id: str = write(self.db, lambda w: w.insert("tasks", doc))
+        self.docs[doc_id] = doc
+        self.order.append(doc_id)
+        return doc_id
+
+    @rule(doc_id=ids, priority=st.one_of(st.none(), st.integers(-2, 2)), done=st.booleans())
+    def patch(self, doc_id: str, priority: int | None, done: bool) -> None:
+        if doc_id not in self.docs:
+            with pytest.raises(fdb.DocumentNotFound):
+                write(self.db, lambda w: w.patch(doc_id, {"priority": priority}))
+            return
+        write(self.db, lambda w: w.patch(doc_id, {"priority": priority, "completed": done}))
+        self.docs[doc_id] |= {"priority": 0 if priority is None else priority, "completed": done}
+
+    @rule(doc_id=ids, user=st.sampled_from("ab"))
+    def replace(self, doc_id: str, user: str) -> None:
+        if doc_id not in self.docs:
+            return
+        write(self.db, lambda w: w.replace(doc_id, {"text": "r", "user_id": user}))
+        self.docs[doc_id] = {"text": "r", "user_id": user, "priority": 0, "completed": False}
+
+    @rule(doc_id=ids)
+    def delete(self, doc_id: str) -> None:
+        if doc_id in self.docs:
+            write(self.db, lambda w: w.delete(doc_id))
+            del self.docs[doc_id]
+
+    @rule(doc_id=ids)
+    def rolled_back(self, doc_id: str) -> None:
+        def fn(w: fdb.Writer) -> None:
+            w.insert("tasks", {"text": "ghost", "user_id": "a"})
+            if doc_id in self.docs:
+                w.patch(doc_id, {"text": "ghost"})
+            raise Rollback
+
+        with pytest.raises(Rollback):
+            write(self.db, fn)
+
+    @invariant()
+    def stored_documents_match(self) -> None:
+        got = read(self.db, lambda r: r.query("tasks").as_dicts().collect())
+        assert [d["id"] for d in got] == [i for i in self.order if i in self.docs]
+        for d in got:
+            assert {k: d[k] for k in ("text", "user_id", "priority", "completed")} == self.docs[d["id"]]
+
+    @invariant()
+    def index_ranges_match(self) -> None:
+        for user in "ab":
+            got = read(
+                self.db,
+                lambda r, user=user: [
+                    t.id
+                    for t in r.query("tasks")
+                    .with_index("by_user_priority", lambda q: q.eq("user_id", user).gte("priority", 0))
+                    .collect()
+                ],
+            )
+            expected = sorted(
+                (
+                    i
+                    for i in self.order
+                    if i in self.docs and self.docs[i]["user_id"] == user and self.docs[i]["priority"] >= 0
+                ),
+                key=lambda i: (self.docs[i]["priority"], self.order.index(i)),
+            )
+            assert got == expected
+
+    def teardown(self) -> None:
+        self.db.close()
+
+
+MutationsAgreeWithAModel.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+test_mutations_agree_with_a_model = MutationsAgreeWithAModel.TestCase
