@@ -556,3 +556,24 @@ def test_search_finds_exactly_the_matching_documents(
             and any(t in whole or t.startswith(prefix) for t in tokenize(" ".join(words)))
         )
         assert sorted(db.run(find, text=" ".join(query), user_id=user)) == expected
+
+
+def test_search_subscription_follows_writes_from_another_connection(tmp_path: Path) -> None:
+    # Two Database objects on one file talk through the change log, as two processes do:
+    # the search texts and filter values travel in it.
+    path = tmp_path / "shared.db"
+    with fdb.open(path, schema) as watcher, fdb.open(path, schema) as writer:
+        runs: Counter[str] = Counter()
+        sub = watcher.subscribe(counting_search(runs), text="tea", user_id="u1")
+        assert sub.value == [] and runs["tea/u1"] == 1
+        writer.run(add, text="green tea", user_id="u2")
+        writer.run(add, text="coffee", user_id="u1")
+        assert watcher.wait_idle()
+        assert runs["tea/u1"] == 1
+        doc = writer.run(add, text="teapot", user_id="u1")
+        assert watcher.wait_idle()
+        assert runs["tea/u1"] == 2 and sub.value == ["teapot"]
+        writer.run(delete, doc_id=doc)
+        assert watcher.wait_idle()
+        assert runs["tea/u1"] == 3 and sub.value == []
+        sub.close()
