@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
@@ -187,6 +188,9 @@ def table(model: type[Document]) -> TableDef:
     return TableDef(model)
 
 
+_MODEL_CACHE: weakref.WeakKeyDictionary[type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool]] = (
+    weakref.WeakKeyDictionary()
+)
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
 
@@ -268,13 +272,21 @@ class TableInfo:
     validate_by_name: bool | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.adapter = TypeAdapter(self.model)
-        self.list_adapter = TypeAdapter(list[self.model])  # type: ignore[name-defined]
+        # Built once per model class, not per open: building them costs milliseconds, and
+        # an ephemeral database per test opens the same schema over and over.
+        cached = _MODEL_CACHE.get(self.model)
+        if cached is None:
+            cached = (
+                TypeAdapter(self.model),
+                TypeAdapter(list[self.model]),  # type: ignore[name-defined]
+                may_hold_floats(self.model),
+            )
+            _MODEL_CACHE[self.model] = cached
+        self.adapter, self.list_adapter, self.may_hold_floats = cached
         self.validate_by_name = True if _has_alias(self.adapter.core_schema) else None
         fields = self.model.model_fields
         self.field_names = frozenset(fields)
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
-        self.may_hold_floats = may_hold_floats(self.model)
 
     @property
     def index_fields(self) -> list[str]:
