@@ -18,6 +18,7 @@ makes every later transaction notice, cheaply, that another process changed the 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,11 +186,18 @@ def write_catalog(conn: apsw.Connection, catalog: StoredCatalog) -> None:
     conn.execute(f"PRAGMA user_version = {int(catalog.version)}")
 
 
+# Per model class: generating a JSON Schema costs milliseconds, and a test suite opens an
+# ephemeral database with the same models for every test. A fresh dict is decoded each time.
+_JSON_SCHEMAS: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
+
+
 def json_schema_of(tdef: TableDef) -> dict[str, Any]:
     """The model's JSON Schema as the catalog stores it: no titles, JSON types only."""
-    schema: dict[str, Any] = orjson.loads(
-        orjson.dumps(normalize(tdef.model.model_json_schema(mode="validation")))
-    )
+    raw = _JSON_SCHEMAS.get(tdef.model)
+    if raw is None:
+        raw = orjson.dumps(normalize(tdef.model.model_json_schema(mode="validation")))
+        _JSON_SCHEMAS[tdef.model] = raw
+    schema: dict[str, Any] = orjson.loads(raw)
     return schema
 
 
@@ -355,6 +363,12 @@ def _apply(
     stored.validators = p.validators
     _apply_indexes(conn, p, stored, changes, progress)
     before = dict(stored.search_indexes)
+    for sidx in p.tdef.search_indexes.values():
+        if before.get(sidx.name) != search.stored_form(sidx) and p.stored is not None:
+            # As for indexes: documents stored before a field existed get its default first,
+            # so eq(field, default) finds them in the index about to be built.
+            fields = (sidx.search_field, *sidx.filter_fields)
+            _backfill_defaults(conn, p.name, p.info, IndexDef(sidx.name, fields))
     search.apply_search_indexes(conn, p.name, p.tdef.search_indexes, stored.search_indexes, progress)
     for name in before.keys() - stored.search_indexes.keys():
         changes.append(SchemaChange(p.name, "drop_search_index", name))

@@ -577,3 +577,32 @@ def test_search_subscription_follows_writes_from_another_connection(tmp_path: Pa
         assert watcher.wait_idle()
         assert runs["tea/u1"] == 3 and sub.value == []
         sub.close()
+
+
+def test_a_filter_field_added_with_a_default_finds_older_documents(tmp_path: Path) -> None:
+    class V1(fdb.Document):
+        text: str
+
+    class V2(fdb.Document):
+        text: str
+        status: str = "open"
+
+    path = tmp_path / "defaults.db"
+    with fdb.open(path, fdb.Schema(items=fdb.table(V1))) as db:
+        db.run(fdb.mutation(lambda w: w.insert("items", {"text": "old report"})))
+    with fdb.open(path, fdb.Schema(items=fdb.table(V2))) as db:  # field added, no index yet
+        db.run(fdb.mutation(lambda w: w.insert("items", {"text": "new report", "status": "done"})))
+    indexed = fdb.Schema(
+        items=fdb.table(V2).search_index("by_text", search_field="text", filter_fields=["status"])
+    )
+    with fdb.open(path, indexed) as db:
+
+        @fdb.query
+        def by_status(r: fdb.Reader, status: str) -> list[str]:
+            q = r.query("items").with_search_index(
+                "by_text", lambda q: q.search("text", "report").eq("status", status)
+            )
+            return [d.text for d in q.collect()]
+
+        assert db.run(by_status, status="open") == ["old report"]
+        assert db.run(by_status, status="done") == ["new report"]
