@@ -76,6 +76,19 @@ def check_structure(table: str, data: Any) -> None:
         )
 
 
+def unknown_fields(info: TableInfo, names: Any, *, doc_id: str | None = None) -> ValidationError:
+    """A write named fields the model does not have (most often a typo)."""
+    unknown = sorted(str(n) for n in names)
+    return ValidationError(
+        f"table {info.name!r}: unknown field{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(map(repr, unknown))}; {info.model.__name__} has "
+        f"{', '.join(sorted(info.field_names - set(SYSTEM_FIELDS)))}",
+        table=info.name,
+        field=unknown[0],
+        id=doc_id,
+    )
+
+
 def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
     """The plain data of a document given as a model instance or a dict."""
     if isinstance(doc, dict):
@@ -86,6 +99,8 @@ def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
                     table=info.name,
                     field=name,
                 )
+        if not info.allows_extra and not doc.keys() <= info.input_names:
+            raise unknown_fields(info, doc.keys() - info.input_names)
         return doc
     if isinstance(doc, Document):
         if not isinstance(doc, info.model):

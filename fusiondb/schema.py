@@ -233,6 +233,18 @@ def may_hold_floats(model: type[BaseModel]) -> bool:
     return holds(schema)
 
 
+_BY_NAME: weakref.WeakKeyDictionary[type[Document], bool | None] = weakref.WeakKeyDictionary()
+
+
+def _validate_by_name(model: type[Document], adapter: TypeAdapter[Any]) -> bool | None:
+    """True when some field has an alias, else None; worked out once per model class."""
+    try:
+        return _BY_NAME[model]
+    except KeyError:
+        found = _BY_NAME[model] = True if _has_alias(adapter.core_schema) else None
+        return found
+
+
 def _has_alias(core_schema: Any) -> bool:
     """Whether any field in a pydantic core schema (nested models included) has an alias."""
     stack = [core_schema]
@@ -264,6 +276,10 @@ class TableInfo:
     # Keys a stored document may hold that are no field of the model (fields removed from
     # it) are kept by patch() when the model ignores extras; see Writer.patch.
     field_names: frozenset[str] = field(init=False, repr=False)
+    # Keys a write may use (names and aliases): an unknown key is a typo to report, not to
+    # drop silently, unless the model allows extras.
+    input_names: frozenset[str] = field(init=False, repr=False)
+    allows_extra: bool = field(init=False, repr=False)
     ignores_extra: bool = field(init=False, repr=False)
     may_hold_floats: bool = field(init=False, repr=False)
     # ``by_name`` for validating stored or written data: True when some field has an alias
@@ -283,9 +299,14 @@ class TableInfo:
             )
             _MODEL_CACHE[self.model] = cached
         self.adapter, self.list_adapter, self.may_hold_floats = cached
-        self.validate_by_name = True if _has_alias(self.adapter.core_schema) else None
+        self.validate_by_name = _validate_by_name(self.model, self.adapter)
         fields = self.model.model_fields
         self.field_names = frozenset(fields)
+        aliases = {
+            a for f in fields.values() for a in (f.alias, f.validation_alias) if isinstance(a, str)
+        }
+        self.input_names = self.field_names | aliases
+        self.allows_extra = self.model.model_config.get("extra") == "allow"
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
 
     @property

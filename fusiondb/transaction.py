@@ -16,7 +16,7 @@ import apsw
 import orjson
 
 from . import ddl, search
-from .documents import decode_model, encode, to_input
+from .documents import decode_model, encode, to_input, unknown_fields
 from .errors import (
     DatabaseClosed,
     DocumentNotFound,
@@ -37,6 +37,7 @@ _TEMPLATES = {
     "insert": "INSERT INTO {}(creation_time, doc) VALUES (?, ?)",
     "update": "UPDATE {} SET doc = ? WHERE _id = ?",
     "delete": "DELETE FROM {} WHERE _id = ?",
+    "max_ct": "SELECT max(creation_time) FROM {}",
 }
 _SQL_TEXT: dict[tuple[str, str], str] = {}
 
@@ -192,6 +193,7 @@ class Writer(Reader):
         super().__init__(conn, tables)
         self.writes = WriteSet()
         self._clock = clock
+        self._floored: set[str] = set()
 
     @property
     def storage(self) -> WriterStorage:
@@ -242,6 +244,11 @@ class Writer(Reader):
         info = self._tables.get(table)
         self._writable(info)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
+        if info.name not in self._floored:
+            # Another process may have inserted with a clock a hair ahead of ours: start
+            # after the newest creation time so that insertion order is creation order.
+            self._floored.add(info.name)
+            self._clock.floor(self._conn.execute(_sql("max_ct", info.name)).fetchone()[0])
         ct = self._clock()
         self._conn.execute(_sql("insert", info.name), (ct, raw))
         rowid = self._conn.last_insert_rowid()
@@ -293,6 +300,8 @@ class Writer(Reader):
             if value is None:
                 merged.pop(name, None)
             else:
+                if name not in info.input_names and not info.allows_extra:
+                    raise unknown_fields(info, [name], doc_id=doc_id)
                 merged[name] = value
         raw, _ = encode(info, merged, self._tables.names, doc_id=doc_id)
         if info.ignores_extra:
@@ -349,3 +358,8 @@ class Clock:
             now = self._last + 0.001
         self._last = now
         return now
+
+    def floor(self, newest: float | None) -> None:
+        """Make the next time come after ``newest`` (a creation time already stored)."""
+        if newest is not None and newest > self._last:
+            self._last = newest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,12 @@ def test_insert_validates_and_coerces(db: fdb.Database) -> None:
     with pytest.raises(fdb.ValidationError) as info:
         write(db, lambda w: w.insert("tasks", {"text": "a", "user_id": "u", "priority": "high"}))
     assert info.value.field == "priority"
-    # Unknown keys are dropped by the model (extra="ignore"), not stored.
-    doc_id = write(db, lambda w: w.insert("tasks", {"text": "a", "user_id": "u", "junk": 1}))
-    assert "junk" not in stored_json(db, "tasks", doc_id)
+    # Unknown keys are refused (most often a typo), nothing stored.
+    with pytest.raises(fdb.ValidationError) as info:
+        write(db, lambda w: w.insert("tasks", {"text": "a", "user_id": "u", "junk": 1}))
+    assert info.value.field == "junk"
+    doc_id = write(db, lambda w: w.insert("tasks", {"text": "a", "user_id": "u", "priority": "3"}))
+    assert '"priority":3' in stored_json(db, "tasks", doc_id)
     assert db.run(counts)["tasks"] == 1
 
 
@@ -528,3 +532,39 @@ class MutationsAgreeWithAModel(RuleBasedStateMachine):
 
 MutationsAgreeWithAModel.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 test_mutations_agree_with_a_model = MutationsAgreeWithAModel.TestCase
+
+
+def test_unknown_fields_are_refused_not_dropped(db: fdb.Database) -> None:
+    @fdb.mutation
+    def insert_typo(db: fdb.Writer) -> str:
+        return db.insert("tasks", {"text": "a", "user_id": "u", "complted": True})
+
+    @fdb.mutation
+    def patch_typo(db: fdb.Writer, task_id: str) -> None:
+        db.patch(task_id, {"complted": True})
+
+    with pytest.raises(fdb.ValidationError) as info:
+        db.run(insert_typo)
+    assert info.value.field == "complted" and info.value.table == "tasks"
+    assert "complted" in str(info.value)
+    task_id = db.run(add_task, text="a", user_id="u")
+    with pytest.raises(fdb.ValidationError) as info:
+        db.run(patch_typo, task_id=task_id)
+    assert info.value.field == "complted" and info.value.id == task_id
+    assert len(db.run(all_tasks)) == 1
+
+
+def test_creation_time_follows_insertion_order_across_connections(tmp_path: Path) -> None:
+    path = tmp_path / "clock.db"
+    first, second = fdb.open(path, schema), fdb.open(path, schema)
+    try:
+        # A connection whose clock ran ahead, as another process's might.
+        first._clock._last = time.time() * 1000.0 + 60_000
+        ahead = first.run(add_task, text="ahead", user_id="u")
+        later = second.run(add_task, text="later", user_id="u")
+        docs = second.run(all_tasks)
+        assert [d.id for d in docs] == [ahead, later]
+        assert docs[1].creation_time > docs[0].creation_time
+    finally:
+        first.close()
+        second.close()
