@@ -248,7 +248,8 @@ class Writer(Reader):
             # Another process may have inserted with a clock a hair ahead of ours: start
             # after the newest creation time so that insertion order is creation order.
             self._floored.add(info.name)
-            self._clock.floor(self._conn.execute(_sql("max_ct", info.name)).fetchone()[0])
+            newest = self._conn.execute(_sql("max_ct", info.name)).fetchone()
+            self._clock.floor(newest[0] if newest is not None else None)
         ct = self._clock()
         self._conn.execute(_sql("insert", info.name), (ct, raw))
         rowid = self._conn.last_insert_rowid()
