@@ -89,6 +89,9 @@ def unknown_fields(info: TableInfo, names: Any, *, doc_id: str | None = None) ->
     )
 
 
+_MODEL_DUMP = pydantic.BaseModel.model_dump
+
+
 def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
     """The plain data of a document given as a model instance or a dict."""
     if isinstance(doc, dict):
@@ -109,6 +112,11 @@ def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
                 f"got a {type(doc).__name__}",
                 table=info.name,
             )
+        cls = type(doc)
+        if cls.model_dump is _MODEL_DUMP:
+            # What model_dump() runs, minus its keyword forwarding (~0.6 us per document).
+            dumped: dict[str, Any] = cls.__pydantic_serializer__.to_python(doc)
+            return dumped
         return doc.model_dump()
     raise ValidationError(
         f"table {info.name!r}: a document must be a {info.model.__name__} or a dict, "

@@ -174,3 +174,22 @@ def test_read_since_skips_own_entries_without_decoding(file_db: fdb.Database) ->
         assert [len(e.writes) for e in changelog.read_since(conn, 0)[0]] == [1, 1]
     finally:
         conn.close()
+
+
+class Stamped(fdb.Document):
+    text: str
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().model_dump(**kwargs), "text": self.text.upper()}
+
+
+def test_model_input_is_stored_as_its_model_dump() -> None:
+    from fusiondb.documents import to_input
+
+    def info(model: type[fdb.Document]) -> TableInfo:
+        return TableInfo(name="t", number=16, model=model, indexes={}, search_indexes={})
+
+    task = Task(text="milk", user_id="u1", priority=2)
+    assert to_input(info(Task), task) == task.model_dump()
+    # A model that overrides model_dump keeps its own.
+    assert to_input(info(Stamped), Stamped(text="milk")) == {"text": "MILK"}
