@@ -292,7 +292,10 @@ class Query:
                     params.append(bound[1])
         for expr in self._sql_filters:
             where.append(expr.sql(params))
-        select = ", ".join(["_id", "creation_time", "doc", *cols])
+        # Key columns fixed by the eq prefix are not selected: their value is the eq value
+        # (and reading a generated column per row is not free).
+        skip = len(rng.eqs) if rng is not None else 0
+        select = ", ".join(["_id", "creation_time", "doc", *cols[skip:]])
         sql = (
             f"SELECT {select} FROM {ddl.quote(table)} "
             f"INDEXED BY {ddl.quote(ddl.index_sql_name(table, self._index))}"
@@ -340,7 +343,8 @@ class Query:
         rows: list[Row]
         last: Key | None = None
         exhausted = True
-        width = len(self._fields)
+        prefix = tuple(rng.eqs) if rng is not None else ()
+        width = len(self._fields) - len(prefix)  # key columns in each row, after doc
         if not self._py_filters:
             # Rows carry the key columns after (rowid, creation_time, doc); only the last
             # row's key is needed, so nothing is rebuilt per row.
@@ -348,12 +352,12 @@ class Query:
             rows = fetched
             if rows:
                 r = rows[-1]
-                last = (*r[3 : 3 + width], r[1], r[0])
+                last = (*prefix, *r[3 : 3 + width], r[1], r[0])
             exhausted = limit is None or len(rows) < limit
         else:
             rows = []
             for r in conn.execute(sql, params):
-                last = (*r[3 : 3 + width], r[1], r[0])
+                last = (*prefix, *r[3 : 3 + width], r[1], r[0])
                 row = (r[0], r[1], r[2])
                 if all(p(decode_models(self._info, [row])[0]) for p in self._py_filters):
                     rows.append(row)
