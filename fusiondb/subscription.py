@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -48,6 +49,7 @@ class Subscription:
         self._closed = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.changed = ChangedSignal()
+        self._styles: dict[int, tuple[Any, bool]] = {}  # receiver id -> (receiver, value-only)
         live.handles.append(self)
 
     @property
@@ -76,7 +78,13 @@ class Subscription:
             loop.call_soon_threadsafe(event.set)
         for receiver in list(self.changed.receivers_for(self)):
             try:
-                receiver(self, value=value)
+                style = self._styles.get(id(receiver))
+                if style is None or style[0] is not receiver:
+                    style = self._styles[id(receiver)] = (receiver, _takes_value_only(receiver))
+                if style[1]:
+                    receiver(value)
+                else:
+                    receiver(self, value=value)
             except Exception:  # one bad callback must not starve the others
                 log.exception("fusiondb subscription callback %r raised", receiver)
 
@@ -163,3 +171,22 @@ class Subscription:
 
 
 _NOTHING: Any = object()
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _takes_value_only(receiver: Callable[..., Any]) -> bool:
+    """Whether a callback takes just the new value (``def cb(value)``).
+
+    blinker calls receivers as ``receiver(sender, **kwargs)``, i.e. ``cb(sub, value=...)``;
+    a callback with exactly one positional parameter and no ``**kwargs`` could not take
+    that, so it gets the value alone.
+    """
+    try:
+        params = list(inspect.signature(receiver).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
+        return False
+    required = [p for p in params if p.kind in _POSITIONAL]
+    return len(required) == 1

@@ -337,3 +337,21 @@ def test_paginated_subscription_keeps_its_page_boundaries(db: fdb.Database) -> N
     assert db.wait_idle()
     assert second.value == ["t3", "t5"]
     assert first.value == ["t0", "t1", "t1.5", "t2"]
+
+
+def test_callbacks_in_blinker_style_or_taking_just_the_value(db: fdb.Database) -> None:
+    _, by_user, _, _ = counting_queries()
+    sub = db.subscribe(by_user, user_id="u1")
+    got: list[Any] = []
+
+    def value_only(value: Any) -> None:
+        got.append(("value", value))
+
+    def blinker_style(sender: Any, **kwargs: Any) -> None:
+        got.append(("blinker", sender is sub, kwargs["value"]))
+
+    sub.changed.connect(value_only)
+    sub.changed.connect(blinker_style)
+    db.run(add_task, text="milk", user_id="u1")
+    assert db.wait_idle()
+    assert sorted(got, key=str) == [("blinker", True, ["milk"]), ("value", ["milk"])]
