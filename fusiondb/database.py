@@ -227,6 +227,11 @@ class Database:
                 f"db.subscribe() takes a @fdb.query function, got {describe(fn)}"
             )
         self._engine.check_open()
+        if getattr(self._local, "busy", False):
+            raise FusionError(
+                "db.subscribe() inside a running query or mutation: subscribe outside, "
+                "or call the query function directly with the db you were given"
+            )
         if not self._engine.ephemeral:
             with self._watch_lock:
                 self._ensure_watcher()

@@ -355,3 +355,15 @@ def test_callbacks_in_blinker_style_or_taking_just_the_value(db: fdb.Database) -
     db.run(add_task, text="milk", user_id="u1")
     assert db.wait_idle()
     assert sorted(got, key=str) == [("blinker", True, ["milk"]), ("value", ["milk"])]
+
+
+def test_subscribe_inside_a_running_function_is_refused(db: fdb.Database) -> None:
+    _, by_user, _, _ = counting_queries()
+
+    @fdb.mutation
+    def nested(inner: fdb.Writer) -> None:
+        db.subscribe(by_user, user_id="u1")
+
+    with pytest.raises(fdb.FusionError, match="inside a running"):
+        db.run(nested)
+    assert db.subscribe(by_user, user_id="u1").value == []
