@@ -102,14 +102,16 @@ def main(argv: list[str]) -> None:
         print("toggled 'buy milk'")
         db.wait_idle()
 
+        def from_child(tasks: list[Task]) -> int:
+            return sum(t.text == "written by another process" for t in tasks)
+
+        before = from_child(sub.value)
         print("a second process adds a task for u1 ...")
         ctx = multiprocessing.get_context("spawn")
         child = ctx.Process(target=_other_process, args=(path,))
         child.start()
         child.join()
-        seen = sub.wait(
-            lambda v: any(t.text == "written by another process" for t in v), timeout=10
-        )
+        seen = sub.wait(lambda v: from_child(v) > before, timeout=10)
         print(f"live query saw the other process's write: {len(seen)} tasks for u1")
 
         db.run(add_note, title="groceries", body="milk, eggs")
