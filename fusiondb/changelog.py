@@ -14,7 +14,8 @@ from typing import Any
 import apsw
 import orjson
 
-from .writeset import DocWrite, WriteSet
+from .keys import KeyLayout
+from .writeset import SearchTexts, WriteSet
 
 KEEP = 2_000
 TRIM_EVERY = 256
@@ -26,26 +27,38 @@ CREATE = (
 
 
 def encode_writes(writes: WriteSet) -> bytes:
-    # orjson writes tuples (the keys) as JSON arrays itself: no conversion per write.
+    """The write set as one JSON object: each written table's layout, and the writes.
+
+    The writes are flat tuples of atomic values (writeset.py), which orjson writes as arrays
+    in one C call, with no Python loop over the documents.
+    """
     return orjson.dumps(
-        [[w.table, w.rowid, w.old, w.new, w.old_text, w.new_text] for w in writes.writes]
+        {
+            "layouts": {table: layout.to_wire() for table, layout in writes.layouts.items()},
+            "writes": writes.writes,
+        }
     )
 
 
-def _tuples(keys: dict[str, list[Any]] | None) -> dict[str, tuple[Any, ...]] | None:
-    return None if keys is None else {name: tuple(k) for name, k in keys.items()}
+def _values(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
 
 
-def _texts(texts: dict[str, list[Any]] | None) -> dict[str, tuple[str, tuple[Any, ...]]] | None:
-    return None if texts is None else {n: (t[0], tuple(t[1])) for n, t in texts.items()}
+def _texts(texts: list[Any] | None) -> SearchTexts | None:
+    return None if texts is None else tuple([(t[0], tuple(t[1])) for t in texts])
 
 
-def decode_writes(blob: bytes) -> WriteSet:
+def decode_writes(blob: bytes) -> WriteSet | None:
+    """The write set ``encode_writes`` wrote; None for a format this version does not know."""
+    data = orjson.loads(blob)
+    if type(data) is not dict or "layouts" not in data or "writes" not in data:
+        return None
     return WriteSet(
         [
-            DocWrite(table, rowid, _tuples(old), _tuples(new), _texts(ot), _texts(nt))
-            for table, rowid, old, new, ot, nt in orjson.loads(blob)
-        ]
+            (table, rowid, ct, _values(old), _values(new), _texts(ot), _texts(nt))
+            for table, rowid, ct, old, new, ot, nt in data["writes"]
+        ],
+        {table: KeyLayout.from_wire(wire) for table, wire in data["layouts"].items()},
     )
 
 
@@ -98,4 +111,13 @@ def read_since(
     if rows and rows[0][0] != seq + 1:
         oldest = conn.execute("SELECT min(seq) FROM _fdb_changelog").fetchone()[0]  # type: ignore[index]
         complete = oldest is not None and oldest <= seq + 1
-    return [Entry(s, o, WriteSet() if w is None else decode_writes(w)) for s, o, w in rows], complete
+    entries = []
+    for s, o, w in rows:
+        writes = WriteSet() if w is None else decode_writes(w)
+        if writes is None:
+            # Written by a fusiondb whose log format this one cannot read: what it touched
+            # is unknown, so report the feed as incomplete (everything re-runs).
+            complete = False
+            writes = WriteSet()
+        entries.append(Entry(s, o, writes))
+    return entries, complete

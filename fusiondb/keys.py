@@ -8,6 +8,7 @@ with it, so a half-open range becomes a closed interval over key tuples.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -86,3 +87,73 @@ def normalize_value(value: Any) -> tuple[int, Any]:
 
 def normalize_key(key: Key) -> tuple[tuple[int, Any], ...]:
     return tuple(normalize_value(v) for v in key)
+
+
+class KeyLayout:
+    """How a table's written documents are recorded in write sets, and their keys rebuilt.
+
+    A write set records a document as the tuple of its values of ``fields`` (every field path
+    the table's indexes cover, each once): a tuple of atomic values builds fast and CPython's
+    cyclic GC stops tracking it after one look, where a dict of key tuples per index was
+    re-scanned by every collection until the commit. Index ``name``'s key is rebuilt on
+    demand from ``positions`` into that tuple, then creation time and rowid. ``search`` names
+    the table's search indexes, in the order their entries are recorded.
+    """
+
+    __slots__ = ("fields", "indexes", "search", "values")
+
+    def __init__(
+        self,
+        fields: tuple[str, ...],
+        indexes: tuple[tuple[str, tuple[int, ...]], ...],
+        search: tuple[str, ...],
+    ) -> None:
+        self.fields = fields
+        self.indexes = indexes
+        self.search = search
+        self.values = _values_of(fields)
+
+    @classmethod
+    def build(
+        cls, indexes: Iterable[tuple[str, tuple[str, ...]]], search: Iterable[str]
+    ) -> KeyLayout:
+        """The layout of a table with these (index name, field paths) and search indexes."""
+        indexes = list(indexes)
+        position: dict[str, int] = {}
+        for _, fields in indexes:
+            for f in fields:
+                position.setdefault(f, len(position))
+        return cls(
+            tuple(position),
+            tuple((name, tuple(position[f] for f in fields)) for name, fields in indexes),
+            tuple(search),
+        )
+
+    def to_wire(self) -> list[Any]:
+        """What a reader of the change log needs (no field paths: only positions)."""
+        return [[[name, list(pos)] for name, pos in self.indexes], list(self.search)]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> KeyLayout:
+        indexes, search = wire
+        return cls((), tuple((name, tuple(pos)) for name, pos in indexes), tuple(search))
+
+
+def _values_of(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """``doc -> tuple(extract(doc, f) for f in fields)``, specialized (it runs per write)."""
+    if not fields:
+        return lambda doc: ()
+    if len(fields) == 1:
+        only = fields[0]
+        if "." not in only:
+
+            def one_plain(doc: dict[str, Any]) -> tuple[Any, ...]:
+                value = doc.get(only)
+                t = type(value)
+                if t is str or t is int or t is float or value is None:
+                    return (value,)
+                return (extract(doc, only),)
+
+            return one_plain
+        return lambda doc: (extract(doc, only),)
+    return lambda doc: tuple([extract(doc, f) for f in fields])

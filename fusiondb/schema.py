@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from .errors import SchemaError
 from .ids import id_table_of
+from .keys import KeyLayout
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -286,6 +287,8 @@ class TableInfo:
     # (documents are stored under field names); None (pydantic's default) otherwise, because
     # asking to validate by name costs ~0.3 us per call even when there is no alias.
     validate_by_name: bool | None = field(init=False, repr=False)
+    # How write sets record this table's documents (keys.KeyLayout), built once.
+    layout: KeyLayout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once per model class, not per open: building them costs milliseconds, and
@@ -308,6 +311,9 @@ class TableInfo:
         self.input_names = self.field_names | aliases
         self.allows_extra = self.model.model_config.get("extra") == "allow"
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
+        self.layout = KeyLayout.build(
+            ((i.name, i.fields) for i in self.indexes.values()), self.search_indexes
+        )
 
     @property
     def index_fields(self) -> list[str]:

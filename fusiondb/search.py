@@ -94,17 +94,19 @@ def sync(
     conn: apsw.Connection,
     table: str,
     rowid: int,
+    names: tuple[str, ...],
     old: SearchTexts | None,
     new: SearchTexts | None,
 ) -> None:
     """Bring the search indexes of one written document up to date (same transaction).
 
-    ``old``/``new`` are the write set's entries (None: inserted / deleted); an index whose
-    entry did not change is left alone, so a patch of other fields costs nothing here.
+    ``old``/``new`` are the write set's entries, one per index of ``names`` (None: inserted /
+    deleted); an index whose entry did not change is left alone, so a patch of other fields
+    costs nothing here.
     """
-    for name in (new or old or {}):
-        before = old.get(name) if old else None
-        after = new.get(name) if new else None
+    for i, name in enumerate(names):
+        before = old[i] if old else None
+        after = new[i] if new else None
         if before == after:
             continue
         fts = ddl.quote(fts_table(table, name))

@@ -63,18 +63,14 @@ class SearchMatcher:
     def match(self, writes: WriteSet, out: set[Any]) -> None:
         if not self._reads:
             return
-        for w in writes.writes:
-            for texts in (w.old_text, w.new_text):
-                if not texts:
-                    continue
-                for index, (text, filters) in texts.items():
-                    owners = self._reads.get((w.table, index))
-                    if not owners:
-                        continue
-                    tokens = set(tokenize(text))
-                    for owner, reads in owners.items():
-                        if owner not in out and any(_hits(r, tokens, filters) for r in reads):
-                            out.add(owner)
+        for table, index, (text, filters) in writes.search_entries():
+            owners = self._reads.get((table, index))
+            if not owners:
+                continue
+            tokens = set(tokenize(text))
+            for owner, reads in owners.items():
+                if owner not in out and any(_hits(r, tokens, filters) for r in reads):
+                    out.add(owner)
 
 
 def _hits(read: SearchRead, tokens: set[str], filters: tuple[Any, ...]) -> bool:

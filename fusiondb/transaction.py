@@ -30,7 +30,7 @@ from .query import Query
 from .readset import ReadSet
 from .schema import SYSTEM_FIELDS, TableInfo
 from .storage import ReaderStorage, WriterStorage
-from .writeset import DocWrite, WriteSet, doc_keys, search_texts
+from .writeset import WriteSet, search_texts
 
 _TEMPLATES = {
     "get": "SELECT creation_time, doc FROM {} WHERE _id = ?",
@@ -215,25 +215,18 @@ class Writer(Reader):
         old: dict[str, Any] | None,
         new: dict[str, Any] | None,
     ) -> None:
+        if not info.search_indexes:
+            self.writes.record(info, rowid, ct, old, new)
+            return
         old_text = search_texts(info, old) if old is not None else None
         new_text = search_texts(info, new) if new is not None else None
-        self.writes.add(
-            DocWrite(
-                info.name,
-                rowid,
-                doc_keys(info, old, ct, rowid) if old is not None else None,
-                doc_keys(info, new, ct, rowid) if new is not None else None,
-                old_text,
-                new_text,
-            )
-        )
-        if info.search_indexes:
-            # FTS upkeep in the same transaction, from the entries just computed (search.py).
-            search.sync(self._conn, info.name, rowid, old_text, new_text)
+        self.writes.record(info, rowid, ct, old, new, old_text, new_text)
+        # FTS upkeep in the same transaction, from the entries just computed (search.py).
+        search.sync(self._conn, info.name, rowid, info.layout.search, old_text, new_text)
 
     def _new_dict(self, info: TableInfo, raw: str) -> dict[str, Any]:
-        # Keys are only needed for indexed fields; skip the decode when there are none.
-        if info.indexes or info.search_indexes:
+        # Values are only needed for indexed fields; skip the decode when there are none.
+        if info.layout.fields or info.search_indexes:
             doc: dict[str, Any] = orjson.loads(raw)
             return doc
         return {}

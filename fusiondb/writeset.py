@@ -1,51 +1,40 @@
-"""Write sets: for every document a transaction wrote, its old and new key in every index.
+"""Write sets: every document a transaction wrote, with its old and new values of indexed fields.
 
 Recorded by the writer as it goes, handed to the subscription manager only after the commit
 has succeeded, and appended to the change log (in the same transaction) for other processes.
+
+A written document is one flat tuple of atomic values (a ``DocWrite``)::
+
+    (table, rowid, creation_time, old, new, old_texts, new_texts)
+
+``old``/``new`` are the document's values of its table's indexed fields before and after
+(``None``: inserted / deleted), in the order of the table's ``keys.KeyLayout``;
+``old_texts``/``new_texts`` hold, per search index (in layout order), the searched text and
+filter values (``None`` when the table has no search index, or the side is absent). Per-index
+keys are rebuilt only where they are consumed (``keys_by_index``, for matching). Plain tuples
+rather than dicts of keys per index: a bulk mutation records one per document and keeps them
+all until commit, and tuples of atomic values build several times faster and drop out of the
+cyclic GC's sight after one collection instead of being re-scanned by every later one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any
 
-from .keys import Key, extract, index_key
+from .keys import Key, KeyLayout, extract
 from .schema import CREATION_INDEX, ID_INDEX, SearchIndexDef, TableInfo
 
-
-class DocWrite(NamedTuple):
-    """One document's change: keys per index before (None: inserted) and after (None: deleted).
-
-    ``old_text``/``new_text`` hold, per search index, the searched text and filter values.
-    A named tuple (immutable, like a frozen dataclass) because one is built per written
-    document, and it builds in half the time.
-    """
-
-    table: str
-    rowid: int
-    old: dict[str, Key] | None
-    new: dict[str, Key] | None
-    old_text: dict[str, tuple[str, tuple[Any, ...]]] | None = None
-    new_text: dict[str, tuple[str, tuple[Any, ...]]] | None = None
+SearchEntry = tuple[str, tuple[Any, ...]]
+SearchTexts = tuple[SearchEntry, ...]
+# (table, rowid, creation_time, old values, new values, old search texts, new search texts)
+DocWrite = tuple[
+    str, int, float, tuple[Any, ...] | None, tuple[Any, ...] | None,
+    SearchTexts | None, SearchTexts | None,
+]
 
 
-def doc_keys(
-    info: TableInfo, doc: dict[str, Any], creation_time: float, rowid: int
-) -> dict[str, Key]:
-    """The document's key in every index of its table, ``by_id`` and ``by_creation_time`` too."""
-    keys: dict[str, Key] = {
-        ID_INDEX: (rowid,),
-        CREATION_INDEX: (creation_time, rowid),
-    }
-    for idx in info.indexes.values():
-        keys[idx.name] = index_key(doc, idx.fields, creation_time, rowid)
-    return keys
-
-
-SearchTexts = dict[str, tuple[str, tuple[Any, ...]]]
-
-
-def search_entry(s: SearchIndexDef, doc: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+def search_entry(s: SearchIndexDef, doc: dict[str, Any]) -> SearchEntry:
     """What search index ``s`` holds for ``doc``: its text ('' unless a string) and filter values.
 
     The one definition used by the write path, index builds (search.py) and the matcher.
@@ -58,14 +47,22 @@ def search_entry(s: SearchIndexDef, doc: dict[str, Any]) -> tuple[str, tuple[Any
 
 
 def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
+    """The document's entry in every search index of its table (layout order), or None."""
     if not info.search_indexes:
         return None
-    return {s.name: search_entry(s, doc) for s in info.search_indexes.values()}
+    return tuple([search_entry(s, doc) for s in info.search_indexes.values()])
 
 
-@dataclass
 class WriteSet:
-    writes: list[DocWrite] = field(default_factory=list)
+    """The documents one transaction wrote (``writes``) and the layout of each table written."""
+
+    __slots__ = ("layouts", "writes")
+
+    def __init__(
+        self, writes: list[DocWrite] | None = None, layouts: dict[str, KeyLayout] | None = None
+    ) -> None:
+        self.writes: list[DocWrite] = [] if writes is None else writes
+        self.layouts: dict[str, KeyLayout] = {} if layouts is None else layouts
 
     def __bool__(self) -> bool:
         return bool(self.writes)
@@ -73,24 +70,74 @@ class WriteSet:
     def __len__(self) -> int:
         return len(self.writes)
 
-    def add(self, write: DocWrite) -> None:
-        self.writes.append(write)
+    def __repr__(self) -> str:
+        return f"WriteSet({self.writes!r}, tables={sorted(self.layouts)!r})"
+
+    def record(
+        self,
+        info: TableInfo,
+        rowid: int,
+        creation_time: float,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        old_texts: SearchTexts | None = None,
+        new_texts: SearchTexts | None = None,
+    ) -> None:
+        """Add one written document (``old``/``new``: the document before and after, or None)."""
+        layout = info.layout
+        if info.name not in self.layouts:
+            self.layouts[info.name] = layout
+        values = layout.values
+        self.writes.append(
+            (
+                info.name,
+                rowid,
+                creation_time,
+                None if old is None else values(old),
+                None if new is None else values(new),
+                old_texts,
+                new_texts,
+            )
+        )
 
     def keys_by_index(self) -> dict[tuple[str, str], list[Key]]:
-        """Every written key per (table, index); a key that did not change appears once."""
+        """Every written key per (table, index); a key that did not change appears once.
+
+        ``by_id`` is ``(rowid,)``, ``by_creation_time`` ``(creation_time, rowid)``, every
+        other index ``(field values..., creation_time, rowid)``.
+        """
         out: dict[tuple[str, str], list[Key]] = {}
-        for w in self.writes:
-            old, new = w.old, w.new
-            names = (new or old or {}).keys()
-            for name in names:
-                bucket = out.setdefault((w.table, name), [])
-                a = old.get(name) if old else None
-                b = new.get(name) if new else None
+        layouts = self.layouts
+        for table, rowid, ct, old, new, _, _ in self.writes:
+            # A write never changes a document's rowid or creation time: one key each.
+            _bucket(out, table, ID_INDEX).append((rowid,))
+            _bucket(out, table, CREATION_INDEX).append((ct, rowid))
+            for name, positions in layouts[table].indexes:
+                bucket = _bucket(out, table, name)
+                a = None if old is None else (*[old[p] for p in positions], ct, rowid)
+                b = None if new is None else (*[new[p] for p in positions], ct, rowid)
                 if a is not None:
                     bucket.append(a)
                 if b is not None and b != a:
                     bucket.append(b)
         return out
 
+    def search_entries(self) -> Iterator[tuple[str, str, SearchEntry]]:
+        """(table, search index, entry) for every written search entry, before and after."""
+        layouts = self.layouts
+        for w in self.writes:
+            for texts in (w[5], w[6]):
+                if texts:
+                    yield from zip(
+                        (w[0],) * len(texts), layouts[w[0]].search, texts, strict=True
+                    )
+
     def tables(self) -> set[str]:
-        return {w.table for w in self.writes}
+        return {w[0] for w in self.writes}
+
+
+def _bucket(out: dict[tuple[str, str], list[Key]], table: str, index: str) -> list[Key]:
+    bucket = out.get((table, index))
+    if bucket is None:
+        bucket = out[(table, index)] = []
+    return bucket

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 import fusiondb as fdb
 from fusiondb import changelog
 from fusiondb.ids import MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id, encode_ids
-from fusiondb.keys import extract
+from fusiondb.keys import KeyLayout, extract
 from fusiondb.schema import TableInfo
-from fusiondb.writeset import DocWrite, WriteSet
+from fusiondb.writeset import WriteSet
 from tests.models import Task, add_task, list_by_user
 
 
@@ -162,15 +162,21 @@ def test_validate_by_name_only_when_some_field_has_an_alias() -> None:
 def test_read_since_skips_own_entries_without_decoding(file_db: fdb.Database) -> None:
     conn = file_db._engine.new_connection()
     try:
-        write = DocWrite("tasks", 1, None, {"by_id": (1,)})
+        write = ("tasks", 1, 5.0, None, ("u1",), None, None)
+        layouts = {"tasks": KeyLayout.build([("by_user", ("user_id",))], ())}
         conn.execute("BEGIN IMMEDIATE")
-        changelog.append(conn, "me", WriteSet([write]))
-        changelog.append(conn, "other", WriteSet([write]))
+        changelog.append(conn, "me", WriteSet([write], layouts))
+        changelog.append(conn, "other", WriteSet([write], layouts))
         conn.execute("COMMIT")
         entries, complete = changelog.read_since(conn, 0, skip_origin="me")
         assert complete
         assert [(e.origin, len(e.writes)) for e in entries] == [("me", 0), ("other", 1)]
         assert entries[1].writes.writes[0] == write
+        assert entries[1].writes.keys_by_index() == {
+            ("tasks", "by_id"): [(1,)],
+            ("tasks", "by_creation_time"): [(5.0, 1)],
+            ("tasks", "by_user"): [("u1", 5.0, 1)],
+        }
         assert [len(e.writes) for e in changelog.read_since(conn, 0)[0]] == [1, 1]
     finally:
         conn.close()
