@@ -34,7 +34,7 @@ def encode_writes(writes: WriteSet) -> bytes:
     """
     return orjson.dumps(
         {
-            "layouts": {table: layout.to_wire() for table, layout in writes.layouts.items()},
+            "layouts": {table: layout.wire for table, layout in writes.layouts.items()},
             "writes": writes.writes,
         }
     )
@@ -66,9 +66,14 @@ def ensure(conn: apsw.Connection) -> None:
     conn.execute(CREATE)
 
 
-def append(conn: apsw.Connection, origin: str, writes: WriteSet) -> int:
-    """Append inside the caller's write transaction; returns the commit's sequence number."""
-    conn.execute(
+def append(
+    conn: apsw.Connection, origin: str, writes: WriteSet, cursor: apsw.Cursor | None = None
+) -> int:
+    """Append inside the caller's write transaction; returns the commit's sequence number.
+
+    ``cursor`` (of ``conn``) runs the statement when given, saving a new cursor per commit.
+    """
+    (conn if cursor is None else cursor).execute(
         "INSERT INTO _fdb_changelog(origin, writes) VALUES (?, ?)", (origin, encode_writes(writes))
     )
     seq: int = conn.last_insert_rowid()

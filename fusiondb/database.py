@@ -20,7 +20,7 @@ from . import changelog, storage
 from .catalog import CatalogGuard, SchemaChange, open_catalog
 from .catalog import drop_table as drop_stored_table
 from .engine import Engine
-from .errors import FusionError, SchemaError, translate
+from .errors import _TRANSLATE, FusionError, SchemaError, translate
 from .functions import MutationFunction, QueryFunction, describe
 from .migrate import DEFAULT_BATCH, MigrateFn, MigrationResult, forget_table, run_migration
 from .progress import ProgressCallback
@@ -124,7 +124,7 @@ class Database:
             self._enter()
             try:
                 with self._engine.read() as conn:
-                    reader = Reader(conn, self._tables)
+                    reader = Reader(conn, self._tables, cursor=self._engine.cursor(conn))
                     try:
                         with translate():
                             return fn.fn(reader, **args)
@@ -138,13 +138,21 @@ class Database:
         )
 
     def _run_mutation(self, fn: MutationFunction[..., Any], args: dict[str, Any]) -> Any:
-        self._engine.check_open()
-        self._enter()
+        # On every write: what _enter/_leave and Engine.write do, inlined (no generator).
+        engine = self._engine
+        engine.check_open()
+        local = self._local
+        if getattr(local, "busy", False):
+            self._enter()  # raises the explanation
+        local.busy = True
         try:
-            with self._engine.write() as conn:
-                writer = Writer(conn, self._tables, self._clock)
+            with engine.write_lock:
+                conn = engine.begin_write()
+                clock = self._clock
+                clock.sync(conn.data_version())
+                writer = Writer(conn, self._tables, clock, engine.cursor(conn))
                 try:
-                    with translate():
+                    with _TRANSLATE:
                         result = fn.fn(writer, **args)
                         writes = writer.writes
                         version = self._commit(conn, writes)
@@ -153,12 +161,14 @@ class Database:
                     raise
                 finally:
                     writer._active = False
+                engine.committed()
+                clock.committed(conn.data_version())
                 if writes:
                     # Still under the write lock: hand-overs happen in commit order.
                     self._subs.publish(version, writes)
                 return result
         finally:
-            self._leave()
+            local.busy = False
 
     def _commit(self, conn: apsw.Connection, writes: WriteSet) -> int:
         if not writes:
@@ -168,7 +178,7 @@ class Database:
             conn.execute("COMMIT")
             self._version += 1
             return self._version
-        seq = changelog.append(conn, self._origin, writes)
+        seq = changelog.append(conn, self._origin, writes, self._engine.cursor(conn))
         conn.execute("COMMIT")
         return seq
 
@@ -243,7 +253,7 @@ class Database:
         readset = ReadSet()
         with self._engine.read() as conn:
             version = self._version if self._engine.ephemeral else changelog.current(conn)
-            reader = Reader(conn, self._tables, readset, pins)
+            reader = Reader(conn, self._tables, readset, pins, self._engine.cursor(conn))
             try:
                 with translate():
                     value = fn.fn(reader, **args)

@@ -100,7 +100,7 @@ class KeyLayout:
     the table's search indexes, in the order their entries are recorded.
     """
 
-    __slots__ = ("fields", "indexes", "search", "values")
+    __slots__ = ("fields", "indexes", "search", "values", "wire")
 
     def __init__(
         self,
@@ -112,6 +112,8 @@ class KeyLayout:
         self.indexes = indexes
         self.search = search
         self.values = _values_of(fields)
+        # What a reader of the change log needs (no field paths: only positions).
+        self.wire = [[[name, list(pos)] for name, pos in indexes], list(search)]
 
     @classmethod
     def build(
@@ -128,10 +130,6 @@ class KeyLayout:
             tuple((name, tuple(position[f] for f in fields)) for name, fields in indexes),
             tuple(search),
         )
-
-    def to_wire(self) -> list[Any]:
-        """What a reader of the change log needs (no field paths: only positions)."""
-        return [[[name, list(pos)] for name, pos in self.indexes], list(self.search)]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> KeyLayout:

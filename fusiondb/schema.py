@@ -289,6 +289,12 @@ class TableInfo:
     validate_by_name: bool | None = field(init=False, repr=False)
     # How write sets record this table's documents (keys.KeyLayout), built once.
     layout: KeyLayout = field(init=False, repr=False, compare=False)
+    # The per-document statements' SQL text (transaction.py), built once.
+    sql_get: str = field(init=False, repr=False, compare=False)
+    sql_insert: str = field(init=False, repr=False, compare=False)
+    sql_update: str = field(init=False, repr=False, compare=False)
+    sql_delete: str = field(init=False, repr=False, compare=False)
+    sql_max_ct: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once per model class, not per open: building them costs milliseconds, and
@@ -314,6 +320,14 @@ class TableInfo:
         self.layout = KeyLayout.build(
             ((i.name, i.fields) for i in self.indexes.values()), self.search_indexes
         )
+        if '"' in self.name or "\x00" in self.name:  # as ddl.quote (which imports this module)
+            raise ValueError(f"unsafe identifier {self.name!r}")
+        q = f'"{self.name}"'
+        self.sql_get = f"SELECT creation_time, doc FROM {q} WHERE _id = ?"
+        self.sql_insert = f"INSERT INTO {q}(creation_time, doc) VALUES (?, ?)"
+        self.sql_update = f"UPDATE {q} SET doc = ? WHERE _id = ?"
+        self.sql_delete = f"DELETE FROM {q} WHERE _id = ?"
+        self.sql_max_ct = f"SELECT max(creation_time) FROM {q}"
 
     @property
     def index_fields(self) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import apsw
 import orjson
 
-from . import ddl, search
+from . import search
 from .documents import decode_model, encode, to_input, unknown_fields
 from .errors import (
     DatabaseClosed,
@@ -31,23 +31,6 @@ from .readset import ReadSet
 from .schema import SYSTEM_FIELDS, TableInfo
 from .storage import ReaderStorage, WriterStorage
 from .writeset import WriteSet, search_texts
-
-_TEMPLATES = {
-    "get": "SELECT creation_time, doc FROM {} WHERE _id = ?",
-    "insert": "INSERT INTO {}(creation_time, doc) VALUES (?, ?)",
-    "update": "UPDATE {} SET doc = ? WHERE _id = ?",
-    "delete": "DELETE FROM {} WHERE _id = ?",
-    "max_ct": "SELECT max(creation_time) FROM {}",
-}
-_SQL_TEXT: dict[tuple[str, str], str] = {}
-
-
-def _sql(statement: str, table: str) -> str:
-    """The SQL text of a per-document statement, built once per table (it is on every call)."""
-    sql = _SQL_TEXT.get((statement, table))
-    if sql is None:
-        sql = _SQL_TEXT[(statement, table)] = _TEMPLATES[statement].format(ddl.quote(table))
-    return sql
 
 
 @dataclass
@@ -91,8 +74,11 @@ class Reader:
         tables: Tables,
         readset: ReadSet | None = None,
         pins: dict[Any, tuple[str, bool]] | None = None,
+        cursor: apsw.Cursor | None = None,
     ) -> None:
         self._conn = conn
+        # For the per-document statements (gets, writes), whose rows are taken at once.
+        self._cur = conn.cursor() if cursor is None else cursor
         self._tables = tables
         self._readset = readset
         self._pins = pins
@@ -136,8 +122,10 @@ class Reader:
         return info, decoded[1], doc_id
 
     def _fetch(self, info: TableInfo, rowid: int) -> tuple[float, str] | None:
-        row = self._conn.execute(_sql("get", info.name), (rowid,)).fetchone()
-        return None if row is None else (row[0], row[1])
+        # ``.get`` steps the statement to its end (one row: a tuple; none: None), so the
+        # reused cursor holds no statement open after it.
+        row: tuple[float, str] | None = self._cur.execute(info.sql_get, (rowid,)).get
+        return row
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
         """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
@@ -189,11 +177,12 @@ class Reader:
 class Writer(Reader):
     """What a ``@fdb.mutation`` function receives as ``db``: reads plus writes."""
 
-    def __init__(self, conn: apsw.Connection, tables: Tables, clock: Clock) -> None:
-        super().__init__(conn, tables)
+    def __init__(
+        self, conn: apsw.Connection, tables: Tables, clock: Clock, cursor: apsw.Cursor | None = None
+    ) -> None:
+        super().__init__(conn, tables, None, None, cursor)
         self.writes = WriteSet()
         self._clock = clock
-        self._floored: set[str] = set()
 
     @property
     def storage(self) -> WriterStorage:
@@ -233,18 +222,23 @@ class Writer(Reader):
 
     def insert(self, table: str, doc: Any) -> str:
         """Validate and store a new document; returns its id."""
-        self._check()
-        info = self._tables.get(table)
-        self._writable(info)
+        if not self._active:
+            self._check()
+        info = self._tables.by_name.get(table) if type(table) is str else None
+        if info is None or info.system:
+            info = self._tables.get(table)
+            self._writable(info)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
-        if info.name not in self._floored:
+        clock = self._clock
+        if info.name not in clock.synced:
             # Another process may have inserted with a clock a hair ahead of ours: start
             # after the newest creation time so that insertion order is creation order.
-            self._floored.add(info.name)
-            newest = self._conn.execute(_sql("max_ct", info.name)).fetchone()
-            self._clock.floor(newest[0] if newest is not None else None)
-        ct = self._clock()
-        self._conn.execute(_sql("insert", info.name), (ct, raw))
+            # Once per table until another connection commits (Clock.sync).
+            clock.synced.add(info.name)
+            newest = self._cur.execute(info.sql_max_ct).get
+            clock.floor(newest)
+        ct = clock()
+        self._cur.execute(info.sql_insert, (ct, raw))
         rowid = self._conn.last_insert_rowid()
         if rowid > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
@@ -266,7 +260,7 @@ class Writer(Reader):
     def _update(
         self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str
     ) -> None:
-        self._conn.execute(_sql("update", info.name), (raw, rowid))
+        self._cur.execute(info.sql_update, (raw, rowid))
         self._record(info, rowid, ct, old, self._new_dict(info, raw))
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
@@ -317,7 +311,7 @@ class Writer(Reader):
         """Delete the document. Its id is never reused."""
         self._check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "delete")
-        self._conn.execute(_sql("delete", info.name), (rowid,))
+        self._cur.execute(info.sql_delete, (rowid,))
         self._record(info, rowid, ct, old, None)
 
 
@@ -341,10 +335,18 @@ def _keep_leftovers(info: TableInfo, raw: str, old: dict[str, Any], fields: Mapp
 
 
 class Clock:
-    """Creation times in ms since the epoch, strictly increasing within this process."""
+    """Creation times in ms since the epoch, strictly increasing within this process.
+
+    ``synced`` names the tables whose newest stored creation time the clock is known to be
+    past (``Writer.insert`` floors it on a table's first insert); that stays true while
+    only this clock's writer commits, so it is kept across transactions and cleared when
+    the file's data version shows another connection's commit (``sync``).
+    """
 
     def __init__(self) -> None:
         self._last = 0.0
+        self.synced: set[str] = set()
+        self._data_version: int | None = None
 
     def __call__(self) -> float:
         now = time.time() * 1000.0
@@ -357,3 +359,15 @@ class Clock:
         """Make the next time come after ``newest`` (a creation time already stored)."""
         if newest is not None and newest > self._last:
             self._last = newest
+
+    def sync(self, data_version: int) -> None:
+        """Call with the writer's ``data_version()`` at the start of each write transaction,
+        after ``BEGIN IMMEDIATE`` (which makes it see other connections' commits)."""
+        if data_version != self._data_version:
+            self._data_version = data_version
+            self.synced.clear()
+
+    def committed(self, data_version: int) -> None:
+        """Call with the writer's ``data_version()`` after its own commit (which moves it):
+        the clock is still past everything stored in the ``synced`` tables."""
+        self._data_version = data_version

@@ -568,3 +568,31 @@ def test_creation_time_follows_insertion_order_across_connections(tmp_path: Path
     finally:
         first.close()
         second.close()
+
+
+def test_creation_time_floor_is_redone_after_another_connection_commits(tmp_path: Path) -> None:
+    # The floor (newest stored creation time) is looked up once and then trusted while only
+    # this database commits; a commit by another connection must make it look again.
+    path = tmp_path / "clock.db"
+    first, second = fdb.open(path, schema), fdb.open(path, schema)
+    lookups: list[str] = []
+
+    def trace(cursor: Any, sql: str, bindings: Any) -> bool:
+        if "max(creation_time)" in sql:
+            lookups.append(sql)
+        return True
+
+    second._engine.writer.exec_trace = trace
+    try:
+        ids = [second.run(add_task, text="s1", user_id="u"), second.run(add_task, text="s2", user_id="u")]
+        assert len(lookups) == 1  # nobody else committed in between
+        first._clock._last = time.time() * 1000.0 + 60_000
+        ids.append(first.run(add_task, text="ahead", user_id="u"))
+        ids.append(second.run(add_task, text="after", user_id="u"))
+        assert len(lookups) == 2
+        docs = second.run(all_tasks)
+        assert [d.id for d in docs] == ids
+        assert docs[3].creation_time > docs[2].creation_time
+    finally:
+        first.close()
+        second.close()
