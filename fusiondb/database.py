@@ -120,16 +120,36 @@ class Database:
         if isinstance(fn, MutationFunction):
             return self._run_mutation(fn, args)
         if isinstance(fn, QueryFunction):
-            self._engine.check_open()
+            engine = self._engine
+            engine.check_open()
             self._enter()
             try:
-                with self._engine.read() as conn:
-                    reader = Reader(conn, self._tables, cursor=self._engine.cursor(conn))
-                    try:
-                        with translate():
-                            return fn.fn(reader, **args)
-                    finally:
-                        reader._active = False
+                if engine.ephemeral:
+                    with engine.read() as conn:
+                        reader = Reader(conn, self._tables, cursor=engine.cursor(conn))
+                        try:
+                            with _TRANSLATE:
+                                return fn.fn(reader, **args)
+                        finally:
+                            reader._active = False
+                # A file database: Engine.read(), without the generator (on every query).
+                conn, cur = engine.begin_read()
+                reader = Reader(conn, self._tables, None, None, cur)
+                try:
+                    with _TRANSLATE:
+                        result = fn.fn(reader, **args)
+                except Exception:
+                    reader._active = False
+                    # A schema another process changed explains a failed read best.
+                    engine.end_read(conn, cur)
+                    raise
+                except BaseException:
+                    reader._active = False
+                    engine.end_read(conn, cur, check=False)
+                    raise
+                reader._active = False
+                engine.end_read(conn, cur)
+                return result
             finally:
                 self._leave()
         raise TypeError(
@@ -150,12 +170,13 @@ class Database:
                 conn = engine.begin_write()
                 clock = self._clock
                 clock.sync(conn.data_version())
-                writer = Writer(conn, self._tables, clock, engine.cursor(conn))
+                cursor = engine.cursor(conn)
+                writer = Writer(conn, self._tables, clock, cursor)
                 try:
                     with _TRANSLATE:
                         result = fn.fn(writer, **args)
                         writes = writer.writes
-                        version = self._commit(conn, writes)
+                        version = self._commit(conn, writes, cursor)
                 except BaseException:
                     _rollback(conn)
                     raise
@@ -170,16 +191,19 @@ class Database:
         finally:
             local.busy = False
 
-    def _commit(self, conn: apsw.Connection, writes: WriteSet) -> int:
+    def _commit(
+        self, conn: apsw.Connection, writes: WriteSet, cursor: apsw.Cursor | None = None
+    ) -> int:
+        run = conn if cursor is None else cursor
         if not writes:
-            conn.execute("COMMIT")
+            run.execute("COMMIT")
             return 0
         if self._engine.ephemeral:
-            conn.execute("COMMIT")
+            run.execute("COMMIT")
             self._version += 1
             return self._version
-        seq = changelog.append(conn, self._origin, writes, self._engine.cursor(conn))
-        conn.execute("COMMIT")
+        seq = changelog.append(conn, self._origin, writes, cursor)
+        run.execute("COMMIT")
         return seq
 
     # -- schema --------------------------------------------------------------------------

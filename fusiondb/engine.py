@@ -67,8 +67,11 @@ def connect(path: str | None) -> apsw.Connection:
     return conn
 
 
-def begin_immediate(conn: apsw.Connection) -> None:
-    """Take SQLite's write lock, waiting as long as it takes; busy is never the caller's problem."""
+def begin_immediate(conn: apsw.Connection | apsw.Cursor) -> None:
+    """Take SQLite's write lock, waiting as long as it takes; busy is never the caller's problem.
+
+    ``conn`` may be a cursor of the connection (reusing one saves a new cursor per call).
+    """
     delay = 0.001
     while True:
         try:
@@ -128,7 +131,7 @@ class Engine:
             raise DatabaseClosed("the database is closed")
         writer = self.writer
         with translate():
-            begin_immediate(writer)
+            begin_immediate(self.cursor(writer))
         guard = self.guard
         if guard is not None:
             try:
@@ -179,6 +182,35 @@ class Engine:
             finally:
                 with translate():
                     conn.execute("COMMIT")
+        finally:
+            self._checkin(conn)
+
+    def begin_read(self) -> tuple[apsw.Connection, apsw.Cursor]:
+        """A pooled connection inside ``BEGIN`` (file databases); end with ``end_read``.
+
+        What ``read()`` does, without a generator: ``db.run`` of a query calls these directly.
+        """
+        self.check_open()
+        conn = self._checkout()
+        cur = self.cursor(conn)
+        try:
+            with translate():
+                cur.execute("BEGIN")
+        except BaseException:
+            self._checkin(conn)
+            raise
+        return conn, cur
+
+    def end_read(self, conn: apsw.Connection, cur: apsw.Cursor, check: bool = True) -> None:
+        """End ``begin_read``'s transaction; ``check``: ask the guard first (as ``read()``
+        does after the block, or after it raised an ``Exception``)."""
+        try:
+            try:
+                if check:
+                    self._check_guard(conn)
+            finally:
+                with translate():
+                    cur.execute("COMMIT")
         finally:
             self._checkin(conn)
 

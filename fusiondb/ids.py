@@ -32,20 +32,19 @@ _UNMIX = pow(_MIX, -1, 1 << 64)
 
 # base64's b32encode/b32decode are pure Python before 3.13 (~2 us per id); ids sit on every
 # read, so the same RFC 4648 base32 (lowercase, 80 bits = 16 characters, no padding) is done
-# here with tables of 10-bit chunks: 8 lookups each way.
+# here: encoding with a table of 10-bit chunks (8 lookups), decoding with int(..., 32).
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
-_PAIR_VALUE = {pair: i for i, pair in enumerate(_PAIRS)}
 
 
 def encode_id(table_number: int, rowid: int) -> str:
     body = (((table_number << 48) | rowid) * _MIX) & _MASK
     n = (body << 16) | (zlib.crc32(body.to_bytes(8, "big")) & 0xFFFF)
     p = _PAIRS
-    return (
-        p[n >> 70] + p[(n >> 60) & 1023] + p[(n >> 50) & 1023] + p[(n >> 40) & 1023]
-        + p[(n >> 30) & 1023] + p[(n >> 20) & 1023] + p[(n >> 10) & 1023] + p[n & 1023]
-    )
+    return "".join((
+        p[n >> 70], p[(n >> 60) & 1023], p[(n >> 50) & 1023], p[(n >> 40) & 1023],
+        p[(n >> 30) & 1023], p[(n >> 20) & 1023], p[(n >> 10) & 1023], p[n & 1023],
+    ))
 
 
 class _Lanes:
@@ -115,19 +114,25 @@ def encode_ids(table_number: int, rowids: Sequence[int]) -> list[str]:
 _ZEROS = (0,) * 256
 
 
+# Decoding maps the alphabet onto the digits of int(..., 32) ("0-9a-v") with one bytes
+# translation, and lets int() parse all 16 digits at once (~4x the 8 pair lookups). Every
+# other byte maps to "!", which int() refuses, so nothing but the lowercase alphabet (no
+# sign, space, underscore or capital, all of which int() would accept) decodes.
+_INT32_DIGITS = bytearray(b"!" * 256)
+for _i, _c in enumerate(_ALPHABET):
+    _INT32_DIGITS[ord(_c)] = ord("0123456789abcdefghijklmnopqrstuv"[_i])
+_TO_INT32_DIGITS = bytes(_INT32_DIGITS)
+del _INT32_DIGITS, _i, _c
+
+
 def decode_id(value: object) -> tuple[int, int] | None:
     """Return ``(table_number, rowid)`` for a well-formed id, else ``None``."""
     if type(value) is not str or len(value) != ID_LENGTH:
         return None
     # One spelling per id (lowercase), so ids compare as strings: other spellings miss here.
-    v = _PAIR_VALUE
     try:
-        n = (
-            (v[value[0:2]] << 70) | (v[value[2:4]] << 60) | (v[value[4:6]] << 50)
-            | (v[value[6:8]] << 40) | (v[value[8:10]] << 30) | (v[value[10:12]] << 20)
-            | (v[value[12:14]] << 10) | v[value[14:16]]
-        )
-    except KeyError:
+        n = int(value.encode("ascii").translate(_TO_INT32_DIGITS), 32)
+    except (UnicodeEncodeError, ValueError):
         return None
     body = n >> 16
     if (zlib.crc32(body.to_bytes(8, "big")) & 0xFFFF) != (n & 0xFFFF):

@@ -348,7 +348,8 @@ class Query:
         if not self._py_filters:
             # Rows carry the key columns after (rowid, creation_time, doc); only the last
             # row's key is needed, so nothing is rebuilt per row.
-            fetched: list[Any] = conn.execute(sql, params).fetchall()
+            # fetchall runs the statement to its end, so the reader's reused cursor will do.
+            fetched: list[Any] = self._reader._cur.execute(sql, params).fetchall()
             rows = fetched
             if rows:
                 r = rows[-1]

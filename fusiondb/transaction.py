@@ -129,11 +129,21 @@ class Reader:
 
     def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
         """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
-        self._check()
-        info, rowid, doc_id = self._resolve(table_or_id, doc_id)
+        if not self._active:
+            self._check()
+        decoded = decode_id(table_or_id) if doc_id is None else None
+        info = self._tables.by_number.get(decoded[0]) if decoded is not None else None
+        if info is not None and decoded is not None:
+            # get(id) of a table of this database: _resolve's checks, already done.
+            rowid = decoded[1]
+            doc_id = table_or_id
+        else:
+            info, rowid, doc_id = self._resolve(table_or_id, doc_id)
         if self._readset is not None:
             self._readset.add_point(info.name, rowid)
-        found = self._fetch(info, rowid)
+        # ``.get`` steps the statement to its end (one row: a tuple; none: None), so the
+        # reused cursor holds no statement open after it.
+        found = self._cur.execute(info.sql_get, (rowid,)).get
         if found is None:
             return None
         return decode_model(info, (rowid, found[0], found[1]), doc_id)
@@ -180,7 +190,13 @@ class Writer(Reader):
     def __init__(
         self, conn: apsw.Connection, tables: Tables, clock: Clock, cursor: apsw.Cursor | None = None
     ) -> None:
-        super().__init__(conn, tables, None, None, cursor)
+        # Reader.__init__'s assignments, inlined (one Writer per mutation).
+        self._conn = conn
+        self._cur = conn.cursor() if cursor is None else cursor
+        self._tables = tables
+        self._readset = None
+        self._pins = None
+        self._active = True
         self.writes = WriteSet()
         self._clock = clock
 
