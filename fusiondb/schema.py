@@ -280,6 +280,8 @@ class TableInfo:
     # Keys a write may use (names and aliases): an unknown key is a typo to report, not to
     # drop silently, unless the model allows extras.
     input_names: frozenset[str] = field(init=False, repr=False)
+    # input_names less the system fields: a dict whose keys are all in it needs no more checks.
+    writable_names: frozenset[str] = field(init=False, repr=False)
     allows_extra: bool = field(init=False, repr=False)
     ignores_extra: bool = field(init=False, repr=False)
     may_hold_floats: bool = field(init=False, repr=False)
@@ -315,6 +317,7 @@ class TableInfo:
             a for f in fields.values() for a in (f.alias, f.validation_alias) if isinstance(a, str)
         }
         self.input_names = self.field_names | aliases
+        self.writable_names = self.input_names - set(SYSTEM_FIELDS)
         self.allows_extra = self.model.model_config.get("extra") == "allow"
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
         self.layout = KeyLayout.build(

@@ -258,7 +258,16 @@ class Writer(Reader):
         rowid = self._conn.last_insert_rowid()
         if rowid > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
-        self._record(info, rowid, ct, None, self._new_dict(info, raw))
+        if info.search_indexes:
+            self._record(info, rowid, ct, None, self._new_dict(info, raw))
+        else:
+            # WriteSet.record for an insert, inlined (a bulk insert runs this per document).
+            layout = info.layout
+            writes = self.writes
+            if info.name not in writes.layouts:
+                writes.layouts[info.name] = layout
+            values = layout.values(orjson.loads(raw)) if layout.fields else ()
+            writes.writes.append((info.name, rowid, ct, None, values, None, None))
         return encode_id(info.number, rowid)
 
     def _existing(self, doc_id: str, op: str) -> tuple[TableInfo, int, str, float, dict[str, Any]]:
