@@ -227,7 +227,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         pos = first["loc"][0] if first.get("loc") else 0
         bad = rows[pos] if isinstance(pos, int) and pos < len(rows) else rows[0]
         decode_model(info, bad)  # raises with the document's own field paths (no list index)
-        raise _stored_invalid(info, bad, exc) from None
+        raise stored_invalid(info, bad, exc) from None
     ids = encode_ids(number, [r[0] for r in rows])
     for model, doc_id, row in zip(models, ids, rows, strict=True):
         d = model.__dict__  # as _attach, inlined: this loop runs once per document read
@@ -241,11 +241,11 @@ def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Docume
     try:
         model: Document = info.adapter.validator.validate_json(row[2], by_name=info.validate_by_name)
     except pydantic.ValidationError as exc:
-        raise _stored_invalid(info, row, exc) from None
+        raise stored_invalid(info, row, exc) from None
     return _attach(model, doc_id or encode_id(info.number, row[0]), row[1])
 
 
-def _stored_invalid(info: TableInfo, row: Row, exc: pydantic.ValidationError) -> ValidationError:
+def stored_invalid(info: TableInfo, row: Row, exc: pydantic.ValidationError) -> ValidationError:
     doc_id = encode_id(info.number, row[0])
     err = validation_error(info.name, exc, doc_id=doc_id)
     err.args = (

@@ -14,9 +14,10 @@ from typing import Any
 
 import apsw
 import orjson
+import pydantic
 
 from . import search
-from .documents import decode_model, encode, to_input, unknown_fields
+from .documents import encode, stored_invalid, to_input, unknown_fields
 from .errors import (
     DatabaseClosed,
     DocumentNotFound,
@@ -146,7 +147,15 @@ class Reader:
         found = self._cur.execute(info.sql_get, (rowid,)).get
         if found is None:
             return None
-        return decode_model(info, (rowid, found[0], found[1]), doc_id)
+        # decode_model, inlined (gets are the most frequent read).
+        try:
+            model = info.adapter.validator.validate_json(found[1], by_name=info.validate_by_name)
+        except pydantic.ValidationError as exc:
+            raise stored_invalid(info, (rowid, found[0], found[1]), exc) from None
+        d = model.__dict__
+        d["id"] = doc_id
+        d["creation_time"] = found[0]
+        return model
 
     @property
     def storage(self) -> ReaderStorage:
