@@ -138,9 +138,7 @@ def encode(
     # read), so fields with an alias must validate by name too: on write (a model's dump, a
     # patch merged into a stored document) and on read (decode_models).
     try:
-        model: Document = info.adapter.validator.validate_python(
-            data, context={ID_CONTEXT_KEY: names}, by_name=info.validate_by_name
-        )
+        model: Document = info.validate_python(data, context={ID_CONTEXT_KEY: names})
     except pydantic.ValidationError as exc:
         if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors()):
             check_structure(info.name, data)
@@ -219,9 +217,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         return []
     number = info.number
     try:
-        models: list[Document] = info.list_adapter.validator.validate_json(
-            "[" + ",".join([r[2] for r in rows]) + "]", by_name=info.validate_by_name
-        )
+        models: list[Document] = info.validate_json_list("[" + ",".join([r[2] for r in rows]) + "]")
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         pos = first["loc"][0] if first.get("loc") else 0
@@ -239,7 +235,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
 def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Document:
     """One stored row as a model; ``doc_id``, when the caller has it, saves re-encoding it."""
     try:
-        model: Document = info.adapter.validator.validate_json(row[2], by_name=info.validate_by_name)
+        model: Document = info.validate_json(row[2])
     except pydantic.ValidationError as exc:
         raise stored_invalid(info, row, exc) from None
     return _attach(model, doc_id or encode_id(info.number, row[0]), row[1])

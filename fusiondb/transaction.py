@@ -149,7 +149,7 @@ class Reader:
             return None
         # decode_model, inlined (gets are the most frequent read).
         try:
-            model = info.adapter.validator.validate_json(found[1], by_name=info.validate_by_name)
+            model = info.validate_json(found[1])
         except pydantic.ValidationError as exc:
             raise stored_invalid(info, (rowid, found[0], found[1]), exc) from None
         d = model.__dict__
