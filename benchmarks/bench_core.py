@@ -164,8 +164,8 @@ def bench_bulk(tmp: Path, n: int) -> None:
 
         return run
 
-    # Informational: the write set keeps a few containers per document alive until commit,
-    # and CPython's cyclic GC keeps re-scanning them; a bulk load may switch it off.
+    # Informational: how much CPython's cyclic GC costs a bulk load (the write set is kept
+    # until commit, as tuples of atomic values the GC stops tracking; see writeset.py).
     r, f = compare(
         without_gc(lambda: raw_insert_all(state["raw"], docs)),
         without_gc(lambda: state["db"].run(insert_all, docs=docs)),
