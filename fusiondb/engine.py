@@ -145,7 +145,10 @@ class Engine:
     def cursor(self, conn: apsw.Connection) -> apsw.Cursor:
         """The reusable cursor of one of this engine's connections."""
         cur = self.cursors.get(conn)
-        return cur if cur is not None else conn.cursor()
+        if cur is None:  # not one of the engine's (or closed under us: a translated error)
+            with translate():
+                cur = conn.cursor()
+        return cur
 
     def committed(self) -> None:
         if self.guard is not None:
@@ -192,8 +195,8 @@ class Engine:
         """
         self.check_open()
         conn = self._checkout()
-        cur = self.cursor(conn)
         try:
+            cur = self.cursor(conn)
             with translate():
                 cur.execute("BEGIN")
         except BaseException:
