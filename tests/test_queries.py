@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from tests.models import Address, Person, Task, schema
+from tests.models import Address, Person, Task, all_tasks, schema
 
 USERS = ["a", "b", "c"]
 
@@ -563,3 +563,40 @@ def test_query_outside_its_function_fails(db: fdb.Database) -> None:
     query = read(db, lambda r: r.query("tasks"))
     with pytest.raises(fdb.DatabaseClosed):
         query.collect()
+
+
+def test_reads_and_writes_while_iterating_a_query(db: fdb.Database) -> None:
+    """Per-connection cursors are reused; iterating must survive gets, queries and writes."""
+
+    @fdb.mutation
+    def seed(w: fdb.Writer) -> None:
+        for i in range(600):  # more than one iteration batch
+            w.insert("tasks", {"text": str(i), "user_id": f"u{i % 3}"})
+
+    @fdb.query
+    def walk(r: fdb.Reader) -> list[tuple[str, str, int]]:
+        out = []
+        for task in r.query("tasks"):
+            again = r.get(task.id)
+            user = task.user_id
+            same_user = r.query("tasks").with_index("by_user", lambda q, u=user: q.eq("user_id", u))
+            out.append((task.text, again.text, len(same_user.take(5))))
+        return out
+
+    @fdb.mutation
+    def copy_all(w: fdb.Writer) -> int:
+        n = 0
+        for task in w.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "u0")):
+            w.insert("tasks", {"text": task.text + "!", "user_id": "copies"})
+            w.patch(task.id, {"priority": 1})
+            n += 1
+        return n
+
+    db.run(seed)
+    walked = db.run(walk)
+    assert [w[0] for w in walked] == [str(i) for i in range(600)]
+    assert all(a == b and n == 5 for a, b, n in walked)
+    assert db.run(copy_all) == 200
+    copies = db.run(all_tasks)
+    assert sum(t.user_id == "copies" for t in copies) == 200
+    assert sum(t.priority == 1 for t in copies) == 200
