@@ -7,7 +7,7 @@ than validating row by row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -249,6 +249,30 @@ def stored_invalid(info: TableInfo, row: Row, exc: pydantic.ValidationError) -> 
         "see 'Changing your schema' in the docs)",
     )
     return err
+
+
+def python_filtered(
+    info: TableInfo, row: Row, predicates: Sequence[Callable[[Any], Any]]
+) -> tuple[int, float, str, Document] | None:
+    """The row with its model attached if every predicate holds on it, else ``None``.
+
+    The model is validated once: ``decode_rows`` returns the attached one instead of
+    validating the document again for the result.
+    """
+    model = decode_model(info, row)
+    if all(p(model) for p in predicates):
+        return (row[0], row[1], row[2], model)
+    return None
+
+
+def decode_rows(info: TableInfo, rows: Sequence[Any], dicts: bool) -> list[Any]:
+    """A result set as dicts or models, reusing models ``python_filtered`` attached."""
+    if dicts:
+        return decode_dicts(info, rows)
+    # Scanned rows carry index key values after the document; never a model.
+    if rows and isinstance(rows[0][-1], Document):
+        return [r[-1] for r in rows]
+    return decode_models(info, rows)
 
 
 def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from . import ddl
-from .documents import Row, decode_dicts, decode_models
+from .documents import Row, decode_rows, python_filtered
 from .errors import InvalidQuery, UniqueError
 from .filters import Expr, compile_filter
 from .keys import TOP, Key
@@ -340,7 +340,7 @@ class Query:
                     _SQL_CACHE.clear()
                 _SQL_CACHE[shape] = sql
         conn = self._reader._conn
-        rows: list[Row]
+        rows: list[Any]  # Row, or Row plus its model after a Python filter
         last: Key | None = None
         exhausted = True
         prefix = tuple(rng.eqs) if rng is not None else ()
@@ -359,9 +359,9 @@ class Query:
             rows = []
             for r in conn.execute(sql, params):
                 last = (*prefix, *r[3 : 3 + width], r[1], r[0])
-                row = (r[0], r[1], r[2])
-                if all(p(decode_models(self._info, [row])[0]) for p in self._py_filters):
-                    rows.append(row)
+                kept = python_filtered(self._info, (r[0], r[1], r[2]), self._py_filters)
+                if kept is not None:
+                    rows.append(kept)
                     if limit is not None and len(rows) >= limit:
                         exhausted = False
                         break
@@ -408,9 +408,7 @@ class Query:
         readset.add_range(self._info.name, self._index, lo, hi)
 
     def _decode(self, rows: list[Row]) -> list[Any]:
-        if self._dicts:
-            return decode_dicts(self._info, rows)
-        return decode_models(self._info, rows)
+        return decode_rows(self._info, rows, self._dicts)
 
     def collect(self) -> list[Any]:
         """Every matching document, in index order."""

@@ -30,7 +30,7 @@ import apsw
 import orjson
 
 from . import ddl
-from .documents import Row, decode_models
+from .documents import Row, python_filtered
 from .errors import InvalidQuery
 from .keys import Key
 from .progress import Progress, ProgressCallback
@@ -315,7 +315,7 @@ def scan(
     if filtered and in_sql and limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    rows: list[Row] = []
+    rows: list[Any] = []  # Row, or Row plus its model after a Python filter
     last: Key | None = None
     exhausted = True
     if in_sql:
@@ -326,9 +326,9 @@ def scan(
         return rows, last, exhausted
     for r in reader._conn.execute(sql, params):
         last = (r[3], r[0])
-        row = (r[0], r[1], r[2])
-        if all(p(decode_models(info, [row])[0]) for p in query._py_filters):
-            rows.append(row)
+        kept = python_filtered(info, (r[0], r[1], r[2]), query._py_filters)
+        if kept is not None:
+            rows.append(kept)
             if limit is not None and len(rows) >= limit:
                 exhausted = False
                 break

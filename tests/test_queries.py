@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -600,3 +601,37 @@ def test_reads_and_writes_while_iterating_a_query(db: fdb.Database) -> None:
     copies = db.run(all_tasks)
     assert sum(t.user_id == "copies" for t in copies) == 200
     assert sum(t.priority == 1 for t in copies) == 200
+
+
+VALIDATIONS = {"n": 0}
+
+
+class Counted(fdb.Document):
+    text: str
+
+    @pydantic.field_validator("text")
+    @classmethod
+    def _count(cls, value: str) -> str:
+        VALIDATIONS["n"] += 1
+        return value
+
+
+def test_python_filter_validates_each_scanned_document_once() -> None:
+    db = fdb.open(None, fdb.Schema(counted=fdb.table(Counted)))
+    try:
+
+        @fdb.mutation
+        def seed(w: fdb.Writer) -> None:
+            for i in range(10):
+                w.insert("counted", {"text": "x" * i})
+
+        @fdb.query
+        def long_ones(r: fdb.Reader) -> list[str]:
+            return [c.text for c in r.query("counted").filter(lambda c: len(c.text) > 4).collect()]
+
+        db.run(seed)
+        VALIDATIONS["n"] = 0
+        assert db.run(long_ones) == ["x" * i for i in range(5, 10)]
+        assert VALIDATIONS["n"] == 10  # each scanned document once, not again for the result
+    finally:
+        db.close()
