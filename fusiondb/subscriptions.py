@@ -47,7 +47,6 @@ class Live:
     handles: list[Subscription] = field(default_factory=list)
     pins: dict[Any, Any] = field(default_factory=dict)
     entries: list[tuple[tuple[str, str], tuple[Any, int]]] = field(default_factory=list)
-    runs: int = 1
 
     def __hash__(self) -> int:
         return id(self)
@@ -246,7 +245,6 @@ class SubscriptionManager:
             value, readset, version, error = live.value, ReadSet(), live.version, exc
         with self._lock:
             self.reruns += 1
-            live.runs += 1
             if self._live.get(live.key) is not live:
                 return
             if error is None:

@@ -199,13 +199,7 @@ class Writer(Reader):
     def __init__(
         self, conn: apsw.Connection, tables: Tables, clock: Clock, cursor: apsw.Cursor | None = None
     ) -> None:
-        # Reader.__init__'s assignments, inlined (one Writer per mutation).
-        self._conn = conn
-        self._cur = conn.cursor() if cursor is None else cursor
-        self._tables = tables
-        self._readset = None
-        self._pins = None
-        self._active = True
+        super().__init__(conn, tables, cursor=cursor)
         self.writes = WriteSet()
         self._clock = clock
 
