@@ -17,6 +17,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy fusiondb
+	$(VENV)/bin/lint-imports
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
@@ -27,6 +28,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy fusiondb
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info

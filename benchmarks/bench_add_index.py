@@ -21,7 +21,7 @@ import apsw
 from benchutil import compare, header, repeats, report, size, timed
 
 import fusiondb as fdb
-from fusiondb import ddl
+from fusiondb.engine.sqlite import ddl
 
 
 class Task(fdb.Document):

@@ -32,8 +32,10 @@ import orjson
 from benchutil import compare, fmt_time, header, repeats, report, size
 
 import fusiondb as fdb
-from fusiondb import search
-from fusiondb.search_match import tokenize
+from fusiondb.core.keys import search_entry
+from fusiondb.core.schema import SearchIndexDef
+from fusiondb.engine.sqlite import fts as search
+from fusiondb.engine.sqlite.fts import tokenize
 
 
 class Task(fdb.Document):
@@ -255,7 +257,7 @@ def bench_upkeep(tmp: Path, n: int) -> None:
             )
         return conn
 
-    entry = search.SearchIndexDef("s", "text", ("user_id",))
+    entry = SearchIndexDef("s", "text", ("user_id",))
     insert_fts = "INSERT INTO f(rowid, text, filters) VALUES (?, ?, ?)"
 
     runs = iter(range(1_000_000))
@@ -267,7 +269,7 @@ def bench_upkeep(tmp: Path, n: int) -> None:
         for raw in raws:
             conn.execute("INSERT INTO t(creation_time, doc) VALUES (1.0, ?)", (raw,))
             if not triggers:
-                text, values = search.search_entry(entry, orjson.loads(raw))
+                text, values = search_entry(entry, orjson.loads(raw))
                 conn.execute(insert_fts, (conn.last_insert_rowid(), text, search.filter_tokens(values)))
         took = {"insert": time.perf_counter() - start}
         start = time.perf_counter()
@@ -276,7 +278,7 @@ def bench_upkeep(tmp: Path, n: int) -> None:
             new["text"] += " edited"
             conn.execute("UPDATE t SET doc = ? WHERE _id = ?", (orjson.dumps(new).decode(), rowid))
             if not triggers:
-                text, values = search.search_entry(entry, new)
+                text, values = search_entry(entry, new)
                 conn.execute("DELETE FROM f WHERE rowid = ?", (rowid,))
                 conn.execute(insert_fts, (rowid, text, search.filter_tokens(values)))
         took["update"] = time.perf_counter() - start

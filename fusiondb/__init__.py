@@ -24,9 +24,7 @@
     sub = db.subscribe(list_by_user, user_id="u1")   # re-runs when a commit touches it
 """
 
-from .catalog import SchemaChange
-from .database import Database, open
-from .errors import (
+from .core.errors import (
     DatabaseClosed,
     DatabaseError,
     DocumentNotFound,
@@ -40,15 +38,18 @@ from .errors import (
     UniqueError,
     ValidationError,
 )
-from .functions import MutationFunction, QueryFunction, mutation, query
-from .ids import Id
+from .core.functions import MutationFunction, QueryFunction, mutation, query
+from .core.ids import Id
+from .core.schema import Document, Schema, TableDef, table
+from .database import Database, open
+from .evolution.catalog import SchemaChange
 from .migrate import MigrationResult
-from .query import PaginationResult
-from .schema import Document, Schema, TableDef, table
-from .storage import FileMetadata, FileStream
-from .subscription import Subscription
+from .reactive.subscription import Subscription
 from .system import TableStatus
-from .transaction import Reader, Writer
+from .transaction.files import FileMetadata, FileStream
+from .transaction.query import PaginationResult
+from .transaction.reader import Reader
+from .transaction.writer import Writer
 
 __version__ = "0.1.0"
 

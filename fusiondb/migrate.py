@@ -3,10 +3,11 @@
 For the changes a schema cannot express by itself (renaming a field, splitting one, filling a
 new required field from others). Each batch is one mutation: it reads the next documents by
 row number, passes each to ``fn`` as a dict, replaces those ``fn`` changed (validated against
-the current model), and records how far it got in ``_fdb_migrations`` in the same
-transaction. So subscriptions see each batch as a commit, and a crash loses at most the batch
-in flight: calling ``db.migrate`` again with the same name carries on from the last committed
-batch. A finished migration is recorded as done, and calling it again does nothing.
+the current model), and records how far it got (the engine keeps the progress; SQLite: in
+``_fdb_migrations``) in the same transaction. So subscriptions see each batch as a commit,
+and a crash loses at most the batch in flight: calling ``db.migrate`` again with the same
+name carries on from the last committed batch. A finished migration is recorded as done, and
+calling it again does nothing.
 """
 
 from __future__ import annotations
@@ -14,27 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import apsw
 import orjson
 
-from . import ddl
-from .functions import MutationFunction
-from .ids import encode_id
-from .progress import Progress, ProgressCallback
-from .schema import SYSTEM_FIELDS
+from .core.errors import ReadOnlyError
+from .core.ids import encode_id
+from .core.progress import Progress, ProgressCallback
+from .core.schema import SYSTEM_FIELDS
+from .transaction.context import TxnContext
+from .transaction.runner import Runner
+from .transaction.writer import Writer
 
-if TYPE_CHECKING:
-    from .database import Database
-    from .transaction import Writer
-
-CREATE = (
-    "CREATE TABLE IF NOT EXISTS _fdb_migrations ("
-    "name TEXT PRIMARY KEY, table_name TEXT NOT NULL, last_rowid INTEGER NOT NULL, "
-    "processed INTEGER NOT NULL, changed INTEGER NOT NULL, done INTEGER NOT NULL, "
-    "started REAL NOT NULL, finished REAL)"
-)
 DEFAULT_BATCH = 500
 
 MigrateFn = Callable[[dict[str, Any]], "dict[str, Any] | None"]
@@ -59,6 +51,9 @@ class _State:
     changed: int = 0
     done: bool = False
 
+    def as_tuple(self) -> tuple[int, int, int, bool]:
+        return self.last_rowid, self.processed, self.changed, self.done
+
 
 def migration_name(table: str, fn: Callable[..., Any], name: str | None) -> str:
     if name is not None:
@@ -74,41 +69,15 @@ def migration_name(table: str, fn: Callable[..., Any], name: str | None) -> str:
     return f"{table}:{getattr(fn, '__module__', '')}.{qualname}"
 
 
-def _exists(conn: apsw.Connection) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_fdb_migrations'"
-    ).fetchone() is not None
-
-
-def _state(conn: apsw.Connection, name: str) -> _State | None:
-    if not _exists(conn):
-        return None
-    row = conn.execute(
-        "SELECT last_rowid, processed, changed, done FROM _fdb_migrations WHERE name = ?", (name,)
-    ).fetchone()
-    return None if row is None else _State(row[0], row[1], row[2], bool(row[3]))
-
-
-def _run_batch(
-    db: Writer, *, table: str, name: str, fn: MigrateFn, batch_size: int
-) -> _State:
-    conn = db._conn
-    info = db._tables.get(table)
-    db._writable(info)
-    state = _state(conn, name)
-    if state is None:
-        conn.execute(CREATE)
-        conn.execute(
-            "INSERT INTO _fdb_migrations VALUES (?, ?, 0, 0, 0, 0, ?, NULL)",
-            (name, table, time.time()),
-        )
-        state = _State()
+def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size: int) -> _State:
+    txn = ctx.write_txn()
+    info = ctx.tables.get(table)
+    writer = Writer(ctx)
+    recorded = txn.migration_state(name)
+    state = _State(*recorded) if recorded is not None else _State()
     if state.done:
         return state
-    rows: list[Any] = conn.execute(
-        f"SELECT _id, creation_time, doc FROM {ddl.quote(table)} WHERE _id > ? ORDER BY _id LIMIT ?",
-        (state.last_rowid, batch_size),
-    ).fetchall()
+    rows = txn.rows_after(table, state.last_rowid, batch_size)
     for rowid, ct, raw in rows:
         doc_id = encode_id(info.number, rowid)
         doc = orjson.loads(raw)
@@ -124,25 +93,18 @@ def _run_batch(
             )
         new = {k: v for k, v in out.items() if k not in SYSTEM_FIELDS}
         if new != orjson.loads(raw):
-            db.replace(doc_id, new)
+            writer.replace(doc_id, new)
             state.changed += 1
     state.processed += len(rows)
     if rows:
         state.last_rowid = rows[-1][0]
     state.done = len(rows) < batch_size
-    conn.execute(
-        "UPDATE _fdb_migrations SET last_rowid = ?, processed = ?, changed = ?, done = ?, "
-        "finished = ? WHERE name = ?",
-        (
-            state.last_rowid, state.processed, state.changed, int(state.done),
-            time.time() if state.done else None, name,
-        ),
-    )
+    txn.save_migration(name, table, state.as_tuple(), time.time() if recorded is None else None)
     return state
 
 
 def run_migration(
-    database: Database,
+    runner: Runner,
     table: str,
     fn: MigrateFn,
     *,
@@ -150,27 +112,27 @@ def run_migration(
     name: str | None,
     progress: ProgressCallback | None,
 ) -> MigrationResult:
+    """Run (or resume) the migration ``name`` of ``table`` to the end (see the module docstring)."""
     if not callable(fn):
         raise TypeError(f"db.migrate() takes a function doc -> dict | None, got {fn!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"db.migrate(batch_size=...) must be a positive int, got {batch_size!r}")
-    database._tables.get(table)  # an unknown table fails here, before anything runs
+    if runner.tables.get(table).system:  # an unknown table fails here, before anything runs
+        raise ReadOnlyError(f"table {table!r} is maintained by fusiondb and cannot be migrated")
     key = migration_name(table, fn, name)
-    with database._engine.read() as conn:
-        before = _state(conn, key)
-        start = before.last_rowid if before else 0
-        row: Any = conn.execute(
-            f"SELECT count(*) FROM {ddl.quote(table)} WHERE _id > ?", (start,)
-        ).fetchone()
-        remaining = int(row[0])
+
+    def look(ctx: TxnContext) -> tuple[tuple[int, int, int, bool] | None, int]:
+        recorded = ctx.txn.migration_state(key)
+        return recorded, ctx.txn.count(table, recorded[0] if recorded else 0)
+
+    recorded, remaining = runner.read_in(look)
+    before = _State(*recorded) if recorded is not None else None
     if before is not None and before.done:
         return MigrationResult(key, table, before.processed, before.changed, False, True)
-    batch = MutationFunction(_run_batch)
     report = Progress(f"migrating {table} ({key})", remaining, progress)
-    args = {"table": table, "name": key, "fn": fn, "batch_size": batch_size}
     first = before.processed if before else 0
     while True:
-        state: _State = database.run(batch, **args)
+        state = runner.write_in(lambda ctx: _run_batch(ctx, table, key, fn, batch_size))
         report.update(state.processed - first)
         if state.done:
             break
@@ -178,9 +140,3 @@ def run_migration(
     return MigrationResult(
         key, table, state.processed, state.changed, before is not None, False
     )
-
-
-def forget_table(conn: apsw.Connection, table: str) -> None:
-    """Drop the progress records of a table's migrations (``db.drop_table``)."""
-    if _exists(conn):
-        conn.execute("DELETE FROM _fdb_migrations WHERE table_name = ?", (table,))

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from .core.schema import Schema
 from .database import Database, open
-from .schema import Schema
 
 
 @pytest.fixture

@@ -9,17 +9,14 @@ which is how the data of a removed table (or a document a model rejects) can sti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from . import ddl
-from .catalog import StoredCatalog, read_catalog
-from .errors import SchemaError
-from .ids import encode_id
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .core.errors import SchemaError
+from .core.ids import encode_id
+from .engine.base import Engine
+from .evolution.catalog import StoredCatalog, read_catalog
 
 
 @dataclass(frozen=True)
@@ -42,21 +39,20 @@ class System:
         self._engine = engine
 
     def _catalog(self) -> StoredCatalog:
-        with self._engine.read() as conn:
-            return read_catalog(conn)
+        with self._engine.read() as txn:
+            return read_catalog(txn)
 
     def tables(self) -> list[TableStatus]:
         """Every table in the file, declared, removed or system, with its document count."""
         out = []
-        with self._engine.read() as conn:
-            catalog = read_catalog(conn)
+        with self._engine.read() as txn:
+            catalog = read_catalog(txn)
             for name, t in sorted(catalog.tables.items()):
-                count = conn.execute(f"SELECT count(*) FROM {ddl.quote(name)}").fetchone()
                 out.append(
                     TableStatus(
                         name=name,
                         number=t.number,
-                        documents=int(count[0]) if count else 0,
+                        documents=txn.count(name),
                         indexes=tuple(t.indexes),
                         search_indexes=tuple(t.search_indexes),
                         removed=t.removed,
@@ -73,14 +69,11 @@ class System:
         """
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative int, got {limit!r}")
-        with self._engine.read() as conn:
-            stored = read_catalog(conn).tables.get(table)
+        with self._engine.read() as txn:
+            stored = read_catalog(txn).tables.get(table)
             if stored is None:
                 raise SchemaError(f"this file has no table {table!r}", table=str(table))
-            rows: list[Any] = conn.execute(
-                f"SELECT _id, creation_time, doc FROM {ddl.quote(table)} ORDER BY _id LIMIT ?",
-                (-1 if limit is None else limit,),
-            ).fetchall()
+            rows: list[Any] = txn.rows_after(table, 0, -1 if limit is None else limit)
         if not rows:
             return []
         docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")

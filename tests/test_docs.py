@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import fusiondb as fdb
-from fusiondb import errors
+from fusiondb.core import errors
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PAGES = [
@@ -49,7 +49,7 @@ def error_classes() -> list[str]:
     return sorted(
         name
         for name, obj in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(obj, Exception) and obj.__module__ == errors.__name__
+        if issubclass(obj, Exception) and obj.__module__ in (errors.__name__, "fusiondb")
     )
 
 

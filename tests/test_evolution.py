@@ -21,7 +21,7 @@ import pydantic
 import pytest
 
 import fusiondb as fdb
-from fusiondb.evolution import relaxes
+from fusiondb.evolution.relax import relaxes
 from tests import evolution_procs as procs
 
 
@@ -741,7 +741,8 @@ class Checked(fdb.Document):
 
 def test_validator_fingerprint_is_the_same_in_every_process() -> None:
     script = VALIDATOR_SOURCE + (
-        "\nfrom fusiondb.evolution import validator_fingerprint\nprint(validator_fingerprint(Checked))\n"
+        "\nfrom fusiondb.evolution.relax import validator_fingerprint\n"
+        "print(validator_fingerprint(Checked))\n"
     )
     prints = {
         subprocess.run(

@@ -20,11 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from fusiondb import changelog
-from fusiondb.ids import MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id, encode_ids
-from fusiondb.keys import KeyLayout, extract
-from fusiondb.schema import TableInfo
-from fusiondb.writeset import WriteSet
+from fusiondb.core.ids import MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id, encode_ids
+from fusiondb.core.keys import KeyLayout, extract
+from fusiondb.core.tableinfo import TableInfo
+from fusiondb.engine import open_engine
+from fusiondb.transaction import writeset
+from fusiondb.transaction.writeset import WriteSet
 from tests.models import Task, add_task, list_by_user
 
 
@@ -163,26 +164,30 @@ def test_validate_by_name_only_when_some_field_has_an_alias() -> None:
 
 
 def test_read_since_skips_own_entries_without_decoding(file_db: fdb.Database) -> None:
-    conn = file_db._engine.new_connection()
+    assert file_db.path is not None
+    engine = open_engine(file_db.path)
     try:
         write = ("tasks", 1, 5.0, None, ("u1",), None, None)
         layouts = {"tasks": KeyLayout.build([("by_user", ("user_id",))], ())}
-        conn.execute("BEGIN IMMEDIATE")
-        changelog.append(conn, "me", WriteSet([write], layouts))
-        changelog.append(conn, "other", WriteSet([write], layouts))
-        conn.execute("COMMIT")
-        entries, complete = changelog.read_since(conn, 0, skip_origin="me")
+        payload = writeset.encode(WriteSet([write], layouts))
+        for origin in ("me", "other"):
+            with engine.write() as txn:
+                txn.commit(origin, payload)
+        log = engine.log_reader()
+        entries, complete = log.read_since(0, "me")
         assert complete
-        assert [(e.origin, len(e.writes)) for e in entries] == [("me", 0), ("other", 1)]
-        assert entries[1].writes.writes[0] == write
-        assert entries[1].writes.keys_by_index() == {
+        assert [(e.origin, e.payload) for e in entries] == [("me", None), ("other", payload)]
+        decoded = writeset.decode(payload)
+        assert decoded is not None and decoded.writes[0] == write
+        assert decoded.keys_by_index() == {
             ("tasks", "by_id"): [(1,)],
             ("tasks", "by_creation_time"): [(5.0, 1)],
             ("tasks", "by_user"): [("u1", 5.0, 1)],
         }
-        assert [len(e.writes) for e in changelog.read_since(conn, 0)[0]] == [1, 1]
+        assert [e.payload for e in log.read_since(0, "nobody")[0]] == [payload, payload]
+        log.close()
     finally:
-        conn.close()
+        engine.close()
 
 
 class Stamped(fdb.Document):
@@ -193,7 +198,7 @@ class Stamped(fdb.Document):
 
 
 def test_model_input_is_stored_as_its_model_dump() -> None:
-    from fusiondb.documents import to_input
+    from fusiondb.core.documents import to_input
 
     def info(model: type[fdb.Document]) -> TableInfo:
         return TableInfo(name="t", number=16, model=model, indexes={}, search_indexes={})

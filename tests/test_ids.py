@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from fusiondb.ids import ID_LENGTH, MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id
+from fusiondb.core.ids import ID_LENGTH, MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id
 from tests.models import Note, Task, add_task, schema
 
 ID_RE = re.compile(r"^[a-z2-7]{16}$")

@@ -6,8 +6,8 @@ import apsw
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fusiondb.intervals import IntervalIndex
-from fusiondb.keys import TOP, normalize_key, normalize_value
+from fusiondb.core.keys import TOP, normalize_key, normalize_value
+from fusiondb.reactive.intervals import IntervalIndex
 
 points = st.integers(min_value=0, max_value=60)
 ops = st.lists(

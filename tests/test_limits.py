@@ -11,9 +11,10 @@ import apsw
 import pytest
 
 import fusiondb as fdb
-from fusiondb import errors
-from fusiondb.documents import MAX_DEPTH, MAX_DOCUMENT_BYTES
-from fusiondb.ids import decode_id
+from fusiondb.core import errors
+from fusiondb.core.documents import MAX_DEPTH, MAX_DOCUMENT_BYTES
+from fusiondb.core.ids import decode_id
+from fusiondb.engine.sqlite.errors import TRANSLATE
 from tests.models import Task, add_task, all_tasks, get_doc, schema
 
 
@@ -185,7 +186,7 @@ def test_every_error_is_a_fusion_error() -> None:
     classes = [
         obj
         for _, obj in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(obj, Exception) and obj.__module__ == errors.__name__
+        if issubclass(obj, Exception) and obj.__module__ in (errors.__name__, "fusiondb")
     ]
     assert len(classes) >= 12
     for cls in classes:
@@ -198,12 +199,12 @@ def test_every_error_is_a_fusion_error() -> None:
 
 
 def test_apsw_errors_are_translated_with_orig() -> None:
-    with pytest.raises(fdb.DatabaseError) as info, errors.translate():
+    with pytest.raises(fdb.DatabaseError) as info, TRANSLATE:
         raise apsw.IOError("disk on fire")
     assert isinstance(info.value.orig, apsw.IOError)
-    with pytest.raises(fdb.DatabaseClosed), errors.translate():
+    with pytest.raises(fdb.DatabaseClosed), TRANSLATE:
         raise apsw.ConnectionClosedError("closed")
-    with pytest.raises(fdb.ReadOnlyError), errors.translate():
+    with pytest.raises(fdb.ReadOnlyError), TRANSLATE:
         raise apsw.ReadOnlyError("ro")
 
 

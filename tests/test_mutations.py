@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import fusiondb as fdb
+from tests.helpers import raw_sql
 from tests.models import Address, Note, Person, Task, add_task, all_tasks, get_doc, schema
 
 
@@ -34,16 +35,11 @@ def counts(db: fdb.Reader) -> dict[str, int]:
 
 def stored_json(db: fdb.Database, table: str, doc_id: str) -> str:
     """The stored document body, straight from SQLite."""
-    from fusiondb.ids import decode_id
+    from fusiondb.core.ids import decode_id
 
     rowid = decode_id(doc_id)[1]  # type: ignore[index]
 
-    @fdb.query
-    def raw(r: fdb.Reader) -> str:
-        row: Any = r._conn.execute(f'SELECT doc FROM "{table}" WHERE _id = ?', (rowid,)).fetchone()
-        return str(row[0])
-
-    return str(db.run(raw))
+    return str(raw_sql(db, f'SELECT doc FROM "{table}" WHERE _id = ?', (rowid,))[0][0])
 
 
 def test_insert_dict_or_model(db: fdb.Database) -> None:
@@ -559,7 +555,7 @@ def test_creation_time_follows_insertion_order_across_connections(tmp_path: Path
     first, second = fdb.open(path, schema), fdb.open(path, schema)
     try:
         # A connection whose clock ran ahead, as another process's might.
-        first._clock._last = time.time() * 1000.0 + 60_000
+        first._runner.clock._last = time.time() * 1000.0 + 60_000
         ahead = first.run(add_task, text="ahead", user_id="u")
         later = second.run(add_task, text="later", user_id="u")
         docs = second.run(all_tasks)
@@ -582,11 +578,11 @@ def test_creation_time_floor_is_redone_after_another_connection_commits(tmp_path
             lookups.append(sql)
         return True
 
-    second._engine.writer.exec_trace = trace
+    second._engine.writer.conn.exec_trace = trace
     try:
         ids = [second.run(add_task, text="s1", user_id="u"), second.run(add_task, text="s2", user_id="u")]
         assert len(lookups) == 1  # nobody else committed in between
-        first._clock._last = time.time() * 1000.0 + 60_000
+        first._runner.clock._last = time.time() * 1000.0 + 60_000
         ids.append(first.run(add_task, text="ahead", user_id="u"))
         ids.append(second.run(add_task, text="after", user_id="u"))
         assert len(lookups) == 2

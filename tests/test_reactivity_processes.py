@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import fusiondb as fdb
-from fusiondb import changelog
+from fusiondb.engine.sqlite import changelog
+from tests.helpers import raw_sql
 from tests.models import add_task, schema
 from tests.procs import add_tasks
 
@@ -84,8 +85,7 @@ def test_log_is_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     try:
         for i in range(40):
             db.run(add_task, text=str(i), user_id="u")
-        with db._engine.read() as conn:
-            count = conn.execute("SELECT count(*) FROM _fdb_changelog").fetchone()[0]
+        count = raw_sql(db, "SELECT count(*) FROM _fdb_changelog")[0][0]
         assert count <= 5 + 2
     finally:
         db.close()

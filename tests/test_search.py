@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from fusiondb import search
-from fusiondb.search_match import tokenize
+from fusiondb.engine.sqlite import fts as search
+from fusiondb.engine.sqlite.fts import fts_table, tokenize
+from tests.helpers import raw_sql
 
 
 class Post(fdb.Document):
@@ -81,15 +82,8 @@ def texts(db: fdb.Database, text: str, user_id: str | None = None) -> list[str]:
 
 def fts_count(db: fdb.Database, text: str) -> int:
     """Rows the raw FTS table matches (checks the index itself, not only query results)."""
-    fts = search.fts_table("posts", "search_text")
-
-    @fdb.query
-    def count(r: fdb.Reader) -> int:
-        row = r._conn.execute(f'SELECT count(*) FROM "{fts}" WHERE "{fts}" MATCH ?', (text,)).fetchone()
-        return int(row[0])
-
-    result: int = db.run(count)
-    return result
+    fts = fts_table("posts", "search_text")
+    return int(raw_sql(db, f'SELECT count(*) FROM "{fts}" WHERE "{fts}" MATCH ?', (text,))[0][0])
 
 
 CORPUS = [
@@ -517,12 +511,7 @@ def test_search_index_added_to_an_existing_table_is_built_from_its_documents(tmp
         assert db.run(by_pinned) == 2502
     with fdb.open(path, plain) as db:
 
-        @fdb.query
-        def fts_tables(r: fdb.Reader) -> list[str]:
-            rows = r._conn.execute("SELECT name FROM sqlite_schema WHERE name LIKE '%$fts$%'").fetchall()
-            return [str(row[0]) for row in rows]
-
-        assert db.run(fts_tables) == []
+        assert raw_sql(db, "SELECT name FROM sqlite_schema WHERE name LIKE '%$fts$%'") == []
 
 
 WORDS = ["ant", "anthem", "bee", "beetle", "cat", "catalog", "dog", "émigré", "emit"]

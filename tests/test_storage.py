@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from fusiondb import storage
+from fusiondb.transaction import files as storage
+from tests.helpers import raw_sql
 from tests.models import Note
 
 MiB = 1 << 20
@@ -30,12 +31,7 @@ def sha(data: bytes) -> str:
 
 
 def chunk_rows(db: fdb.Database) -> int:
-    @fdb.query
-    def count(r: fdb.Reader) -> int:
-        return int(r._conn.execute("SELECT count(*) FROM _storage_chunks").fetchone()[0])
-
-    result: int = db.run(count)
-    return result
+    return int(raw_sql(db, "SELECT count(*) FROM _storage_chunks")[0][0])
 
 
 @fdb.query

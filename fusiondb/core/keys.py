@@ -1,4 +1,4 @@
-"""Index keys: the values SQLite stores in an index, computed from a document in Python.
+"""Index keys: the values an index holds for a document, computed in Python, and their order.
 
 Every index's key is ``(field values..., creation_time, rowid)``; ``by_id`` is ``(rowid,)``.
 Values follow what SQLite's ``doc ->> '$.path'`` yields: booleans as 0/1, objects and arrays
@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+
+from .schema import SearchIndexDef
 
 
 class _Top:
@@ -34,6 +36,8 @@ class _Top:
 TOP = _Top()
 
 Key = tuple[Any, ...]
+# A search index's entry for one document: (searched text, filter field values).
+SearchEntry = tuple[str, tuple[Any, ...]]
 
 
 def extract(doc: dict[str, Any], path: str) -> Any:
@@ -60,10 +64,15 @@ def extract(doc: dict[str, Any], path: str) -> Any:
     return value
 
 
-def index_key(doc: dict[str, Any], fields: tuple[str, ...], creation_time: float, rowid: int) -> Key:
-    if len(fields) == 1:
-        return (extract(doc, fields[0]), creation_time, rowid)
-    return (*[extract(doc, f) for f in fields], creation_time, rowid)
+def search_entry(index: SearchIndexDef, doc: dict[str, Any]) -> SearchEntry:
+    """What search index ``index`` holds for ``doc``: its text ('' unless a string) and the
+    values of its filter fields. The one definition used by writes, index builds and matching.
+    """
+    text = extract(doc, index.search_field)
+    return (
+        text if isinstance(text, str) else "",
+        tuple(extract(doc, f) for f in index.filter_fields),
+    )
 
 
 # Normalized keys compare like SQLite: NULL < numbers < text < blobs; TOP after all.

@@ -1,8 +1,9 @@
 """Queries: index ranges under Convex's rule, ordering, filters, limits and pagination.
 
 ``db.query("tasks").with_index("by_user", lambda q: q.eq("user_id", u)).order("desc").take(10)``
-becomes one SQLite range scan over the table's index (forced with ``INDEXED BY``), and
-records in the read set exactly the key interval it scanned.
+becomes one ``IndexScan`` that the engine runs as a single range scan over the table's index
+(SQLite: ``engine/sqlite/scan.py``), and records in the read set exactly the key interval it
+scanned.
 """
 
 from __future__ import annotations
@@ -11,31 +12,25 @@ import base64
 import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
 
-from . import ddl
-from .documents import Row, decode_rows, python_filtered
-from .errors import InvalidQuery, UniqueError
-from .filters import Expr, compile_filter
-from .keys import TOP, Key
-from .schema import CREATION_INDEX, TableInfo
+from ..core.documents import decode_rows, python_filtered
+from ..core.errors import InvalidQuery, UniqueError
+from ..core.expr import Expr, compile_filter
+from ..core.keys import TOP, Key
+from ..core.schema import CREATION_INDEX
+from ..core.tableinfo import TableInfo
+from ..engine.base import IndexScan
+from . import search as search_query
+from .context import TxnContext
 from .search import SearchFilter, SearchSpec
-from .search import finish as finish_search
-from .search import scan as search_scan
-
-if TYPE_CHECKING:
-    from .transaction import Reader
 
 CREATION_FIELD = "creation_time"
 BATCH = 256
 _LOWER = ("gt", "gte")
 _UPPER = ("lt", "lte")
-_SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-# SQL text per query shape (see Query._scan); shapes come from the schema, so few exist.
-_SQL_CACHE: dict[tuple[Any, ...], str] = {}
-_SQL_CACHE_MAX = 4096
 
 
 class IndexRange:
@@ -135,31 +130,6 @@ def _cursor_decode(cursor: str, index: str, width: int) -> Key:
     return tuple(key)
 
 
-def _after(cols: list[str], key: Key, desc: bool, params: list[Any]) -> str:
-    """SQL for "key tuple of these columns comes after ``key`` in scan order", null-aware.
-
-    Row values would drop rows holding NULL, which sorts first in an index, so the
-    comparison is spelled out: c1 > v1 OR (c1 IS v1 AND (c2 > v2 OR ...)).
-    """
-    col, value = cols[0], key[0]
-    if not desc:
-        if value is None:
-            strict = f"{col} IS NOT NULL"
-        else:
-            strict = f"{col} > ?"
-            params.append(value)
-    elif value is None:
-        strict = "0"
-    else:
-        strict = f"({col} < ? OR {col} IS NULL)"
-        params.append(value)
-    if len(cols) == 1:
-        return f"({strict})"
-    params.append(value)
-    rest = _after(cols[1:], key[1:], desc, params)
-    return f"({strict} OR ({col} IS ? AND {rest}))"
-
-
 def _evolve(query: Query, **changes: Any) -> Query:
     """``dataclasses.replace`` without its per-field checks (it sits on every query built)."""
     new = object.__new__(Query)
@@ -181,7 +151,7 @@ class PaginationResult:
 class Query:
     """An immutable query description; each method returns a new one."""
 
-    _reader: Reader
+    _ctx: TxnContext
     _info: TableInfo
     _index: str = CREATION_INDEX
     _fields: tuple[str, ...] = ()
@@ -227,7 +197,7 @@ class Query:
         """Full-text search: ``lambda q: q.search("text", "buy milk").eq("user_id", u)``.
 
         Results come in relevance order (bm25), the last word matching as a prefix; the
-        ``eq`` filters apply inside FTS5. See search.py.
+        ``eq`` filters apply inside the search index. See search.py.
         """
         table = self._info.name
         if self._indexed or self._order != "asc":
@@ -252,7 +222,8 @@ class Query:
                 table=table,
                 index=name,
             )
-        return _evolve(self, _index=name, _indexed=True, _search=finish_search(table, q))
+        spec = search_query.finish(q, self._ctx.txn.tokenize)
+        return _evolve(self, _index=name, _indexed=True, _search=spec)
 
     def order(self, order: Literal["asc", "desc"]) -> Query:
         if self._search is not None:
@@ -275,122 +246,57 @@ class Query:
         """Return plain dicts (with ``id`` and ``creation_time``) instead of models."""
         return _evolve(self, _dicts=True)
 
-    def _base_sql(self, params: list[Any]) -> tuple[str, list[str]]:
-        table = self._info.name
-        cols = [ddl.quote(ddl.column_of(f)) for f in self._fields]
-        key_cols = [*cols, "creation_time", "_id"]
-        where: list[str] = []
-        rng = self._range
-        if rng is not None:
-            for col, value in zip(key_cols, rng.eqs, strict=False):
-                where.append(f"{col} IS ?")
-                params.append(value)
-            pos = len(rng.eqs)
-            for bound in (rng.lower, rng.upper):
-                if bound is not None:
-                    where.append(f"{key_cols[pos]} {_SQL_OP[bound[0]]} ?")
-                    params.append(bound[1])
-        for expr in self._sql_filters:
-            where.append(expr.sql(params))
-        # Key columns fixed by the eq prefix are not selected: their value is the eq value
-        # (and reading a generated column per row is not free).
-        skip = len(rng.eqs) if rng is not None else 0
-        select = ", ".join(["_id", "creation_time", "doc", *cols[skip:]])
-        sql = (
-            f"SELECT {select} FROM {ddl.quote(table)} "
-            f"INDEXED BY {ddl.quote(ddl.index_sql_name(table, self._index))}"
-        )
-        return sql + (" WHERE " + " AND ".join(where) if where else ""), key_cols
-
     def _scan(self, limit: int | None, after: Key | None = None, until: Key | None = None) -> tuple[
-        list[Row], Key | None, bool
+        list[Any], Key | None, bool
     ]:
         """Run the scan; returns rows, the last scanned key and whether the range ran out."""
+        ctx = self._ctx
         if self._search is not None:
-            return search_scan(self, limit, after, until)
-        self._reader._check()
-        desc = self._order == "desc"
-        use_limit = limit is not None and not self._py_filters
-        rng = self._range
-        shape: tuple[Any, ...] | None = None
-        if after is None and until is None and not self._sql_filters:
-            # The common shapes (no cursor, no SQL filter) reuse their SQL text; only the
-            # parameters change: eq values, then the bounds, then the limit.
-            bounds = (None, None, None) if rng is None else (
-                len(rng.eqs),
-                rng.lower[0] if rng.lower is not None else None,
-                rng.upper[0] if rng.upper is not None else None,
+            return search_query.scan(
+                ctx, self._info, self._search, self._sql_filters, self._py_filters, limit, after,
+                until,
             )
-            shape = (self._info.name, self._index, self._fields, desc, use_limit, bounds)
-        sql = _SQL_CACHE.get(shape) if shape is not None else None
-        if sql is not None:
-            params: list[Any] = []
-            if rng is not None:
-                params.extend(rng.eqs)
-                if rng.lower is not None:
-                    params.append(rng.lower[1])
-                if rng.upper is not None:
-                    params.append(rng.upper[1])
-            if use_limit:
-                params.append(limit)
-        else:
-            sql, params = self._build_sql(desc, limit if use_limit else None, after, until)
-            if shape is not None:
-                if len(_SQL_CACHE) >= _SQL_CACHE_MAX:
-                    _SQL_CACHE.clear()
-                _SQL_CACHE[shape] = sql
-        conn = self._reader._conn
+        if not ctx.active:
+            ctx.check()
+        rng = self._range
+        eqs = tuple(rng.eqs) if rng is not None else ()
+        spec = IndexScan(
+            self._info.name, self._index, self._fields, eqs,
+            rng.lower if rng is not None else None, rng.upper if rng is not None else None,
+            self._order == "desc", self._sql_filters, after, until,
+            None if self._py_filters else limit,
+        )
         rows: list[Any]  # Row, or Row plus its model after a Python filter
         last: Key | None = None
         exhausted = True
-        prefix = tuple(rng.eqs) if rng is not None else ()
-        width = len(self._fields) - len(prefix)  # key columns in each row, after doc
         if not self._py_filters:
-            # Rows carry the key columns after (rowid, creation_time, doc); only the last
-            # row's key is needed, so nothing is rebuilt per row.
-            # fetchall runs the statement to its end, so the reader's reused cursor will do.
-            fetched: list[Any] = self._reader._cur.execute(sql, params).fetchall()
-            rows = fetched
+            rows = ctx.txn.scan(spec)
             if rows:
-                r = rows[-1]
-                last = (*prefix, *r[3 : 3 + width], r[1], r[0])
+                # Only the last row's key is needed, so nothing is rebuilt per row.
+                last = self._key(rows[-1], eqs)
             exhausted = limit is None or len(rows) < limit
         else:
             rows = []
-            for r in conn.execute(sql, params):
-                last = (*prefix, *r[3 : 3 + width], r[1], r[0])
+            for r in ctx.txn.iter_scan(spec):
+                last = self._key(r, eqs)
                 kept = python_filtered(self._info, (r[0], r[1], r[2]), self._py_filters)
                 if kept is not None:
                     rows.append(kept)
                     if limit is not None and len(rows) >= limit:
                         exhausted = False
                         break
-        self._record(after, last if not exhausted else until, desc)
+        self._record(after, last if not exhausted else until, spec.desc)
         return rows, last, exhausted
 
-    def _build_sql(
-        self, desc: bool, limit: int | None, after: Key | None, until: Key | None
-    ) -> tuple[str, list[Any]]:
-        params: list[Any] = []
-        sql, key_cols = self._base_sql(params)
-        skip = len(self._range.eqs) if self._range is not None else 0
-        tail = key_cols[skip:]
-        extra: list[str] = []
-        if after is not None:
-            extra.append(_after(tail, after[skip:], desc, params))
-        if until is not None:
-            extra.append(f"NOT {_after(tail, until[skip:], desc, params)}")
-        if extra:
-            sql += (" AND " if " WHERE " in sql else " WHERE ") + " AND ".join(extra)
-        direction = " DESC" if desc else ""
-        sql += " ORDER BY " + ", ".join(c + direction for c in key_cols)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return sql, params
+    def _key(self, row: Any, eqs: tuple[Any, ...]) -> Key:
+        """The index key of a scanned row: its field values (the eq prefix's, then those the
+        row carries after the document), creation time, rowid."""
+        n = len(self._fields)
+        fixed = eqs[:n]
+        return (*fixed, *row[3 : 3 + n - len(fixed)], row[1], row[0])
 
     def _record(self, after: Key | None, stop: Key | None, desc: bool) -> None:
-        readset = self._reader._readset
+        readset = self._ctx.readset
         if readset is None:
             return
         if self._range is not None:
@@ -407,7 +313,7 @@ class Query:
             lo, hi = hi, lo
         readset.add_range(self._info.name, self._index, lo, hi)
 
-    def _decode(self, rows: list[Row]) -> list[Any]:
+    def _decode(self, rows: list[Any]) -> list[Any]:
         return decode_rows(self._info, rows, self._dicts)
 
     def collect(self) -> list[Any]:
@@ -468,7 +374,7 @@ class Query:
                     index=self._index,
                 )
         last: Key | None
-        pinned = self._reader._pinned_end(self.pin_key(cursor)) if end_cursor is None else None
+        pinned = self._ctx.pinned_end(self.pin_key(cursor)) if end_cursor is None else None
         if pinned is not None and pinned[1]:
             # A live last page stays open-ended: it takes in documents added after it.
             rows, last, _ = self._scan(None, after)
@@ -485,7 +391,7 @@ class Query:
             last = after
         # An empty first page still gets a cursor; it resumes from the start of the range.
         next_cursor = _cursor_encode(self._cursor_name, last if last is not None else ())
-        self._reader._pin_end(self.pin_key(cursor), next_cursor, is_done)
+        self._ctx.pin_end(self.pin_key(cursor), next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 
     def __iter__(self) -> Iterator[Any]:

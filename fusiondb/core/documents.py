@@ -16,7 +16,8 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
-from .schema import SYSTEM_FIELDS, Document, TableInfo
+from .schema import SYSTEM_FIELDS, Document
+from .tableinfo import TableInfo
 
 MAX_DOCUMENT_BYTES = 1 << 20
 MAX_DEPTH = 64

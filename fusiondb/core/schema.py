@@ -6,21 +6,18 @@ field the model does not have fails when the schema is written, not when it is f
 
 from __future__ import annotations
 
-import functools
 import re
 import types
 import typing
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from .errors import SchemaError
 from .ids import id_table_of
-from .keys import KeyLayout
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -188,173 +185,6 @@ def table(model: type[Document]) -> TableDef:
             f"fdb.table() takes a subclass of fdb.Document, got {model!r}",
         )
     return TableDef(model)
-
-
-_MODEL_CACHE: weakref.WeakKeyDictionary[type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool]] = (
-    weakref.WeakKeyDictionary()
-)
-_CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
-
-
-def may_hold_floats(model: type[BaseModel]) -> bool:
-    """Whether a document of ``model`` can hold a float anywhere (a float field, or an
-    untyped one such as ``Any``), judged from its JSON schema; ``True`` when unsure. Writes
-    check such documents for NaN and infinity, which JSON cannot hold."""
-    try:
-        schema = model.model_json_schema(mode="serialization")  # what is stored
-    except Exception:
-        return True
-    defs: dict[str, Any] = schema.get("$defs", {})
-    seen: set[str] = set()
-
-    def holds(node: Any) -> bool:
-        if node is True:
-            return True
-        if not isinstance(node, dict):
-            return False
-        kind = node.get("type")
-        if kind == "number" or (isinstance(kind, list) and "number" in kind):
-            return True
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            name = ref.rsplit("/", 1)[-1]
-            if name not in seen:
-                seen.add(name)
-                if holds(defs.get(name, True)):
-                    return True
-        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-            if any(holds(n) for n in node.get(key, ())):
-                return True
-        for key in ("items", "additionalProperties"):
-            if key in node and holds(node[key]):
-                return True
-        if any(holds(n) for n in node.get("properties", {}).values()):
-            return True
-        return not any(k in node for k in _CONSTRAINED)  # unconstrained: any value
-
-    return holds(schema)
-
-
-_BY_NAME: weakref.WeakKeyDictionary[type[Document], bool | None] = weakref.WeakKeyDictionary()
-
-
-def _validate_by_name(model: type[Document], adapter: TypeAdapter[Any]) -> bool | None:
-    """True when some field has an alias, else None; worked out once per model class."""
-    try:
-        return _BY_NAME[model]
-    except KeyError:
-        found = _BY_NAME[model] = True if _has_alias(adapter.core_schema) else None
-        return found
-
-
-def _has_alias(core_schema: Any) -> bool:
-    """Whether any field in a pydantic core schema (nested models included) has an alias."""
-    stack = [core_schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("validation_alias") is not None and node.get("type") in (
-                "model-field", "typed-dict-field", "dataclass-field"
-            ):
-                return True
-            stack.extend(node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-    return False
-
-
-@dataclass
-class TableInfo:
-    """A table of an open database: declaration plus what SQL needs (number, column names)."""
-
-    name: str
-    number: int
-    model: type[Document]
-    indexes: dict[str, IndexDef]
-    search_indexes: dict[str, SearchIndexDef]
-    system: bool = False
-    adapter: TypeAdapter[Any] = field(init=False, repr=False)
-    list_adapter: TypeAdapter[Any] = field(init=False, repr=False)
-    # Keys a stored document may hold that are no field of the model (fields removed from
-    # it) are kept by patch() when the model ignores extras; see Writer.patch.
-    field_names: frozenset[str] = field(init=False, repr=False)
-    # Keys a write may use (names and aliases): an unknown key is a typo to report, not to
-    # drop silently, unless the model allows extras.
-    input_names: frozenset[str] = field(init=False, repr=False)
-    # input_names less the system fields: a dict whose keys are all in it needs no more checks.
-    writable_names: frozenset[str] = field(init=False, repr=False)
-    allows_extra: bool = field(init=False, repr=False)
-    ignores_extra: bool = field(init=False, repr=False)
-    may_hold_floats: bool = field(init=False, repr=False)
-    # ``by_name`` for validating stored or written data: True when some field has an alias
-    # (documents are stored under field names); None (pydantic's default) otherwise, because
-    # asking to validate by name costs ~0.3 us per call even when there is no alias.
-    validate_by_name: bool | None = field(init=False, repr=False)
-    validate_python: Callable[..., Any] = field(init=False, repr=False, compare=False)
-    validate_json: Callable[..., Any] = field(init=False, repr=False, compare=False)
-    validate_json_list: Callable[..., Any] = field(init=False, repr=False, compare=False)
-    # How write sets record this table's documents (keys.KeyLayout), built once.
-    layout: KeyLayout = field(init=False, repr=False, compare=False)
-    # The per-document statements' SQL text (transaction.py), built once.
-    sql_get: str = field(init=False, repr=False, compare=False)
-    sql_insert: str = field(init=False, repr=False, compare=False)
-    sql_update: str = field(init=False, repr=False, compare=False)
-    sql_delete: str = field(init=False, repr=False, compare=False)
-    sql_max_ct: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Built once per model class, not per open: building them costs milliseconds, and
-        # an ephemeral database per test opens the same schema over and over.
-        cached = _MODEL_CACHE.get(self.model)
-        if cached is None:
-            cached = (
-                TypeAdapter(self.model),
-                TypeAdapter(list[self.model]),  # type: ignore[name-defined]
-                may_hold_floats(self.model),
-            )
-            _MODEL_CACHE[self.model] = cached
-        self.adapter, self.list_adapter, self.may_hold_floats = cached
-        self.validate_by_name = _validate_by_name(self.model, self.adapter)
-        # The pydantic-core calls of the hot paths, with by_name bound only when it is True:
-        # even by_name=None costs ~0.1 us a call in keyword handling.
-        one, many = self.adapter.validator, self.list_adapter.validator
-        if self.validate_by_name:
-            self.validate_python = functools.partial(one.validate_python, by_name=True)
-            self.validate_json = functools.partial(one.validate_json, by_name=True)
-            self.validate_json_list = functools.partial(many.validate_json, by_name=True)
-        else:
-            self.validate_python = one.validate_python
-            self.validate_json = one.validate_json
-            self.validate_json_list = many.validate_json
-        fields = self.model.model_fields
-        self.field_names = frozenset(fields)
-        aliases = {
-            a for f in fields.values() for a in (f.alias, f.validation_alias) if isinstance(a, str)
-        }
-        self.input_names = self.field_names | aliases
-        self.writable_names = self.input_names - set(SYSTEM_FIELDS)
-        self.allows_extra = self.model.model_config.get("extra") == "allow"
-        self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
-        self.layout = KeyLayout.build(
-            ((i.name, i.fields) for i in self.indexes.values()), self.search_indexes
-        )
-        if '"' in self.name or "\x00" in self.name:  # as ddl.quote (which imports this module)
-            raise ValueError(f"unsafe identifier {self.name!r}")
-        q = f'"{self.name}"'
-        self.sql_get = f"SELECT creation_time, doc FROM {q} WHERE _id = ?"
-        self.sql_insert = f"INSERT INTO {q}(creation_time, doc) VALUES (?, ?)"
-        self.sql_update = f"UPDATE {q} SET doc = ? WHERE _id = ?"
-        self.sql_delete = f"DELETE FROM {q} WHERE _id = ?"
-        self.sql_max_ct = f"SELECT max(creation_time) FROM {q}"
-
-    @property
-    def index_fields(self) -> list[str]:
-        """Every field path any index of this table covers, in a stable order."""
-        seen: dict[str, None] = {}
-        for idx in self.indexes.values():
-            for f in idx.fields:
-                seen[f] = None
-        return list(seen)
 
 
 class Schema:

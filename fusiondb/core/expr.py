@@ -1,9 +1,10 @@
 """Filter expressions: ``.filter(lambda q: (q.completed == False) & (q.user_id == "u1"))``.
 
 The predicate is called once with a ``FieldProxy``; field access and comparisons build an
-``Expr`` tree that compiles to SQL over the stored JSON, so SQLite does the filtering. If the
-predicate does something an expression cannot say (``len(...)``, ``and``/``or``, a method
-call), the query falls back to calling it on each document in Python.
+``Expr`` tree, which the engine compiles to its own query language (SQL over the stored JSON,
+for SQLite: ``engine/sqlite/scan.py``), so the database does the filtering. If the predicate
+does something an expression cannot say (``len(...)``, ``and``/``or``, a method call), the
+query falls back to calling it on each document in Python.
 The Convex spelling works too: ``lambda q: q.eq(q.field("completed"), False)``.
 """
 
@@ -15,14 +16,12 @@ from typing import Any
 
 from .schema import FIELD_RE
 
-SQL_VALUE_TYPES = (str, int, float, bool, type(None))
+# Values a compiled expression can compare a field with.
+VALUE_TYPES = (str, int, float, bool, type(None))
 
 
 class Expr:
     """A boolean or value expression over a document's fields."""
-
-    def sql(self, params: list[Any]) -> str:
-        raise NotImplementedError
 
     def __bool__(self) -> bool:
         # `a and b` would silently drop `a`; refuse so the query falls back to Python.
@@ -66,9 +65,6 @@ class Expr:
 class Field(Expr):
     path: str
 
-    def sql(self, params: list[Any]) -> str:
-        return f"(doc ->> '$.{self.path}')"
-
     def __getattr__(self, name: str) -> Field:
         if name.startswith("__") or not FIELD_RE.match(name):
             raise AttributeError(name)
@@ -79,10 +75,6 @@ class Field(Expr):
 class Literal(Expr):
     value: Any
 
-    def sql(self, params: list[Any]) -> str:
-        params.append(self.value)
-        return "?"
-
 
 @dataclass(eq=False)
 class Compare(Expr):
@@ -90,39 +82,23 @@ class Compare(Expr):
     left: Expr
     right: Expr
 
-    def sql(self, params: list[Any]) -> str:
-        left = self.left.sql(params)
-        right = self.right.sql(params)
-        # Equality is null-safe (missing == None), as in Python and Convex.
-        if self.op in ("=", "!="):
-            return f"({left} {'IS' if self.op == '=' else 'IS NOT'} {right})"
-        # An ordering with a missing field is false, not SQL's unknown, so that ~ (NOT) is
-        # its complement, as it is for the same predicate evaluated in Python.
-        return f"coalesce({left} {self.op} {right}, 0)"
-
 
 @dataclass(eq=False)
 class Logical(Expr):
     op: str
     parts: tuple[Expr, ...]
 
-    def sql(self, params: list[Any]) -> str:
-        return "(" + f" {self.op} ".join(p.sql(params) for p in self.parts) + ")"
-
 
 @dataclass(eq=False)
 class Not(Expr):
     inner: Expr
 
-    def sql(self, params: list[Any]) -> str:
-        return f"(NOT {self.inner.sql(params)})"
-
 
 def _lift(value: object) -> Expr:
     if isinstance(value, Expr):
         return value
-    if not isinstance(value, SQL_VALUE_TYPES):
-        raise TypeError(f"cannot compare a field with {type(value).__name__} in SQL")
+    if not isinstance(value, VALUE_TYPES):
+        raise TypeError(f"cannot compare a field with {type(value).__name__} in an expression")
     return Literal(value)
 
 
@@ -168,7 +144,7 @@ class FieldProxy:
 
 
 def compile_filter(predicate: Callable[[Any], Any]) -> Expr | None:
-    """The predicate as an SQL-compilable expression, or ``None`` if it needs Python."""
+    """The predicate as an expression the engine can run, or ``None`` if it needs Python."""
     try:
         result = predicate(FieldProxy())
     except (TypeError, AttributeError, ValueError, KeyError, IndexError):
@@ -178,8 +154,8 @@ def compile_filter(predicate: Callable[[Any], Any]) -> Expr | None:
 
 def _is_condition(expr: object) -> bool:
     """Whether ``expr`` is a true/false condition. A bare field (``lambda t: t.text``) is not:
-    SQL's truth of a value differs from Python's (the text "abc" is false in SQL), so such a
-    predicate runs in Python."""
+    a database's truth of a value differs from Python's (the text "abc" is false in SQL), so
+    such a predicate runs in Python."""
     if isinstance(expr, Compare):
         return True
     if isinstance(expr, Logical):

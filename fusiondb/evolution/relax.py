@@ -1,11 +1,11 @@
-"""Deciding whether a changed model needs the stored documents checked, and checking them.
+"""Deciding whether a changed model needs the stored documents checked.
 
 A table's model is stored as its JSON Schema. When the declared model's schema differs,
 ``relaxes(old, new)`` asks whether every document valid under the old schema is provably valid
 under the new one (a new optional field, a field that gained ``| None``, ``int`` to ``float``,
 a wider ``Literal``...). The proof is conservative: anything it does not recognise counts as
 "might narrow", and then ``validate_stored`` checks every stored document against the new model
-in batches, before anything is changed. Custom validators are not visible in JSON Schema, so
+in batches, before anything is changed (``validate.py``). Custom validators are not visible in JSON Schema, so
 a fingerprint of their code is stored too, and a change to it also triggers the check.
 """
 
@@ -18,13 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import apsw
-import pydantic
 from pydantic import BaseModel
-
-from . import ddl
-from .ids import ID_CONTEXT_KEY, encode_id
-from .schema import TableInfo
 
 JsonSchema = dict[str, Any]
 
@@ -33,8 +27,6 @@ ANNOTATIONS = frozenset(
     {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"}
 )
 MAX_DEPTH = 32
-VALIDATE_BATCH = 1_000
-REPORTED_FAILURES = 10
 
 
 # Keywords whose value is a subschema, a list of them, or a map of names to them.
@@ -245,51 +237,3 @@ def _models_within(model: type[BaseModel]) -> Iterator[type[BaseModel]]:
             stack.extend(f.annotation for f in item.model_fields.values())
         else:
             stack.extend(typing.get_args(item))
-
-
-@dataclass
-class Validation:
-    """The result of checking one table's stored documents against a new model."""
-
-    table: str
-    checked: int
-    failed: int
-    failures: list[tuple[str, str]]  # (id, pydantic's error text) for the first few
-
-
-def validate_stored(
-    conn: apsw.Connection, info: TableInfo, names: dict[int, str], batch: int = VALIDATE_BATCH
-) -> Validation:
-    """Check every stored document of ``info``'s table against its model, a batch at a time."""
-    result = Validation(info.name, 0, 0, [])
-    sql = f"SELECT _id, doc FROM {ddl.quote(info.name)} WHERE _id > ? ORDER BY _id LIMIT ?"
-    context = {ID_CONTEXT_KEY: names}
-    last = 0
-    while True:
-        rows: list[Any] = conn.execute(sql, (last, batch)).fetchall()
-        if not rows:
-            return result
-        last = rows[-1][0]
-        result.checked += len(rows)
-        try:
-            # by_name: documents are stored under field names, also for fields with an alias.
-            info.list_adapter.validate_json(
-                "[" + ",".join([r[1] for r in rows]) + "]", context=context, by_name=True
-            )
-        except pydantic.ValidationError as exc:
-            _collect(result, info, rows, exc)
-
-
-def _collect(result: Validation, info: TableInfo, rows: list[Any], exc: pydantic.ValidationError) -> None:
-    by_doc: dict[int, list[str]] = {}
-    for err in exc.errors(include_url=False):
-        loc = err.get("loc", ())
-        pos = loc[0] if loc and isinstance(loc[0], int) else -1
-        where = ".".join(str(p) for p in loc[1:]) or "(document)"
-        by_doc.setdefault(pos, []).append(f"{where}: {err.get('msg')}")
-    for pos, messages in sorted(by_doc.items()):
-        result.failed += 1
-        if len(result.failures) < REPORTED_FAILURES and 0 <= pos < len(rows):
-            doc_id = encode_id(info.number, rows[pos][0])
-            result.failures.append((doc_id, "; ".join(messages)))
-

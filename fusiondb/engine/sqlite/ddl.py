@@ -1,6 +1,6 @@
 """Pure functions that build DDL from validated names.
 
-Names reaching this module have passed ``schema.check_name`` / ``schema.FIELD_RE``; they are
+Names reaching this module have passed ``core.schema.check_name`` / ``FIELD_RE``; they are
 still always double-quoted, and no value is ever spliced into SQL except the JSON paths of
 generated columns, which SQLite cannot take as parameters and which are built only from
 validated field names.
@@ -8,7 +8,7 @@ validated field names.
 
 from __future__ import annotations
 
-from .schema import FIELD_RE, NAME_RE
+from ...core.schema import FIELD_RE, NAME_RE
 
 
 def quote(name: str) -> str:

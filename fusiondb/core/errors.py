@@ -1,16 +1,14 @@
-"""Every error fusiondb raises, under one root, and the one place apsw errors are translated.
+"""Every error fusiondb raises, under one root.
 
 Each error carries structured fields (``table``, ``id``, ``field``...) so callers can act on
-them without parsing messages; when an apsw error caused it, the original is kept as ``.orig``.
+them without parsing messages; when a database driver's error caused it, the original is kept
+as ``.orig`` (the engine translates driver errors in one place: ``engine/sqlite/errors.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Literal
-
-import apsw
+from typing import Any
 
 
 class FusionError(Exception):
@@ -138,31 +136,11 @@ class DatabaseError(FusionError):
     """SQLite reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
 
 
-class _Translate:
-    # A class rather than a @contextmanager generator: it wraps every transaction and
-    # statement batch, and a generator-based manager costs several times more to enter.
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
-        if not isinstance(exc, apsw.Error):
-            return False
-        if isinstance(exc, apsw.ReadOnlyError):
-            raise ReadOnlyError(f"the database is read-only: {exc}", orig=exc) from exc
-        if isinstance(exc, apsw.TooBigError):
-            raise DatabaseError(f"value too large for SQLite: {exc}", orig=exc) from exc
-        if isinstance(exc, apsw.ConnectionClosedError):
-            raise DatabaseClosed("the database is closed", orig=exc) from exc
-        raise DatabaseError(f"SQLite error: {exc}", orig=exc) from exc
-
-
-_TRANSLATE = _Translate()
-
-
-def translate() -> _Translate:
-    """``with translate():`` maps apsw exceptions raised inside the block to fusiondb errors,
-    keeping ``.orig``."""
-    return _TRANSLATE
+# Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
+# the module that happens to define them.
+for _error in (
+    FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
+    SchemaMismatch, ReadOnlyError, InvalidQuery, UniqueError, DatabaseClosed, DatabaseError,
+):
+    _error.__module__ = "fusiondb"
+del _error

@@ -1,19 +1,19 @@
 """The catalog: the schema a file was last opened with, and bringing the file up to date.
 
-The stored catalog lives in ``_fdb_catalog`` (key/value rows, values JSON): per table its
-number, its model as JSON Schema, its indexes and search indexes, and a catalog ``version``
-that changes whenever any of those does. ``open_catalog`` runs inside the writer's
-transaction and evolves the file in three steps:
+The stored catalog is key/value entries of JSON text, kept by the engine (SQLite: the
+``_fdb_catalog`` table): per table its number, its model as JSON Schema, its indexes and search
+indexes, and a catalog ``version`` that changes whenever any of those does. ``open_catalog``
+runs inside the writer's transaction and evolves the file in three steps:
 
 1. plan: compare each declared table with the stored one (``evolution.relaxes`` decides
    whether a changed model might reject stored documents);
-2. check: validate the stored documents of every table whose change might narrow it; if any
-   fail, raise ``SchemaMismatch`` before anything has been written;
+2. check: validate the stored documents of every table whose change might narrow it
+   (``validate.py``); if any fail, raise ``SchemaMismatch`` before anything has been written;
 3. apply: create tables, generated columns and indexes, drop removed indexes, build search
    indexes, mark tables missing from the schema as removed (their rows stay), write the catalog.
 
-The caller commits, so either the whole change applies or none of it. ``CatalogGuard`` then
-makes every later transaction notice, cheaply, that another process changed the catalog.
+The caller commits, so either the whole change applies or none of it. ``guard.CatalogGuard``
+then makes every later transaction notice, cheaply, that another process changed the catalog.
 """
 
 from __future__ import annotations
@@ -22,26 +22,19 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import apsw
 import orjson
 from pydantic import TypeAdapter
 
-from . import ddl, search
-from .errors import SchemaError, SchemaMismatch, translate
-from .evolution import Validation, normalize, relaxes, validate_stored, validator_fingerprint
-from .progress import Progress, ProgressCallback
-from .schema import CREATION_INDEX, IndexDef, Schema, TableDef, TableInfo
+from ..core.errors import SchemaError, SchemaMismatch
+from ..core.progress import ProgressCallback
+from ..core.schema import IndexDef, Schema, SearchIndexDef, TableDef
+from ..core.tableinfo import TableInfo
+from ..engine.base import ReadTxn, WriteTxn
+from .relax import normalize, relaxes, validator_fingerprint
+from .validate import Validation, validate_stored
 
 CATALOG_FORMAT = 1
 FIRST_USER_TABLE_NUMBER = 16
-
-CREATE_CATALOG = "CREATE TABLE IF NOT EXISTS _fdb_catalog (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-
-# CREATE INDEX costs about this many SQLite VM steps per row, plus per indexed column;
-# the progress bar estimates its total from them.
-INDEX_STEPS_PER_ROW = 12
-INDEX_STEPS_PER_COLUMN = 3
-PROGRESS_STEPS = 1_000
 
 
 @dataclass
@@ -50,7 +43,6 @@ class StoredTable:
     indexes: dict[str, list[str]]
     search_indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
     json_schema: dict[str, Any] = field(default_factory=dict)
-    columns: list[str] = field(default_factory=list)
     system: bool = False
     removed: bool = False
     # Opened with schema_validation=False after a change that needed a check: the next
@@ -74,7 +66,6 @@ class StoredTable:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.shape(),
-            "columns": self.columns,
             "system": self.system,
             "unverified": self.unverified,
             "retired_fields": self.retired_fields,
@@ -87,7 +78,6 @@ class StoredTable:
             indexes=data.get("indexes", {}),
             search_indexes=data.get("search_indexes", {}),
             json_schema=data.get("json_schema", {}),
-            columns=data.get("columns", []),
             system=data.get("system", False),
             removed=data.get("removed", False),
             unverified=data.get("unverified", False),
@@ -141,12 +131,9 @@ class OpenResult:
     changes: list[SchemaChange]
 
 
-def read_catalog(conn: apsw.Connection) -> StoredCatalog:
+def read_catalog(txn: ReadTxn) -> StoredCatalog:
     """The stored catalog (empty for a new file); works inside a read transaction."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_fdb_catalog'"
-    ).fetchone()
-    rows = dict(conn.execute("SELECT key, value FROM _fdb_catalog")) if exists else {}
+    rows = txn.read_catalog()
     if not rows:
         return StoredCatalog(0, FIRST_USER_TABLE_NUMBER, {})
     fmt = orjson.loads(rows["format"])
@@ -162,28 +149,17 @@ def read_catalog(conn: apsw.Connection) -> StoredCatalog:
     )
 
 
-def read_version(conn: apsw.Connection) -> int:
-    """The catalog version, mirrored in the file header's ``user_version``.
-
-    Reading it costs no page read beyond the header SQLite loads anyway, which is what
-    lets ``CatalogGuard`` check it after every commit of another connection.
-    """
-    row = conn.execute("PRAGMA user_version").fetchone()
-    return 0 if row is None else int(row[0])  # type: ignore[arg-type]
-
-
-def write_catalog(conn: apsw.Connection, catalog: StoredCatalog) -> None:
+def write_catalog(txn: WriteTxn, catalog: StoredCatalog) -> None:
     values = {
         "format": CATALOG_FORMAT,
         "version": catalog.version,
         "next_table_number": catalog.next_table_number,
         "tables": {name: t.to_json() for name, t in sorted(catalog.tables.items())},
     }
-    conn.executemany(
-        "INSERT OR REPLACE INTO _fdb_catalog(key, value) VALUES (?, ?)",
-        [(k, orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()) for k, v in values.items()],
+    txn.write_catalog(
+        {k: orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() for k, v in values.items()},
+        catalog.version,
     )
-    conn.execute(f"PRAGMA user_version = {int(catalog.version)}")
 
 
 # Per model class: generating a JSON Schema costs milliseconds, and a test suite opens an
@@ -258,7 +234,7 @@ def _mismatch(failed: list[Validation]) -> SchemaMismatch:
 
 
 def open_catalog(
-    conn: apsw.Connection,
+    txn: WriteTxn,
     schema: Schema,
     system_tables: dict[str, tuple[int, TableDef]],
     *,
@@ -266,8 +242,8 @@ def open_catalog(
     progress: ProgressCallback | None = None,
 ) -> OpenResult:
     """Bring the file up to the declared schema (see the module docstring for the steps)."""
-    conn.execute(CREATE_CATALOG)
-    catalog = read_catalog(conn)
+    txn.ensure_internal_tables()
+    catalog = read_catalog(txn)
     shapes_before = _snapshot(catalog.shapes())
     json_before = _snapshot({n: t.to_json() for n, t in catalog.tables.items()})
     declared: dict[str, tuple[int | None, TableDef]] = dict(system_tables.items())
@@ -301,7 +277,7 @@ def open_catalog(
         failed: list[Validation] = []
         for p in plans:
             if p.needs_check:
-                result = validate_stored(conn, p.info, names)
+                result = validate_stored(txn, p.info, names)
                 checked[p.name] = result.checked
                 if result.failed:
                     failed.append(result)
@@ -310,7 +286,7 @@ def open_catalog(
 
     changes: list[SchemaChange] = []
     for p in plans:
-        catalog.tables[p.name] = _apply(conn, p, validate, checked.get(p.name), changes, progress)
+        catalog.tables[p.name] = _apply(txn, p, validate, checked.get(p.name), changes, progress)
     for name, stored in catalog.tables.items():
         if name not in declared and not stored.system and not stored.removed:
             stored.removed = True
@@ -319,8 +295,8 @@ def open_catalog(
     if _snapshot(catalog.shapes()) != shapes_before:
         catalog.version += 1
     changed = _snapshot({n: t.to_json() for n, t in catalog.tables.items()}) != json_before
-    if changed or read_version(conn) != catalog.version:
-        write_catalog(conn, catalog)
+    if changed or txn.catalog_version() != catalog.version:
+        write_catalog(txn, catalog)
     return OpenResult(catalog, infos, changes)
 
 
@@ -330,7 +306,7 @@ def _snapshot(value: Any) -> bytes:
 
 
 def _apply(
-    conn: apsw.Connection,
+    txn: WriteTxn,
     p: _Plan,
     validated: bool,
     checked: int | None,
@@ -339,8 +315,7 @@ def _apply(
 ) -> StoredTable:
     stored = p.stored
     if stored is None:
-        conn.execute(ddl.create_table(p.name))
-        conn.execute(ddl.create_index(p.name, CREATION_INDEX, ()))
+        txn.create_table(p.name)
         stored = StoredTable(number=p.info.number, indexes={}, system=p.name.startswith("_"))
         changes.append(SchemaChange(p.name, "add_table"))
     elif stored.removed:
@@ -361,15 +336,15 @@ def _apply(
             )
     stored.json_schema = p.json_schema
     stored.validators = p.validators
-    _apply_indexes(conn, p, stored, changes, progress)
+    _apply_indexes(txn, p, stored, changes, progress)
     before = dict(stored.search_indexes)
     for sidx in p.tdef.search_indexes.values():
-        if before.get(sidx.name) != search.stored_form(sidx) and p.stored is not None:
+        if before.get(sidx.name) != _search_form(sidx) and p.stored is not None:
             # As for indexes: documents stored before a field existed get its default first,
             # so eq(field, default) finds them in the index about to be built.
             fields = (sidx.search_field, *sidx.filter_fields)
-            _backfill_defaults(conn, p.name, p.info, IndexDef(sidx.name, fields))
-    search.apply_search_indexes(conn, p.name, p.tdef.search_indexes, stored.search_indexes, progress)
+            _backfill_defaults(txn, p.name, p.info, IndexDef(sidx.name, fields))
+    _apply_search_indexes(txn, p.name, p.tdef.search_indexes, stored.search_indexes, progress)
     for name in before.keys() - stored.search_indexes.keys():
         changes.append(SchemaChange(p.name, "drop_search_index", name))
     for name in stored.search_indexes.keys() - before.keys():
@@ -393,7 +368,7 @@ def _describe_fields(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _apply_indexes(
-    conn: apsw.Connection,
+    txn: WriteTxn,
     p: _Plan,
     stored: StoredTable,
     changes: list[SchemaChange],
@@ -402,7 +377,7 @@ def _apply_indexes(
     for idx_name in list(stored.indexes):
         declared = p.tdef.indexes.get(idx_name)
         if declared is None or list(declared.fields) != stored.indexes[idx_name]:
-            conn.execute(ddl.drop_index(p.name, idx_name))
+            txn.drop_index(p.name, idx_name)
             del stored.indexes[idx_name]
             if declared is None:
                 changes.append(SchemaChange(p.name, "drop_index", idx_name))
@@ -410,28 +385,17 @@ def _apply_indexes(
     for idx in p.tdef.indexes.values():
         if idx.name in stored.indexes:
             continue
-        for path in idx.fields:
-            if path not in stored.columns:
-                conn.execute(ddl.add_generated_column(p.name, path))
-                stored.columns.append(path)
         if rows is None:
-            rows = _count(conn, p.name)
+            rows = txn.count(p.name)
         if rows:
-            _backfill_defaults(conn, p.name, p.info, idx)
-            _build_index(conn, p.name, idx, rows, progress)
-        else:
-            conn.execute(ddl.create_index(p.name, idx.name, idx.fields))
+            _backfill_defaults(txn, p.name, p.info, idx)
+        txn.create_index(p.name, idx.name, idx.fields, rows, progress)
         stored.indexes[idx.name] = list(idx.fields)
         if p.stored is not None:
             changes.append(SchemaChange(p.name, "add_index", f"{idx.name}, {rows} documents"))
 
 
-def _count(conn: apsw.Connection, table: str) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {ddl.quote(table)}").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _backfill_defaults(conn: apsw.Connection, table: str, info: TableInfo, idx: IndexDef) -> None:
+def _backfill_defaults(txn: WriteTxn, table: str, info: TableInfo, idx: IndexDef) -> None:
     """Write a field's default into stored documents that lack it, before indexing the field.
 
     A document stored before the field existed reads back with the default, so its index key
@@ -445,40 +409,39 @@ def _backfill_defaults(conn: apsw.Connection, table: str, info: TableInfo, idx: 
         default = finfo.get_default(call_default_factory=True, validated_data={})
         if default is None:
             continue
-        value = TypeAdapter(finfo.annotation).dump_json(default).decode()
-        jpath = ddl.json_path(path)
-        conn.execute(
-            f"UPDATE {ddl.quote(table)} SET doc = json_set(doc, ?, json(?)) "
-            "WHERE json_type(doc, ?) IS NULL",
-            (jpath, value, jpath),
-        )
+        txn.backfill_default(table, path, TypeAdapter(finfo.annotation).dump_json(default).decode())
 
 
-def _build_index(
-    conn: apsw.Connection, table: str, idx: IndexDef, rows: int, progress: ProgressCallback | None
+def _search_form(index: SearchIndexDef) -> dict[str, Any]:
+    """How the catalog records a search index (compared on open to spot changes)."""
+    return {"search_field": index.search_field, "filter_fields": list(index.filter_fields)}
+
+
+def _apply_search_indexes(
+    txn: WriteTxn,
+    table: str,
+    declared: dict[str, SearchIndexDef],
+    stored: dict[str, dict[str, Any]],
+    progress: ProgressCallback | None = None,
 ) -> None:
-    """``CREATE INDEX`` with progress, estimated from SQLite's VM step count."""
-    report = Progress(f"building index {table}.{idx.name}", rows, progress)
-    estimate = rows * (INDEX_STEPS_PER_ROW + INDEX_STEPS_PER_COLUMN * len(idx.fields))
-    steps = 0
+    """Make the file's search indexes of ``table`` match ``declared``; updates ``stored``.
 
-    def tick() -> bool:
-        nonlocal steps
-        steps += PROGRESS_STEPS
-        report.update(min(rows - 1, rows * steps // estimate))
-        return False
-
-    conn.set_progress_handler(tick, PROGRESS_STEPS, id=_build_index)
-    try:
-        conn.execute(ddl.create_index(table, idx.name, idx.fields))
-    finally:
-        conn.set_progress_handler(None, id=_build_index)
-    report.finish()
+    A removed or changed index is dropped, a new or changed one is built from the documents.
+    """
+    for name in list(stored):
+        want = declared.get(name)
+        if want is None or _search_form(want) != stored[name]:
+            txn.drop_search_index(table, name)
+            del stored[name]
+    for name, index in declared.items():
+        if name not in stored:
+            txn.create_search_index(table, index, progress)
+            stored[name] = _search_form(index)
 
 
-def drop_table(conn: apsw.Connection, name: str, declared: set[str]) -> StoredCatalog:
+def drop_table(txn: WriteTxn, name: str, declared: set[str]) -> StoredCatalog:
     """Delete a table that is no longer in the schema, its documents and its indexes."""
-    catalog = read_catalog(conn)
+    catalog = read_catalog(txn)
     stored = catalog.tables.get(name)
     if stored is None:
         raise SchemaError(f"drop_table({name!r}): this file has no table {name!r}", table=name)
@@ -490,69 +453,8 @@ def drop_table(conn: apsw.Connection, name: str, declared: set[str]) -> StoredCa
         )
     if stored.system:
         raise SchemaError(f"drop_table({name!r}): {name!r} belongs to fusiondb", table=name)
-    for index in stored.search_indexes:
-        search.drop_search_index(conn, name, index)
-    conn.execute(ddl.drop_table(name))
+    txn.drop_table(name, tuple(stored.search_indexes))
     del catalog.tables[name]
     catalog.version += 1
-    write_catalog(conn, catalog)
+    write_catalog(txn, catalog)
     return catalog
-
-
-class CatalogGuard:
-    """Notices, at the start of each write and the end of each read, that the catalog changed.
-
-    The check is ``Connection.data_version()`` (a file-control call, well under a
-    microsecond): only when it moved does the guard read the stored version, and only when
-    that differs from the one this database opened does it compare the stored shapes of the
-    tables this database declares. Changes that leave them alone (another process added a
-    table) are accepted; any other raises ``SchemaError``, so a process with an outdated
-    model can never write documents the file's schema no longer allows.
-    """
-
-    def __init__(self, version: int, shapes: dict[str, Any], path: str | None) -> None:
-        self.version = version
-        self._shapes = shapes
-        self._path = path
-        self._seen: dict[apsw.Connection, int] = {}
-
-    def check(self, conn: apsw.Connection) -> None:
-        dv = conn.data_version()
-        if self._seen.get(conn) == dv:
-            return
-        with translate():
-            version = read_version(conn)
-            if version != self.version:
-                self._recheck(conn, version)
-        self._seen[conn] = dv
-
-    def committed(self, conn: apsw.Connection) -> None:
-        """After this process's own commit on ``conn``: its own write is not news."""
-        self._seen[conn] = conn.data_version()
-
-    def forget(self, conn: apsw.Connection) -> None:
-        self._seen.pop(conn, None)
-
-    def accept(self, version: int, shapes: dict[str, Any] | None = None) -> None:
-        """This process changed the catalog itself (``db.drop_table``)."""
-        self.version = version
-        if shapes is not None:
-            self._shapes = shapes
-
-    def _recheck(self, conn: apsw.Connection, version: int) -> None:
-        current = read_catalog(conn)
-        changed = sorted(
-            name
-            for name, shape in self._shapes.items()
-            if name not in current.tables or current.tables[name].shape() != shape
-        )
-        if not changed:
-            self.version = version
-            return
-        raise SchemaError(
-            f"the schema of {self._path or 'this database'} was changed by another process "
-            f"(catalog version {version}; this database opened version {self.version}); "
-            f"tables changed: {', '.join(changed)}. Close this database and open it again "
-            "with the current models.",
-            table=changed[0],
-        )

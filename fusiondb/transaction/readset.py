@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keys import Key
-from .schema import ID_INDEX
+from ..core.keys import Key
+from ..core.schema import ID_INDEX
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,3 @@ class ReadSet:
 
     def add_search(self, read: SearchRead) -> None:
         self.searches.append(read)
-
-    def tables(self) -> set[str]:
-        return {r.table for r in self.ranges} | {s.table for s in self.searches}

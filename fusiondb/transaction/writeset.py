@@ -1,20 +1,23 @@
 """Write sets: every document a transaction wrote, with its old and new values of indexed fields.
 
-Recorded by the writer as it goes, handed to the subscription manager only after the commit
-has succeeded, and appended to the change log (in the same transaction) for other processes.
+Recorded by the writer as it goes, encoded into the change log in the same transaction (for
+other processes), and handed to the subscription manager (through the change feed) only
+after the commit has succeeded.
 
-A written document is one flat tuple of atomic values (a ``DocWrite``)::
+A written document is one flat tuple of atomic values, a ``DocWrite``; its positions are
+named by the constants below::
 
-    (table, rowid, creation_time, old, new, old_texts, new_texts)
+    (TABLE, ROWID, CREATION_TIME, OLD, NEW, OLD_TEXTS, NEW_TEXTS)
 
-``old``/``new`` are the document's values of its table's indexed fields before and after
+``OLD``/``NEW`` are the document's values of its table's indexed fields before and after
 (``None``: inserted / deleted), in the order of the table's ``keys.KeyLayout``;
-``old_texts``/``new_texts`` hold, per search index (in layout order), the searched text and
+``OLD_TEXTS``/``NEW_TEXTS`` hold, per search index (in layout order), the searched text and
 filter values (``None`` when the table has no search index, or the side is absent). Per-index
 keys are rebuilt only where they are consumed (``keys_by_index``, for matching). Plain tuples
-rather than dicts of keys per index: a bulk mutation records one per document and keeps them
-all until commit, and tuples of atomic values build several times faster and drop out of the
-cyclic GC's sight after one collection instead of being re-scanned by every later one.
+rather than named tuples or dicts of keys per index: a bulk mutation records one per document
+and keeps them all until commit, and exact tuples of atomic values build several times faster
+and drop out of the cyclic GC's sight after one collection instead of being re-scanned by
+every later one (a tuple subclass never does).
 """
 
 from __future__ import annotations
@@ -22,28 +25,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .keys import Key, KeyLayout, extract
-from .schema import CREATION_INDEX, ID_INDEX, SearchIndexDef, TableInfo
+import orjson
 
-SearchEntry = tuple[str, tuple[Any, ...]]
+from ..core.keys import Key, KeyLayout, SearchEntry, search_entry
+from ..core.schema import CREATION_INDEX, ID_INDEX
+from ..core.tableinfo import TableInfo
+
 SearchTexts = tuple[SearchEntry, ...]
 # (table, rowid, creation_time, old values, new values, old search texts, new search texts)
 DocWrite = tuple[
     str, int, float, tuple[Any, ...] | None, tuple[Any, ...] | None,
     SearchTexts | None, SearchTexts | None,
 ]
+TABLE, ROWID, CREATION_TIME, OLD, NEW, OLD_TEXTS, NEW_TEXTS = range(7)
 
-
-def search_entry(s: SearchIndexDef, doc: dict[str, Any]) -> SearchEntry:
-    """What search index ``s`` holds for ``doc``: its text ('' unless a string) and filter values.
-
-    The one definition used by the write path, index builds (search.py) and the matcher.
-    """
-    text = extract(doc, s.search_field)
-    return (
-        text if isinstance(text, str) else "",
-        tuple(extract(doc, f) for f in s.filter_fields),
-    )
+# The change log's payload format: a JSON object {"format", "layouts", "writes"}. Entries
+# written before the format was numbered carry no "format" and are format 1.
+LOG_FORMAT = 1
 
 
 def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
@@ -125,15 +123,10 @@ class WriteSet:
     def search_entries(self) -> Iterator[tuple[str, str, SearchEntry]]:
         """(table, search index, entry) for every written search entry, before and after."""
         layouts = self.layouts
-        for w in self.writes:
-            for texts in (w[5], w[6]):
+        for table, _, _, _, _, old_texts, new_texts in self.writes:
+            for texts in (old_texts, new_texts):
                 if texts:
-                    yield from zip(
-                        (w[0],) * len(texts), layouts[w[0]].search, texts, strict=True
-                    )
-
-    def tables(self) -> set[str]:
-        return {w[0] for w in self.writes}
+                    yield from zip((table,) * len(texts), layouts[table].search, texts, strict=True)
 
 
 def _bucket(out: dict[tuple[str, str], list[Key]], table: str, index: str) -> list[Key]:
@@ -141,3 +134,44 @@ def _bucket(out: dict[tuple[str, str], list[Key]], table: str, index: str) -> li
     if bucket is None:
         bucket = out[(table, index)] = []
     return bucket
+
+
+def encode(writes: WriteSet) -> bytes:
+    """The write set as the change log stores it: each written table's layout, and the writes.
+
+    The writes are flat tuples of atomic values, which orjson writes as arrays in one C call,
+    with no Python loop over the documents.
+    """
+    return orjson.dumps(
+        {
+            "format": LOG_FORMAT,
+            "layouts": {table: layout.wire for table, layout in writes.layouts.items()},
+            "writes": writes.writes,
+        }
+    )
+
+
+def _values(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def _texts(texts: list[Any] | None) -> SearchTexts | None:
+    return None if texts is None else tuple([(t[0], tuple(t[1])) for t in texts])
+
+
+def decode(payload: bytes) -> WriteSet | None:
+    """The write set ``encode`` wrote; ``None`` for a payload this version cannot read (a
+    newer format, or damage): the caller must then assume anything may have changed."""
+    try:
+        data = orjson.loads(payload)
+        if type(data) is not dict or data.get("format", 1) != LOG_FORMAT:
+            return None
+        return WriteSet(
+            [
+                (table, rowid, ct, _values(old), _values(new), _texts(ot), _texts(nt))
+                for table, rowid, ct, old, new, ot, nt in data["writes"]
+            ],
+            {table: KeyLayout.from_wire(wire) for table, wire in data["layouts"].items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,269 @@
+"""The engine seam: everything the layers above need from a database engine, and nothing more.
+
+An ``Engine`` owns the connections of one open database. It hands out transactions as
+context managers: ``with engine.read() as txn`` reads one consistent snapshot, ``with
+engine.write() as txn`` holds the single writer (serializable); leaving the block ends the
+transaction (a write that was not committed rolls back), and driver errors leave it as
+``fusiondb`` errors. Inside, the transaction object (``ReadTxn`` / ``WriteTxn``) is the only
+way to data: documents by row number, index-range scans described by ``IndexScan``, full-text
+searches described by ``SearchScan``, file chunks, the change log, the catalog, and the DDL
+that schema evolution applies.
+
+Documents cross the seam as JSON text with their row number and creation time (``Row``);
+index keys as tuples of plain values (``core.keys``); filters as ``core.expr`` trees. The
+engine decides how to store and scan them (SQLite: virtual generated columns, ``INDEXED BY``,
+FTS5), so nothing above it builds SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple, Protocol
+
+from ..core.documents import Row
+from ..core.expr import Expr
+from ..core.keys import Key, SearchEntry
+from ..core.progress import ProgressCallback
+from ..core.schema import SearchIndexDef
+
+
+class IndexScan(NamedTuple):
+    """One range scan over an index, in index order.
+
+    ``fields`` are the index's field paths (empty for ``by_creation_time``); the key of a
+    document is ``(*field values, creation_time, rowid)``. ``eqs`` fix a prefix of that key,
+    ``lower``/``upper`` bound the next position (``("gt" | "gte" | "lt" | "lte", value)``),
+    ``after`` and ``until`` are full keys (pagination: strictly after, up to and including),
+    ``filters`` conditions every returned document meets, ``limit`` caps the rows.
+
+    Rows come back as ``(rowid, creation_time, doc, *values)`` where ``values`` are the
+    document's values of the fields after the ``eqs`` prefix, so the caller can rebuild the
+    last row's key without decoding it.
+    """
+
+    table: str
+    index_name: str
+    fields: tuple[str, ...]
+    eqs: tuple[Any, ...]
+    lower: tuple[str, Any] | None
+    upper: tuple[str, Any] | None
+    desc: bool
+    filters: tuple[Expr, ...]
+    after: Key | None
+    until: Key | None
+    limit: int | None
+
+
+class SearchScan(NamedTuple):
+    """One full-text search: documents whose search field holds any of ``terms`` (or a token
+    starting with ``prefix``) and whose filter fields equal ``filters`` (``(position in the
+    index's filter_fields, value)``), in relevance order, then ``filters`` conditions.
+
+    Rows come back as ``(rowid, creation_time, doc, rank)``; ``(rank, rowid)`` is the key that
+    ``after`` and ``until`` (pagination) compare with.
+    """
+
+    table: str
+    index_name: str
+    terms: tuple[str, ...]
+    prefix: str | None
+    filters: tuple[tuple[int, Any], ...]
+    conditions: tuple[Expr, ...]
+    after: Key | None
+    until: Key | None
+    limit: int | None
+
+
+class LogEntry(NamedTuple):
+    """One commit in the change log: its sequence number, the process that made it, and its
+    payload (``None`` for the reader's own commits, which it already knows)."""
+
+    seq: int
+    origin: str
+    payload: bytes | None
+
+
+class ReadTxn(Protocol):
+    """A read transaction: one consistent snapshot."""
+
+    def get(self, table: str, rowid: int) -> Row | None:
+        """One document, or ``None``."""
+        ...
+
+    def scan(self, spec: IndexScan) -> list[Any]:
+        """Every row of an index range scan (see ``IndexScan`` for the row shape)."""
+        ...
+
+    def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
+        """The rows of an index range scan, one at a time (the caller may stop early)."""
+        ...
+
+    def search(self, spec: SearchScan) -> Iterator[Any]:
+        """The rows of a full-text search, in relevance order."""
+        ...
+
+    def rows_after(self, table: str, rowid: int, limit: int) -> list[Row]:
+        """Up to ``limit`` documents with row numbers above ``rowid``, in row order."""
+        ...
+
+    def count(self, table: str, after_rowid: int = 0) -> int:
+        """How many documents ``table`` holds (with row numbers above ``after_rowid``)."""
+        ...
+
+    def max_creation_time(self, table: str) -> float | None:
+        """The newest creation time stored in ``table``."""
+        ...
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens the engine's search indexes hold for ``text``."""
+        ...
+
+    def read_file(
+        self, file: int, chunk_size: int, pos: int, n: int, into: memoryview | None
+    ) -> list[bytes] | None:
+        """``n`` bytes of stored file ``file`` from ``pos``: into ``into`` (then ``[]``) or as
+        pieces; ``None`` if the file's chunks are gone (deleted)."""
+        ...
+
+    def log_position(self) -> int:
+        """The sequence number of the last commit in the change log this snapshot sees."""
+        ...
+
+    def catalog_version(self) -> int:
+        """The stored catalog's version (cheap: checked after other processes' commits)."""
+        ...
+
+    def read_catalog(self) -> dict[str, str] | None:
+        """The stored catalog's entries (JSON text per key), or ``None`` for a new file."""
+        ...
+
+    def migration_state(self, name: str) -> tuple[int, int, int, bool] | None:
+        """``(last rowid, processed, changed, done)`` of a ``db.migrate`` run, if recorded."""
+        ...
+
+
+class WriteTxn(ReadTxn, Protocol):
+    """The write transaction (one at a time per database, serializable)."""
+
+    foreign: bool
+    """Whether another connection committed since this one's last transaction."""
+
+    def insert(self, table: str, creation_time: float, doc: str) -> int:
+        """Store a new document; returns its row number (never reused)."""
+        ...
+
+    def update(self, table: str, rowid: int, doc: str) -> None: ...
+
+    def delete(self, table: str, rowid: int) -> None: ...
+
+    def search_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[SearchEntry, ...] | None,
+        new: tuple[SearchEntry, ...] | None,
+    ) -> None:
+        """Bring the search indexes of one written document up to date."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: rolled back if the block raises, kept otherwise."""
+        ...
+
+    def write_chunk(self, file: int, seq: int, data: memoryview) -> None: ...
+
+    def delete_chunks(self, file: int) -> None: ...
+
+    def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
+        """Commit; with a ``payload``, append it to the change log first (same transaction).
+        Returns the commit's sequence number in the log (0 without a payload)."""
+        ...
+
+    # Schema work (evolution): runs inside the write transaction like everything else.
+
+    def ensure_internal_tables(self) -> None: ...
+
+    def create_table(self, table: str) -> None: ...
+
+    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None: ...
+
+    def create_index(
+        self, table: str, index: str, fields: tuple[str, ...], rows: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Create an index over ``fields`` (then creation time); ``rows`` sizes the progress."""
+        ...
+
+    def drop_index(self, table: str, index: str) -> None: ...
+
+    def create_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        """Create a search index and fill it from the table's documents."""
+        ...
+
+    def drop_search_index(self, table: str, index: str) -> None: ...
+
+    def backfill_default(self, table: str, path: str, value_json: str) -> None:
+        """Write ``value_json`` at top-level ``path`` of every document that lacks it."""
+        ...
+
+    def write_catalog(self, entries: Mapping[str, str], version: int) -> None: ...
+
+    def save_migration(
+        self, name: str, table: str, state: tuple[int, int, int, bool], started: float | None
+    ) -> None:
+        """Record a ``db.migrate`` run's progress (``started``: a new run, insert it)."""
+        ...
+
+    def forget_migrations(self, table: str) -> None: ...
+
+
+class Guard(Protocol):
+    """Checks, after another connection committed, that the stored schema still fits ours."""
+
+    def check(self, txn: ReadTxn) -> None: ...
+
+
+class LogReader(Protocol):
+    """Follows the change log for commits of other processes."""
+
+    def moved(self) -> bool:
+        """Whether anyone committed since the last call (cheap; may say so spuriously)."""
+        ...
+
+    def position(self) -> int:
+        """The sequence number of the last commit in the log."""
+        ...
+
+    def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
+        """Entries after ``seq``, and whether the log still reached back to ``seq``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    """One open database's connections (see the module docstring)."""
+
+    path: str | None
+    shared: bool
+    """Whether other processes can open the same database (then commits go to the log)."""
+    guard: Guard | None
+
+    @property
+    def closed(self) -> bool: ...
+
+    def check_open(self) -> None: ...
+
+    def read(self) -> AbstractContextManager[ReadTxn]: ...
+
+    def write(self) -> AbstractContextManager[WriteTxn]: ...
+
+    def log_reader(self) -> LogReader: ...
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,260 @@
+"""``SqliteTxn``: the engine's transaction object on one apsw connection (see ``base.py``).
+
+One object per connection, reused by every transaction on it. Statements whose rows are
+taken at once (a get, a write, a scan fetched whole) run on the connection's one reused
+cursor: ``Connection.execute`` makes a new cursor each call, which costs about half a
+microsecond. Lazily iterated statements get a cursor of their own, so other statements can
+run while they are open. Per-table SQL text is built once per table name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import apsw
+
+from ...core.documents import Row
+from ...core.keys import SearchEntry
+from ...core.progress import Progress, ProgressCallback
+from ...core.schema import CREATION_INDEX, SearchIndexDef
+from ..base import IndexScan, SearchScan
+from . import blobs, catalog, changelog, ddl, fts
+from .scan import scan_sql
+
+
+class _PerTable(dict[str, str]):
+    """SQL text per table name, from a template, built on first use."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__()
+        self.template = template
+
+    def __missing__(self, table: str) -> str:
+        sql = self[table] = self.template.format(t=ddl.quote(table))
+        return sql
+
+
+_GET = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id = ?")
+_INSERT = _PerTable("INSERT INTO {t}(creation_time, doc) VALUES (?, ?)")
+_UPDATE = _PerTable("UPDATE {t} SET doc = ? WHERE _id = ?")
+_DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
+_MAX_CT = _PerTable("SELECT max(creation_time) FROM {t}")
+_ROWS_AFTER = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id > ? ORDER BY _id LIMIT ?")
+_COUNT_AFTER = _PerTable("SELECT count(*) FROM {t} WHERE _id > ?")
+
+# CREATE INDEX costs about this many SQLite VM steps per row, plus per indexed column;
+# the progress bar estimates its total from them.
+INDEX_STEPS_PER_ROW = 12
+INDEX_STEPS_PER_COLUMN = 3
+PROGRESS_STEPS = 1_000
+
+
+class _Savepoint:
+    __slots__ = ("_cur",)
+
+    def __init__(self, cur: apsw.Cursor) -> None:
+        self._cur = cur
+
+    def __enter__(self) -> None:
+        self._cur.execute("SAVEPOINT fdb")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
+        if exc is None:
+            self._cur.execute("RELEASE fdb")
+        else:
+            try:
+                self._cur.execute("ROLLBACK TO fdb")
+                self._cur.execute("RELEASE fdb")
+            except apsw.Error:
+                pass  # the outer transaction is gone already; its rollback undoes this too
+        return False
+
+
+class SqliteTxn:
+    """Reads and writes of one connection's current transaction."""
+
+    __slots__ = ("conn", "cur", "foreign", "last_version", "shared")
+
+    def __init__(self, conn: apsw.Connection, shared: bool) -> None:
+        self.conn = conn
+        self.cur = conn.cursor()
+        self.shared = shared
+        self.foreign = False
+        # data_version after this connection's last transaction: another connection's
+        # commit moves it (the engine compares at the start of each transaction).
+        self.last_version: int | None = None
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, table: str, rowid: int) -> Row | None:
+        # ``.get`` steps the statement to its end (one row: a tuple; none: None), so the
+        # reused cursor holds no statement open after it.
+        row: Row | None = self.cur.execute(_GET[table], (rowid,)).get
+        return row
+
+    def scan(self, spec: IndexScan) -> list[Any]:
+        sql, params = scan_sql(spec)
+        rows: list[Any] = self.cur.execute(sql, params).fetchall()
+        return rows
+
+    def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
+        sql, params = scan_sql(spec)
+        rows: Iterator[Any] = self.conn.execute(sql, params)
+        return rows
+
+    def search(self, spec: SearchScan) -> Iterator[Any]:
+        return fts.search_rows(self.conn.cursor(), spec)
+
+    def rows_after(self, table: str, rowid: int, limit: int) -> list[Any]:
+        rows: list[Any] = self.cur.execute(_ROWS_AFTER[table], (rowid, limit)).fetchall()
+        return rows
+
+    def count(self, table: str, after_rowid: int = 0) -> int:
+        return int(self.cur.execute(_COUNT_AFTER[table], (after_rowid,)).get)  # type: ignore[arg-type]
+
+    def max_creation_time(self, table: str) -> float | None:
+        value: float | None = self.cur.execute(_MAX_CT[table]).get
+        return value
+
+    def tokenize(self, text: str) -> list[str]:
+        return fts.tokenize(text)
+
+    def read_file(
+        self, file: int, chunk_size: int, pos: int, n: int, into: memoryview | None
+    ) -> list[bytes] | None:
+        return blobs.read(self.conn, file, chunk_size, pos, n, into)
+
+    def log_position(self) -> int:
+        return changelog.position(self.cur) if self.shared else 0
+
+    def catalog_version(self) -> int:
+        return catalog.version(self.cur)
+
+    def read_catalog(self) -> dict[str, str] | None:
+        return catalog.read(self.cur)
+
+    def migration_state(self, name: str) -> tuple[int, int, int, bool] | None:
+        return catalog.migration_state(self.cur, name)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def insert(self, table: str, creation_time: float, doc: str) -> int:
+        self.cur.execute(_INSERT[table], (creation_time, doc))
+        return self.conn.last_insert_rowid()
+
+    def update(self, table: str, rowid: int, doc: str) -> None:
+        self.cur.execute(_UPDATE[table], (doc, rowid))
+
+    def delete(self, table: str, rowid: int) -> None:
+        self.cur.execute(_DELETE[table], (rowid,))
+
+    def search_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[SearchEntry, ...] | None,
+        new: tuple[SearchEntry, ...] | None,
+    ) -> None:
+        fts.sync(self.cur, table, rowid, indexes, old, new)
+
+    def savepoint(self) -> _Savepoint:
+        return _Savepoint(self.cur)
+
+    def write_chunk(self, file: int, seq: int, data: memoryview) -> None:
+        blobs.write_chunk(self.conn, self.cur, file, seq, data)
+
+    def delete_chunks(self, file: int) -> None:
+        blobs.delete_chunks(self.cur, file)
+
+    def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
+        seq = 0
+        if payload is not None and self.shared:
+            assert origin is not None
+            seq = changelog.append(self.conn, self.cur, origin, payload)
+        self.cur.execute("COMMIT")
+        # This connection's own commit moved data_version: it is not another's.
+        self.last_version = self.conn.data_version()
+        return seq
+
+    # -- schema -------------------------------------------------------------------------
+
+    def ensure_internal_tables(self) -> None:
+        self.cur.execute(catalog.CREATE_CATALOG)
+        if self.shared:
+            self.cur.execute(changelog.CREATE)
+        self.cur.execute(blobs.CREATE_CHUNKS)
+        self.cur.execute(blobs.CREATE_CHUNKS_INDEX)
+
+    def create_table(self, table: str) -> None:
+        self.cur.execute(ddl.create_table(table))
+        self.cur.execute(ddl.create_index(table, CREATION_INDEX, ()))
+
+    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
+        for index in search_indexes:
+            fts.drop_search_index(self.conn, table, index)
+        self.cur.execute(ddl.drop_table(table))
+
+    def create_index(
+        self, table: str, index: str, fields: tuple[str, ...], rows: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        columns = {str(r[1]) for r in self.cur.execute(f"PRAGMA table_xinfo({ddl.quote(table)})")}
+        for path in fields:
+            if ddl.column_of(path) not in columns:
+                self.cur.execute(ddl.add_generated_column(table, path))
+        sql = ddl.create_index(table, index, fields)
+        if not rows:
+            self.cur.execute(sql)
+            return
+        # With progress, estimated from SQLite's VM step count.
+        report = Progress(f"building index {table}.{index}", rows, progress)
+        estimate = rows * (INDEX_STEPS_PER_ROW + INDEX_STEPS_PER_COLUMN * len(fields))
+        steps = 0
+
+        def tick() -> bool:
+            nonlocal steps
+            steps += PROGRESS_STEPS
+            report.update(min(rows - 1, rows * steps // estimate))
+            return False
+
+        self.conn.set_progress_handler(tick, PROGRESS_STEPS, id=tick)
+        try:
+            self.cur.execute(sql)
+        finally:
+            self.conn.set_progress_handler(None, id=tick)
+        report.finish()
+
+    def drop_index(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_index(table, index))
+
+    def create_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        fts.create_search_index(self.conn, table, index, progress)
+
+    def drop_search_index(self, table: str, index: str) -> None:
+        fts.drop_search_index(self.conn, table, index)
+
+    def backfill_default(self, table: str, path: str, value_json: str) -> None:
+        jpath = ddl.json_path(path)
+        self.cur.execute(
+            f"UPDATE {ddl.quote(table)} SET doc = json_set(doc, ?, json(?)) "
+            "WHERE json_type(doc, ?) IS NULL",
+            (jpath, value_json, jpath),
+        )
+
+    def write_catalog(self, entries: Mapping[str, str], version: int) -> None:
+        catalog.write(self.cur, entries, version)
+
+    def save_migration(
+        self, name: str, table: str, state: tuple[int, int, int, bool], started: float | None
+    ) -> None:
+        catalog.save_migration(self.cur, name, table, state, started, time.time())
+
+    def forget_migrations(self, table: str) -> None:
+        catalog.forget_migrations(self.cur, table)

@@ -1,0 +1,185 @@
+"""``Subscription``: the handle ``db.subscribe`` returns.
+
+``value`` is the latest result; ``changed`` is a blinker signal sent with ``value=``; iterating
+(blocking or ``async for``) yields the current value, then each newer one. Iterators keep only
+the newest value they have not yet yielded, so a slow consumer skips intermediate values but
+never sees an older value after a newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from blinker import Signal
+
+from ..core.errors import DatabaseClosed
+from .live import Live
+
+log = logging.getLogger("fusiondb.subscriptions")
+
+
+class ChangedSignal(Signal):
+    """A blinker ``Signal`` for one subscription's new values.
+
+    Receivers are held strongly by default (a live query's callback is usually a lambda or a
+    closure that nothing else holds; blinker's weak default would drop it at once;
+    ``sub.close()`` disconnects everything). ``send`` is blinker's, with two differences: a
+    receiver taking one positional parameter gets the value alone (``def cb(value)``), and a
+    receiver that raises is logged instead of stopping the others. ``muted()`` works as in
+    blinker.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._value_only: dict[int, tuple[Any, bool]] = {}
+
+    def connect(self, receiver: Any, sender: Any = Signal.ANY, weak: bool = False) -> Any:
+        return super().connect(receiver, sender, weak)
+
+    def send(
+        self, sender: Any | None = None, /, *, _async_wrapper: Any = None, **kwargs: Any
+    ) -> list[tuple[Callable[..., Any], Any]]:
+        if self.is_muted:
+            return []
+        results: list[tuple[Callable[..., Any], Any]] = []
+        for receiver in self.receivers_for(sender):
+            style = self._value_only.get(id(receiver))
+            if style is None or style[0] is not receiver:
+                style = self._value_only[id(receiver)] = (receiver, _takes_value_only(receiver))
+            try:
+                result = receiver(kwargs["value"]) if style[1] else receiver(sender, **kwargs)
+            except BaseException:  # one bad callback must not starve the others (or the worker)
+                log.exception("fusiondb subscription callback %r raised", receiver)
+                result = None
+            results.append((receiver, result))
+        return results
+
+
+class Subscription:
+    """A live query. Create with ``db.subscribe(query_fn, **args)``."""
+
+    def __init__(self, live: Live) -> None:
+        self._live = live
+        self._closed = False
+        self._final: Any = None
+        self.changed = ChangedSignal()
+        live.handles.append(self)
+
+    @property
+    def value(self) -> Any:
+        """The latest published result."""
+        return self._final if self._closed else self._live.value
+
+    @property
+    def closed(self) -> bool:
+        """Whether the handle was closed, or its database."""
+        return self._closed or self._live.closed
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception of the last re-run, if it failed (the value stays the last good one)."""
+        return self._live.error
+
+    def _ended(self) -> bool:
+        return self._closed or self._live.closed
+
+    def close(self) -> None:
+        """Stop updating; iterators end. Safe to call twice."""
+        if self._closed:
+            return
+        self._final = self._live.value
+        self._closed = True
+        self._live.owner.release(self._live, self)
+        self._live.wake()
+        self.changed.receivers.clear()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self, predicate: Callable[[Any], bool], timeout: float | None = None) -> Any:
+        """Block until ``predicate(value)`` holds; returns that value (for scripts and tests)."""
+        live = self._live
+        with live.cond:
+            ok = live.cond.wait_for(lambda: self._ended() or predicate(self.value), timeout)
+            if not ok:
+                raise TimeoutError("subscription value did not satisfy the predicate in time")
+            if self._ended() and not predicate(self.value):
+                raise DatabaseClosed("subscription closed")
+            return self.value
+
+    def __iter__(self) -> Iterator[Any]:
+        live = self._live
+        seen = -1
+        while True:
+            with live.cond:
+                while not self._ended() and live.generation == seen:
+                    live.cond.wait()
+                if self._ended():
+                    return
+                seen = live.generation
+                value = live.value
+            yield value
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        live = self._live
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        entry = (loop, event)
+        with live.cond:
+            live.waiters.append(entry)
+        seen = -1
+        try:
+            while True:
+                with live.cond:
+                    if self._ended():
+                        return
+                    if live.generation != seen:
+                        seen = live.generation
+                        value = live.value
+                        event.clear()
+                    else:
+                        value = _NOTHING
+                if value is _NOTHING:
+                    await event.wait()
+                    continue
+                yield value
+        finally:
+            with live.cond:
+                if entry in live.waiters:
+                    live.waiters.remove(entry)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "live"
+        return f"<fdb.Subscription {self._live.fn!r} {state}>"
+
+
+_NOTHING: Any = object()
+
+def _takes_value_only(receiver: Callable[..., Any]) -> bool:
+    """Whether a callback takes just the new value (``def cb(value)``, ``lambda v, n=n: ...``).
+
+    blinker calls receivers as ``receiver(sender, **kwargs)``, i.e. ``cb(sub, value=...)``; a
+    callback whose signature cannot take that but can take one positional argument gets the
+    value alone.
+    """
+    try:
+        signature = inspect.signature(receiver)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind(_NOTHING, value=_NOTHING)
+        return False
+    except TypeError:
+        pass
+    try:
+        signature.bind(_NOTHING)
+        return True
+    except TypeError:
+        return False

@@ -1,0 +1,142 @@
+"""The change feed: every committed write set, this process's and others', in one order.
+
+A commit enters the feed in two ways. This process's mutations hand their write set over
+right after COMMIT, still holding the write lock, so they arrive in commit order
+(``commit``). Other processes' commits are read from the engine's change log, which each
+commit appends to in its own transaction (``take`` polls it). Either way a commit carries its
+sequence number: the log's for a file, a counter kept here for an in-memory database (no
+other process can see it, so nothing is logged). A consumer (the subscription manager) waits
+for commits (``wait``) and takes them in order (``take``); when the log no longer reaches
+back to the last commit it saw (trimmed while it was behind), or holds an entry this version
+cannot read, ``take`` says the feed is incomplete, and the consumer must assume anything
+changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from ..engine.base import Engine, LogReader, ReadTxn, WriteTxn
+from . import writeset
+from .writeset import WriteSet
+
+Commit = tuple[int, WriteSet]
+"""A committed write set and its sequence number."""
+
+
+class ChangeFeed:
+    """Commits in one order (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.origin = uuid.uuid4().hex  # names this process's commits in the log
+        self._engine = engine
+        self._shared = engine.shared
+        self._cond = threading.Condition(threading.Lock())
+        self._pending: list[Commit] = []
+        self._woken = False
+        self._listening = False
+        self._latest = 0  # sequence number of this process's last commit
+        self._log_lock = threading.Lock()
+        self._log: LogReader | None = None
+        self._seen = 0  # last log entry read
+
+    def commit(self, txn: WriteTxn, writes: WriteSet | None) -> None:
+        """Commit ``txn`` and hand its write set over. Call holding the write transaction,
+        so that commits enter the feed in the order they committed."""
+        if not writes:
+            txn.commit()
+            return
+        if self._shared:
+            seq = txn.commit(self.origin, writeset.encode(writes))
+        else:
+            txn.commit()
+            seq = self._latest + 1
+        with self._cond:
+            self._latest = seq
+            if self._listening:
+                self._pending.append((seq, writes))
+                self._cond.notify()
+
+    def position(self, txn: ReadTxn) -> int:
+        """The sequence number of the last commit ``txn``'s snapshot sees."""
+        return txn.log_position() if self._shared else self._latest
+
+    def listen(self, on: bool) -> int:
+        """Keep this process's commits for ``take`` (while something consumes them); returns
+        the sequence number of the last commit made so far, kept or not."""
+        with self._cond:
+            self._listening = on
+            if not on:
+                self._pending.clear()
+            return self._latest
+
+    def watch(self) -> None:
+        """Start following other processes' commits (from the log's current end), if any
+        process can see this database. Call before the snapshot of the first consumer."""
+        if not self._shared:
+            return
+        with self._log_lock:
+            if self._log is None:
+                log = self._engine.log_reader()
+                self._seen = log.position()
+                self._log = log
+
+    @property
+    def watching(self) -> bool:
+        return self._log is not None
+
+    def wait(self, timeout: float | None) -> None:
+        """Block until a commit of this process arrives, ``wake`` is called, or ``timeout``."""
+        with self._cond:
+            if not self._pending and not self._woken:
+                self._cond.wait(timeout)
+
+    def wake(self) -> None:
+        """End a ``wait`` now (a consumer has other work, or is closing)."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
+    def take(self) -> tuple[list[Commit], bool]:
+        """The commits since the last call, in commit order, and whether the feed is complete
+        (``False``: some commits could not be read; assume anything changed)."""
+        with self._cond:
+            commits, self._pending = self._pending, []
+            self._woken = False
+        if self._log is None:
+            return commits, True
+        foreign, complete = self._poll()
+        if foreign:
+            commits.extend(foreign)
+            commits.sort(key=lambda c: c[0])
+        return commits, complete
+
+    def _poll(self) -> tuple[list[Commit], bool]:
+        """Other processes' commits since the last poll."""
+        with self._log_lock:
+            log = self._log
+            if log is None or self._engine.closed or not log.moved():
+                return [], True
+            entries, complete = log.read_since(self._seen, self.origin)
+            if entries:
+                self._seen = entries[-1].seq
+        commits: list[Commit] = []
+        for entry in entries:
+            if entry.origin == self.origin or entry.payload is None:
+                continue  # this process's own commit, handed over at commit time
+            writes = writeset.decode(entry.payload)
+            if writes is None:
+                # Written by a fusiondb whose log format this one cannot read, or damaged:
+                # what it touched is unknown.
+                complete = False
+                continue
+            commits.append((entry.seq, writes))
+        return commits, complete
+
+    def close(self) -> None:
+        with self._log_lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+        self.wake()

@@ -1,0 +1,75 @@
+"""``Reader``: the ``db`` a ``@fdb.query`` function receives.
+
+It reads one snapshot and, inside a live query, records what it read (``readset.py``). It
+becomes unusable when its transaction ends, so a context smuggled out of its function fails
+loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..core.errors import ReadOnlyError
+from ..core.ids import decode_id
+from .context import TxnContext
+from .files import ReaderStorage
+from .query import Query
+
+
+class Reader:
+    """What a ``@fdb.query`` function receives as ``db``."""
+
+    def __init__(self, ctx: TxnContext) -> None:
+        self._ctx = ctx
+        self._tables = ctx.tables
+
+    def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
+        """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
+        ctx = self._ctx
+        if not ctx.active:
+            ctx.check()
+        # get(id) of a table of this database is the common case: one decode, one lookup.
+        decoded = decode_id(table_or_id) if doc_id is None else None
+        info = self._tables.by_number.get(decoded[0]) if decoded is not None else None
+        if info is not None and decoded is not None:
+            rowid = decoded[1]
+            doc_id = table_or_id
+        else:
+            info, rowid, doc_id = ctx.resolve(table_or_id, doc_id)
+        return ctx.read(info, rowid, doc_id)
+
+    @property
+    def storage(self) -> ReaderStorage:
+        """Files, read-only inside a query: ``open(id)``, ``get_metadata(id)``."""
+        return ReaderStorage(self._ctx)
+
+    def query(self, table: str) -> Query:
+        """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise)."""
+        self._ctx.check()
+        return Query(self._ctx, self._tables.get(table))
+
+    def normalize_id(self, table: str, value: object) -> str | None:
+        """``value`` if it is an id of ``table`` in this database, else ``None`` (as Convex)."""
+        info = self._tables.get(table)
+        decoded = decode_id(value)
+        if decoded is None or decoded[0] != info.number:
+            return None
+        return value  # type: ignore[return-value]
+
+    def _read_only(self, op: str) -> ReadOnlyError:
+        return ReadOnlyError(
+            f"{op}() inside a query: queries are read-only; write in a @fdb.mutation"
+        )
+
+    def insert(self, table: str, doc: Any) -> str:
+        raise self._read_only("insert")
+
+    def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        raise self._read_only("patch")
+
+    def replace(self, doc_id: str, doc: Any) -> None:
+        raise self._read_only("replace")
+
+    def delete(self, doc_id: str) -> None:
+        raise self._read_only("delete")

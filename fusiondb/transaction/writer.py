@@ -1,0 +1,152 @@
+"""``Writer``: the ``db`` a ``@fdb.mutation`` function receives: the reader's calls plus
+``insert``/``patch``/``replace``/``delete``, each validated, written through the engine, and
+recorded in the transaction's write set (``context.TxnContext.record``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..core.documents import encode, to_input, unknown_fields
+from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
+from ..core.ids import MAX_ROWID, encode_id
+from ..core.schema import SYSTEM_FIELDS
+from ..core.tableinfo import TableInfo
+from .context import Clock, TxnContext
+from .files import WriterStorage
+from .reader import Reader
+
+
+class Writer(Reader):
+    """What a ``@fdb.mutation`` function receives as ``db``: reads plus writes."""
+
+    def __init__(self, ctx: TxnContext) -> None:
+        super().__init__(ctx)
+        self._txn = ctx.write_txn()
+        assert ctx.clock is not None
+        self._clock: Clock = ctx.clock
+
+    @property
+    def storage(self) -> WriterStorage:
+        """Files, in this transaction: ``store``, ``delete``, ``open``, ``get_metadata``."""
+        return WriterStorage(self._ctx)
+
+    def _writable(self, table: str) -> TableInfo:
+        info = self._tables.get(table)
+        if info.system:
+            raise ReadOnlyError(
+                f"table {info.name!r} is maintained by fusiondb and is read-only "
+                "(use db.storage for files)"
+            )
+        return info
+
+    def insert(self, table: str, doc: Any) -> str:
+        """Validate and store a new document; returns its id."""
+        ctx = self._ctx
+        if not ctx.active:
+            ctx.check()
+        info = self._tables.by_name.get(table) if type(table) is str else None
+        if info is None or info.system:
+            info = self._writable(table)
+        raw, _ = encode(info, to_input(info, doc), self._tables.names)
+        clock = self._clock
+        if info.name not in clock.synced:
+            # Another process may have inserted with a clock a hair ahead of ours: start
+            # after the newest creation time so that insertion order is creation order.
+            # Once per table until another connection commits (Clock.forget).
+            clock.synced.add(info.name)
+            clock.floor(self._txn.max_creation_time(info.name))
+        ct = clock()
+        rowid = self._txn.insert(info.name, ct, raw)
+        if rowid > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+        return encode_id(info.number, rowid)
+
+    def _existing(self, doc_id: str, op: str) -> tuple[TableInfo, int, str, float, dict[str, Any]]:
+        info, rowid, doc_id = self._ctx.resolve(doc_id, None)
+        self._writable(info.name)
+        found = self._txn.get(info.name, rowid)
+        if found is None:
+            raise DocumentNotFound(
+                f"{op}(): no document {doc_id} in table {info.name!r} (deleted or never existed)",
+                id=doc_id,
+                table=info.name,
+            )
+        return info, rowid, doc_id, found[1], orjson.loads(found[2])
+
+    def _update(self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str) -> None:
+        self._txn.update(info.name, rowid, raw)
+        self._ctx.record(info, rowid, ct, old, self._ctx.indexed_values(info, raw))
+
+    def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Shallow-merge ``fields`` into the document; a ``None`` value removes that field.
+
+        Keys the stored document holds that the model does not know (fields since removed
+        from the schema) are kept, unless the model forbids extras; patch one to ``None`` to
+        remove it.
+        """
+        self._ctx.check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "patch")
+        if not isinstance(fields, Mapping):
+            raise ValidationError(
+                f"patch() takes a dict of fields, got {type(fields).__name__}", table=info.name
+            )
+        merged = dict(old)
+        for name, value in fields.items():
+            if name in SYSTEM_FIELDS:
+                raise ValidationError(
+                    f"patch(): {name!r} is set by the database and cannot be changed",
+                    table=info.name,
+                    field=name,
+                    id=doc_id,
+                )
+            if value is None:
+                merged.pop(name, None)
+            else:
+                if name not in info.input_names and not info.allows_extra:
+                    raise unknown_fields(info, [name], doc_id=doc_id)
+                merged[name] = value
+        raw, _ = encode(info, merged, self._tables.names, doc_id=doc_id)
+        if info.ignores_extra:
+            raw = _keep_leftovers(info, raw, old, fields)
+        self._update(info, rowid, ct, old, raw)
+
+    def replace(self, doc_id: str, doc: Any) -> None:
+        """Replace the whole document (keeping its id and creation time).
+
+        As in Convex, the new document is all there is: keys of the old one that the model
+        does not know (fields removed from the schema) are dropped, unlike with ``patch``.
+        """
+        self._ctx.check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "replace")
+        raw, _ = encode(info, to_input(info, doc), self._tables.names, doc_id=doc_id)
+        self._update(info, rowid, ct, old, raw)
+
+    def delete(self, doc_id: str) -> None:
+        """Delete the document. Its id is never reused."""
+        self._ctx.check()
+        info, rowid, doc_id, ct, old = self._existing(doc_id, "delete")
+        self._txn.delete(info.name, rowid)
+        self._ctx.record(info, rowid, ct, old, None)
+
+
+def _keep_leftovers(info: TableInfo, raw: str, old: dict[str, Any], fields: Mapping[str, Any]) -> str:
+    """``raw`` plus the old document's keys that are no field of the model (unless patched to None).
+
+    Validation drops unknown keys; a field removed from the schema must not vanish from a
+    stored document just because another field of it was patched.
+    """
+    known = info.field_names
+    if old.keys() <= known:  # the usual case, checked in C
+        return raw
+    leftovers = {
+        k: v for k, v in old.items() if k not in known and fields.get(k, v) is not None
+    }
+    if not leftovers:
+        return raw
+    doc: dict[str, Any] = orjson.loads(raw)
+    doc.update(leftovers)
+    return orjson.dumps(doc).decode()
