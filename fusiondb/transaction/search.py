@@ -32,6 +32,10 @@ class SearchFilter:
         self.text: str | None = None
         self.filters: list[tuple[int, Any]] = []
 
+    @property
+    def index_name(self) -> str:
+        return self._def.name
+
     def error(self, msg: str, field: str | None = None) -> InvalidQuery:
         d = self._def
         fields = ", ".join(d.filter_fields) or "none"
@@ -89,9 +93,9 @@ def finish(q: SearchFilter, tokenize: Callable[[str], list[str]]) -> SearchSpec:
     tokens = tokenize(q.text)
     filters = tuple(sorted(q.filters))
     if not tokens:
-        return SearchSpec(q._def.name, (), None, filters)
+        return SearchSpec(q.index_name, (), None, filters)
     *whole, prefix = tokens
-    return SearchSpec(q._def.name, tuple(dict.fromkeys(whole)), prefix, filters)
+    return SearchSpec(q.index_name, tuple(dict.fromkeys(whole)), prefix, filters)
 
 
 def scan(
