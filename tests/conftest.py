@@ -1,31 +1,88 @@
-"""Shared fixtures: every test that takes ``db`` runs on an in-memory and a file database."""
+"""Shared fixtures: one database factory, run over an in-memory and a file database.
+
+``make_db(schema=..., **options)`` opens a database of the current kind ("memory" or "file",
+the fixture's two params) with ``fdb.open`` options passed through; every database it opened is
+closed after the test. ``db`` is ``make_db()`` with the shared schema of ``tests.models``, so
+every test that takes ``db`` (or ``make_db``) runs twice. ``make_file_db`` and ``file_db`` are
+the same on a file only, for behaviour that needs one (several connections, threads, processes).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import fusiondb as fdb
-from tests.models import schema
+from tests.models import schema as models_schema
+
+KINDS = ["memory", "file"]
 
 
-@pytest.fixture(params=["memory", "file"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fdb.Database]:
-    path = None if request.param == "memory" else tmp_path / "test.db"
-    database = fdb.open(path, schema)
-    yield database
-    database.close()
+class DbFactory:
+    """``factory(schema=..., **options)``: open a database of one kind; ``close_all()`` after.
+
+    File databases go to fresh files in ``directory`` (``test.db``, ``test-2.db``, ...), so two
+    calls never share a file.
+    """
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        assert kind in KINDS, kind
+        self.kind = kind
+        self.directory = directory
+        self.opened: list[fdb.Database] = []
+
+    def __call__(self, schema: fdb.Schema = models_schema, **options: Any) -> fdb.Database:
+        database = fdb.open(self._new_path(), schema, **options)
+        self.opened.append(database)
+        return database
+
+    def _new_path(self) -> Path | None:
+        if self.kind == "memory":
+            return None
+        path, n = self.directory / "test.db", 1
+        while path.exists():
+            n += 1
+            path = self.directory / f"test-{n}.db"
+        return path
+
+    def close_all(self) -> None:
+        for database in self.opened:
+            database.close()  # closing twice is fine, so tests may close their own
+
+
+@pytest.fixture(params=KINDS)
+def db_kind(request: pytest.FixtureRequest) -> str:
+    """The kind of database this run of the test uses: "memory" or "file"."""
+    return str(request.param)
 
 
 @pytest.fixture
-def file_db(tmp_path: Path) -> Iterator[fdb.Database]:
-    database = fdb.open(tmp_path / "test.db", schema)
-    yield database
-    database.close()
+def make_db(db_kind: str, tmp_path: Path) -> Iterator[DbFactory]:
+    factory = DbFactory(db_kind, tmp_path)
+    yield factory
+    factory.close_all()
+
+
+@pytest.fixture
+def make_file_db(tmp_path: Path) -> Iterator[DbFactory]:
+    factory = DbFactory("file", tmp_path)
+    yield factory
+    factory.close_all()
+
+
+@pytest.fixture
+def db(make_db: DbFactory) -> fdb.Database:
+    return make_db()
+
+
+@pytest.fixture
+def file_db(make_file_db: DbFactory) -> fdb.Database:
+    return make_file_db()
 
 
 @pytest.fixture
 def fusiondb_schema() -> fdb.Schema:
-    return schema
+    return models_schema

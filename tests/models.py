@@ -1,7 +1,14 @@
-"""The models and functions the tests share (importable by child processes too)."""
+"""The models and functions the tests share (importable by child processes too).
+
+Besides the shared schema and its task functions, the small generic wrappers many test files
+need: ``read``/``write`` run a lambda as a query/mutation, and ``insert``, ``insert_all``,
+``patch``, ``replace``, ``delete`` and ``delete_all`` are one-write mutations on any table
+(ids name their table). Functions particular to one file stay in that file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import fusiondb as fdb
@@ -101,3 +108,47 @@ def write_in_process(path: str, tag: str, n: int, counter_id: str) -> int:
             db.run(add_task, text=f"{tag}-{i}", user_id=tag)
             db.run(bump, task_id=counter_id)
     return n
+
+
+# -- generic wrappers -----------------------------------------------------------------------
+
+
+def read(db: fdb.Database, fn: Callable[[fdb.Reader], Any]) -> Any:
+    """Run ``fn`` (usually a lambda) as a query."""
+    return db.run(fdb.query(fn))
+
+
+def write(db: fdb.Database, fn: Callable[[fdb.Writer], Any]) -> Any:
+    """Run ``fn`` (usually a lambda) as a mutation."""
+    return db.run(fdb.mutation(fn))
+
+
+@fdb.mutation
+def insert(db: fdb.Writer, table: str, doc: dict[str, Any]) -> str:
+    return db.insert(table, doc)
+
+
+@fdb.mutation
+def insert_all(db: fdb.Writer, table: str, docs: list[dict[str, Any]]) -> list[str]:
+    return [db.insert(table, d) for d in docs]
+
+
+@fdb.mutation
+def patch(db: fdb.Writer, doc_id: str, fields: dict[str, Any]) -> None:
+    db.patch(doc_id, fields)
+
+
+@fdb.mutation
+def replace(db: fdb.Writer, doc_id: str, doc: dict[str, Any]) -> None:
+    db.replace(doc_id, doc)
+
+
+@fdb.mutation
+def delete(db: fdb.Writer, doc_id: str) -> None:
+    db.delete(doc_id)
+
+
+@fdb.mutation
+def delete_all(db: fdb.Writer, ids: list[str]) -> None:
+    for doc_id in ids:
+        db.delete(doc_id)

@@ -6,7 +6,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import fusiondb as fdb
-from tests.models import Task, add_task, schema
+from tests.models import Task, add_task, delete, patch, schema
 
 
 def add_tasks(path: str, user_id: str, count: int) -> None:
@@ -19,30 +19,27 @@ def add_tasks(path: str, user_id: str, count: int) -> None:
 
 
 @fdb.mutation
-def _patch(db: fdb.Writer, task_id: str, fields: dict[str, Any]) -> None:
-    db.patch(task_id, fields)
-
-
-@fdb.mutation
-def _delete(db: fdb.Writer, task_id: str) -> None:
-    db.delete(task_id)
-
-
-@fdb.mutation
 def _insert(db: fdb.Writer, doc: dict[str, Any]) -> str:
+    # A model, where the parent process inserts dicts: both paths get exercised.
     return db.insert("tasks", Task(**doc))
 
 
 def writer_server(conn: Connection) -> None:
-    """Serve write commands over a pipe: ("open", path), ("insert", doc), ... ("quit",)."""
+    """Serve write commands over a pipe: ("open", path), ("insert", doc), ("patch", id, fields),
+    ("delete", id), ("close",) and ("quit",); each is answered with ("ok", value) or ("error", repr).
+    """
     db: fdb.Database | None = None
     while True:
         cmd, *args = conn.recv()
         try:
-            if cmd == "quit":
+            if cmd in ("quit", "close"):
+                if db is not None:
+                    db.close()
+                    db = None
                 conn.send(("ok", None))
-                return
-            if cmd == "open":
+                if cmd == "quit":
+                    return
+            elif cmd == "open":
                 if db is not None:
                     db.close()
                 db = fdb.open(args[0], schema)
@@ -52,10 +49,10 @@ def writer_server(conn: Connection) -> None:
                 conn.send(("ok", db.run(_insert, doc=args[0])))
             elif cmd == "patch":
                 assert db is not None
-                conn.send(("ok", db.run(_patch, task_id=args[0], fields=args[1])))
+                conn.send(("ok", db.run(patch, doc_id=args[0], fields=args[1])))
             elif cmd == "delete":
                 assert db is not None
-                conn.send(("ok", db.run(_delete, task_id=args[0])))
+                conn.send(("ok", db.run(delete, doc_id=args[0])))
             else:
                 conn.send(("error", f"unknown command {cmd}"))
         except Exception as exc:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fusiondb as fdb
 from fusiondb.core.ids import ID_LENGTH, MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id
-from tests.models import Note, Task, add_task, schema
+from tests.models import Note, Task, add_task, delete, read, schema, write
 
 ID_RE = re.compile(r"^[a-z2-7]{16}$")
 
@@ -21,19 +21,6 @@ ID_RE = re.compile(r"^[a-z2-7]{16}$")
 @fdb.mutation
 def add_note(db: fdb.Writer, title: str) -> str:
     return db.insert("notes", Note(title=title))
-
-
-@fdb.mutation
-def delete(db: fdb.Writer, doc_id: str) -> None:
-    db.delete(doc_id)
-
-
-def read(db: fdb.Database, fn: Callable[[fdb.Reader], Any]) -> Any:
-    return db.run(fdb.query(fn))
-
-
-def write(db: fdb.Database, fn: Callable[[fdb.Writer], Any]) -> Any:
-    return db.run(fdb.mutation(fn))
 
 
 def test_ids_are_opaque_16_char_strings(db: fdb.Database) -> None:

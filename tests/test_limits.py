@@ -15,7 +15,7 @@ from fusiondb.core import errors
 from fusiondb.core.documents import MAX_DEPTH, MAX_DOCUMENT_BYTES
 from fusiondb.core.ids import decode_id
 from fusiondb.engine.sqlite.errors import TRANSLATE
-from tests.models import Task, add_task, all_tasks, get_doc, schema
+from tests.models import Task, add_task, all_tasks, get_doc, schema, write
 
 
 class Blob(fdb.Document):
@@ -41,15 +41,9 @@ class Reading(fdb.Document):
 deep_schema = fdb.Schema(blobs=fdb.table(Blob), trees=fdb.table(Tree), readings=fdb.table(Reading))
 
 
-@pytest.fixture(params=["memory", "file"])
-def deep_db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    database = fdb.open(None if request.param == "memory" else tmp_path / "deep.db", deep_schema)
-    yield database
-    database.close()
-
-
-def write(db: fdb.Database, fn: Callable[[fdb.Writer], Any]) -> Any:
-    return db.run(fdb.mutation(fn))
+@pytest.fixture
+def deep_db(make_db: Callable[..., fdb.Database]) -> fdb.Database:
+    return make_db(deep_schema)
 
 
 def count(db: fdb.Database, table: str) -> int:

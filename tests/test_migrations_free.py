@@ -27,8 +27,10 @@ def test_every_case_is_there_with_a_readme() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_example_runs(case: str) -> None:
-    env = {**os.environ, "FDB_EXAMPLE_N": "5000"}  # the 100k example, smaller under test
+def test_example_runs(case: str, tmp_path: Path) -> None:
+    # The examples put their file in a tempfile.mkdtemp() directory they do not remove; under
+    # test that directory is made inside tmp_path, not in the system temp directory.
+    env = {**os.environ, "FDB_EXAMPLE_N": "5000", "TMPDIR": str(tmp_path)}  # the 100k example, smaller
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / case / "run.py")],
         env=env,

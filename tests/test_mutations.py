@@ -17,15 +17,18 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import fusiondb as fdb
 from tests.helpers import raw_sql
-from tests.models import Address, Note, Person, Task, add_task, all_tasks, get_doc, schema
-
-
-def read(db: fdb.Database, fn: Callable[[fdb.Reader], Any]) -> Any:
-    return db.run(fdb.query(fn))
-
-
-def write(db: fdb.Database, fn: Callable[[fdb.Writer], Any]) -> Any:
-    return db.run(fdb.mutation(fn))
+from tests.models import (
+    Address,
+    Note,
+    Person,
+    Task,
+    add_task,
+    all_tasks,
+    get_doc,
+    read,
+    schema,
+    write,
+)
 
 
 @fdb.query
@@ -274,15 +277,12 @@ class Sys(fdb.Document):
     value: str
 
 
-def test_writing_to_a_system_table_raises_read_only_error() -> None:
+def test_writing_to_a_system_table_raises_read_only_error(make_db: Callable[..., fdb.Database]) -> None:
     # System tables (names starting with "_") are maintained by fusiondb, e.g. _storage.
-    db = fdb.open(None, schema, system_tables={"_sys": (1, fdb.table(Sys))})
-    try:
-        with pytest.raises(fdb.ReadOnlyError):
-            write(db, lambda w: w.insert("_sys", {"value": "x"}))
-        assert read(db, lambda r: r.query("_sys").collect()) == []
-    finally:
-        db.close()
+    db = make_db(schema, system_tables={"_sys": (1, fdb.table(Sys))})
+    with pytest.raises(fdb.ReadOnlyError):
+        write(db, lambda w: w.insert("_sys", {"value": "x"}))
+    assert read(db, lambda r: r.query("_sys").collect()) == []
 
 
 @pytest.mark.parametrize("op", ["insert", "patch", "replace", "delete"])
@@ -423,17 +423,17 @@ class Aliased(fdb.Document):
 aliased_schema = fdb.Schema(aliased=fdb.table(Aliased).index("by_x", ["x"]))
 
 
-def test_fields_with_an_alias_round_trip() -> None:
-    with fdb.open(None, aliased_schema) as db:
-        from_dict = write(db, lambda w: w.insert("aliased", {"y": 1}))
-        from_model = write(db, lambda w: w.insert("aliased", Aliased(y=2)))
-        write(db, lambda w: w.patch(from_dict, {"other": "patched"}))
-        got = read(db, lambda r: (r.get(from_dict), r.get(from_model)))
-        assert (got[0].x, got[0].other, got[1].x) == (1, "patched", 2)
-        # Stored (and indexed) under the field name.
-        found = read(db, lambda r: r.query("aliased").with_index("by_x", lambda q: q.eq("x", 2)).collect())
-        assert [d.id for d in found] == [from_model]
-        assert read(db, lambda r: r.query("aliased").as_dicts().first())["x"] == 1
+def test_fields_with_an_alias_round_trip(make_db: Callable[..., fdb.Database]) -> None:
+    db = make_db(aliased_schema)
+    from_dict = write(db, lambda w: w.insert("aliased", {"y": 1}))
+    from_model = write(db, lambda w: w.insert("aliased", Aliased(y=2)))
+    write(db, lambda w: w.patch(from_dict, {"other": "patched"}))
+    got = read(db, lambda r: (r.get(from_dict), r.get(from_model)))
+    assert (got[0].x, got[0].other, got[1].x) == (1, "patched", 2)
+    # Stored (and indexed) under the field name.
+    found = read(db, lambda r: r.query("aliased").with_index("by_x", lambda q: q.eq("x", 2)).collect())
+    assert [d.id for d in found] == [from_model]
+    assert read(db, lambda r: r.query("aliased").as_dicts().first())["x"] == 1
 
 
 class Rollback(Exception):

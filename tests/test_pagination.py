@@ -12,18 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from tests.models import schema
-
-
-@fdb.mutation
-def insert_all(db: fdb.Writer, table: str, docs: list[dict[str, Any]]) -> list[str]:
-    return [db.insert(table, d) for d in docs]
-
-
-@fdb.mutation
-def delete_all(db: fdb.Writer, ids: list[str]) -> None:
-    for doc_id in ids:
-        db.delete(doc_id)
+from tests.models import delete_all, insert_all, schema
 
 
 @fdb.query

@@ -11,18 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fusiondb as fdb
-from tests.models import Address, Person, Task, all_tasks, schema
+from tests.models import Address, Person, Task, all_tasks, insert_all, read, schema
 
 USERS = ["a", "b", "c"]
-
-
-@fdb.mutation
-def insert_all(db: fdb.Writer, table: str, docs: list[dict[str, Any]]) -> list[str]:
-    return [db.insert(table, d) for d in docs]
-
-
-def read(db: fdb.Database, fn: Callable[[fdb.Reader], Any]) -> Any:
-    return db.run(fdb.query(fn))
 
 
 def tasks_db(docs: list[tuple[str, int]]) -> tuple[fdb.Database, list[dict[str, Any]]]:
@@ -616,22 +607,19 @@ class Counted(fdb.Document):
         return value
 
 
-def test_python_filter_validates_each_scanned_document_once() -> None:
-    db = fdb.open(None, fdb.Schema(counted=fdb.table(Counted)))
-    try:
+def test_python_filter_validates_each_scanned_document_once(make_db: Callable[..., fdb.Database]) -> None:
+    db = make_db(fdb.Schema(counted=fdb.table(Counted)))
 
-        @fdb.mutation
-        def seed(w: fdb.Writer) -> None:
-            for i in range(10):
-                w.insert("counted", {"text": "x" * i})
+    @fdb.mutation
+    def seed(w: fdb.Writer) -> None:
+        for i in range(10):
+            w.insert("counted", {"text": "x" * i})
 
-        @fdb.query
-        def long_ones(r: fdb.Reader) -> list[str]:
-            return [c.text for c in r.query("counted").filter(lambda c: len(c.text) > 4).collect()]
+    @fdb.query
+    def long_ones(r: fdb.Reader) -> list[str]:
+        return [c.text for c in r.query("counted").filter(lambda c: len(c.text) > 4).collect()]
 
-        db.run(seed)
-        VALIDATIONS["n"] = 0
-        assert db.run(long_ones) == ["x" * i for i in range(5, 10)]
-        assert VALIDATIONS["n"] == 10  # each scanned document once, not again for the result
-    finally:
-        db.close()
+    db.run(seed)
+    VALIDATIONS["n"] = 0
+    assert db.run(long_ones) == ["x" * i for i in range(5, 10)]
+    assert VALIDATIONS["n"] == 10  # each scanned document once, not again for the result

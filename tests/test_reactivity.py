@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import fusiondb as fdb
-from tests.models import Task, add_task, toggle
+from tests.models import Task, add_task, delete, toggle
 
 
 def counting_queries() -> tuple[Counter[Any], Any, Any, Any]:
@@ -45,11 +45,6 @@ def counting_queries() -> tuple[Counter[Any], Any, Any, Any]:
 @fdb.mutation
 def set_text(db: fdb.Writer, task_id: str, text: str) -> None:
     db.patch(task_id, {"text": text})
-
-
-@fdb.mutation
-def delete(db: fdb.Writer, task_id: str) -> None:
-    db.delete(task_id)
 
 
 def test_insert_for_one_user_reruns_exactly_that_subscription(db: fdb.Database) -> None:
@@ -92,10 +87,10 @@ def test_take_ten_is_not_rerun_by_insert_beyond_its_tenth_key(db: fdb.Database) 
     sub = db.subscribe(first_ten)
     runs.clear()
     db.run(add_task, text="late", user_id="u")  # sorts after the 20th key
-    db.run(delete, task_id=ids[15])  # beyond the 10th key too
+    db.run(delete, doc_id=ids[15])  # beyond the 10th key too
     assert db.wait_idle()
     assert runs["first_ten"] == 0
-    db.run(delete, task_id=ids[3])  # inside: the 11th document moves up
+    db.run(delete, doc_id=ids[3])  # inside: the 11th document moves up
     assert db.wait_idle()
     assert runs["first_ten"] == 1
     assert sub.value == [f"t{i}" for i in range(11) if i != 3]
@@ -333,7 +328,7 @@ def test_paginated_subscription_keeps_its_page_boundaries(db: fdb.Database) -> N
     assert db.wait_idle()
     assert first.value == ["t0", "t1", "t1.5", "t2"]
     assert second.value == ["t3", "t4", "t5"]
-    db.run(delete, task_id=ids[4])
+    db.run(delete, doc_id=ids[4])
     assert db.wait_idle()
     assert second.value == ["t3", "t5"]
     assert first.value == ["t0", "t1", "t1.5", "t2"]

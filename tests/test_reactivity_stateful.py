@@ -1,7 +1,9 @@
 """Hypothesis stateful test: after every quiescent point, each live value equals a fresh query.
 
 Subscriptions and mutations are random; mutations come from this process and from a second
-process (a long-lived child serving commands over a pipe) writing to the same file.
+process (a long-lived child serving commands over a pipe) writing to the same file. Each
+example gets its own file in a temporary directory; the example's teardown closes it in both
+processes and deletes it, and the directory goes when the test ends, pass or fail.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import fusiondb as fdb
-from tests.models import Task, schema
+from tests.models import Task, delete, get_doc, insert, patch, schema
 from tests.procs import writer_server
 
 USERS = st.sampled_from(["u1", "u2", "u3"])
@@ -48,28 +50,8 @@ def newest(db: fdb.Reader, n: int) -> list[Task]:
 
 
 @fdb.query
-def one(db: fdb.Reader, doc_id: str) -> Any:
-    return db.get(doc_id)
-
-
-@fdb.query
 def completed_count(db: fdb.Reader) -> int:
     return len(db.query("tasks").filter(lambda q: q.completed == True).collect())  # noqa: E712
-
-
-@fdb.mutation
-def insert(db: fdb.Writer, doc: dict[str, Any]) -> str:
-    return db.insert("tasks", doc)
-
-
-@fdb.mutation
-def patch(db: fdb.Writer, task_id: str, fields: dict[str, Any]) -> None:
-    db.patch(task_id, fields)
-
-
-@fdb.mutation
-def delete(db: fdb.Writer, task_id: str) -> None:
-    db.delete(task_id)
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +72,31 @@ def child() -> Iterator[Any]:
     proc.join(10)
 
 
-def test_live_values_equal_fresh_queries(child: Any) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="fdb-stateful-"))
+def remove_database_files(path: Path) -> None:
+    """Delete a closed database file and the journal files SQLite may leave next to it."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        (path.parent / name).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def tmp_dir() -> Iterator[Path]:
+    """A directory in the system temp dir, removed after the test (a test that leaves its
+    files behind fills the disk one run at a time)."""
+    with tempfile.TemporaryDirectory(prefix="fdb-stateful-") as name:
+        yield Path(name)
+
+
+def test_live_values_equal_fresh_queries(child: Any, tmp_dir: Path) -> None:
     counter = iter(range(10**9))
 
     class Machine(RuleBasedStateMachine):
         @initialize()
         def open(self) -> None:
-            self.path = tmp / f"db{next(counter)}.db"
-            self.db = fdb.open(self.path, schema)
-            child("open", str(self.path))
             self.ids: list[str] = []
             self.subs: list[tuple[fdb.Subscription, Any, dict[str, Any]]] = []
+            self.path = tmp_dir / f"db{next(counter)}.db"
+            self.db = fdb.open(self.path, schema)
+            child("open", str(self.path))
 
         def _sub(self, fn: Any, **args: Any) -> None:
             self.subs.append((self.db.subscribe(fn, **args), fn, args))
@@ -121,7 +116,7 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
         @rule(data=st.data())
         def subscribe_one(self, data: st.DataObject) -> None:
             if self.ids:
-                self._sub(one, doc_id=data.draw(st.sampled_from(self.ids)))
+                self._sub(get_doc, doc_id=data.draw(st.sampled_from(self.ids)))
 
         @rule()
         def subscribe_completed(self) -> None:
@@ -136,7 +131,7 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
         @rule(user=USERS, priority=PRIORITIES, remote=st.booleans(), text=st.text(max_size=5))
         def add(self, user: str, priority: int, remote: bool, text: str) -> None:
             doc = {"text": text, "user_id": user, "priority": priority}
-            new_id = child("insert", doc) if remote else self.db.run(insert, doc=doc)
+            new_id = child("insert", doc) if remote else self.db.run(insert, table="tasks", doc=doc)
             self.ids.append(new_id)
 
         @rule(data=st.data(), remote=st.booleans())
@@ -159,7 +154,7 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
                 if remote:
                     child("patch", task_id, fields)
                 else:
-                    self.db.run(patch, task_id=task_id, fields=fields)
+                    self.db.run(patch, doc_id=task_id, fields=fields)
             except (AssertionError, fdb.DocumentNotFound):
                 pass  # already deleted
 
@@ -172,7 +167,7 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
                 if remote:
                     child("delete", task_id)
                 else:
-                    self.db.run(delete, task_id=task_id)
+                    self.db.run(delete, doc_id=task_id)
             except (AssertionError, fdb.DocumentNotFound):
                 pass
 
@@ -185,10 +180,16 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
                 assert sub.value == self.db.run(fn, **args), (fn, args)
 
         def teardown(self) -> None:
-            if hasattr(self, "db"):
-                for sub, _, _ in self.subs:
-                    sub.close()
-                self.db.close()
+            if not hasattr(self, "path"):
+                return
+            try:
+                if hasattr(self, "db"):
+                    for sub, _, _ in self.subs:
+                        sub.close()
+                    self.db.close()
+            finally:
+                child("close")  # the child lets go of this example's file too
+                remove_database_files(self.path)
 
     Machine.TestCase.settings = settings(
         max_examples=25,
@@ -197,3 +198,4 @@ def test_live_values_equal_fresh_queries(child: Any) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     Machine.TestCase().runTest()
+    assert list(tmp_dir.iterdir()) == []  # every example removed its file

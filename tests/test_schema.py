@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import apsw
@@ -46,13 +47,10 @@ def test_bad_table_identifiers_are_refused(name: str) -> None:
         fdb.Schema(**{name: fdb.table(Plain)})
 
 
-def test_longest_valid_name_is_accepted() -> None:
+def test_longest_valid_name_is_accepted(make_db: Callable[..., fdb.Database]) -> None:
     name = "t" + "x" * 62
-    db = fdb.open(None, fdb.Schema(**{name: fdb.table(Plain)}))
-    try:
-        assert db.run(fdb.mutation(lambda w: w.insert(name, {"x": 1})))
-    finally:
-        db.close()
+    db = make_db(fdb.Schema(**{name: fdb.table(Plain)}))
+    assert db.run(fdb.mutation(lambda w: w.insert(name, {"x": 1})))
 
 
 @pytest.mark.parametrize("name", ["_idx", "1x", "a b", "sqlite_idx", "by_creation_time", "by_id"])

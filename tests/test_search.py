@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import fusiondb as fdb
 from fusiondb.engine.sqlite import fts as search
 from fusiondb.engine.sqlite.fts import fts_table, tokenize
 from tests.helpers import raw_sql
+from tests.models import delete, patch, replace
 
 
 class Post(fdb.Document):
@@ -34,11 +35,9 @@ def post_table() -> fdb.TableDef:
 schema = fdb.Schema(posts=post_table())
 
 
-@pytest.fixture(params=["memory", "file"])
-def sdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fdb.Database]:
-    db = fdb.open(None if request.param == "memory" else tmp_path / "s.db", schema)
-    yield db
-    db.close()
+@pytest.fixture
+def sdb(make_db: Callable[..., fdb.Database]) -> fdb.Database:
+    return make_db(schema)
 
 
 @fdb.mutation
@@ -49,21 +48,6 @@ def add(db: fdb.Writer, text: str, user_id: str = "u1", pinned: bool = False) ->
 @fdb.mutation
 def add_many(db: fdb.Writer, texts: list[str], user_id: str = "u1") -> list[str]:
     return [db.insert("posts", {"text": t, "user_id": user_id}) for t in texts]
-
-
-@fdb.mutation
-def patch(db: fdb.Writer, doc_id: str, fields: dict[str, Any]) -> None:
-    db.patch(doc_id, fields)
-
-
-@fdb.mutation
-def replace(db: fdb.Writer, doc_id: str, doc: dict[str, Any]) -> None:
-    db.replace(doc_id, doc)
-
-
-@fdb.mutation
-def delete(db: fdb.Writer, doc_id: str) -> None:
-    db.delete(doc_id)
 
 
 @fdb.query
@@ -214,7 +198,7 @@ def test_filter_tokens_are_exact_and_typed() -> None:
         assert tokenize(tok(3, value)) == [tok(3, value)], value
 
 
-def test_filter_values_of_every_kind(tmp_path: Path) -> None:
+def test_filter_values_of_every_kind(make_db: Callable[..., fdb.Database]) -> None:
     class Item(fdb.Document):
         text: str
         owner: str | None = None
@@ -226,31 +210,31 @@ def test_filter_values_of_every_kind(tmp_path: Path) -> None:
             "by_text", search_field="text", filter_fields=["owner", "rank", "ratio"]
         )
     )
-    with fdb.open(tmp_path / "k.db", s) as db:
+    db = make_db(s)
 
-        @fdb.mutation
-        def fill(w: fdb.Writer) -> None:
-            w.insert("items", {"text": "red", "owner": None, "rank": 2, "ratio": 0.5})
-            w.insert("items", {"text": "red", "owner": "o", "rank": -1, "ratio": 2.0})
-            w.insert("items", {"text": "red", "owner": "with spaces & symbols", "rank": 2})
+    @fdb.mutation
+    def fill(w: fdb.Writer) -> None:
+        w.insert("items", {"text": "red", "owner": None, "rank": 2, "ratio": 0.5})
+        w.insert("items", {"text": "red", "owner": "o", "rank": -1, "ratio": 2.0})
+        w.insert("items", {"text": "red", "owner": "with spaces & symbols", "rank": 2})
 
-        db.run(fill)
+    db.run(fill)
 
-        @fdb.query
-        def count(r: fdb.Reader, field: str, value: Any) -> int:
-            q = r.query("items").with_search_index(
-                "by_text", lambda q: q.search("text", "red").eq(field, value)
-            )
-            return len(q.collect())
+    @fdb.query
+    def count(r: fdb.Reader, field: str, value: Any) -> int:
+        q = r.query("items").with_search_index(
+            "by_text", lambda q: q.search("text", "red").eq(field, value)
+        )
+        return len(q.collect())
 
-        assert db.run(count, field="owner", value=None) == 1
-        assert db.run(count, field="owner", value="o") == 1
-        assert db.run(count, field="owner", value="with spaces & symbols") == 1
-        assert db.run(count, field="rank", value=2) == 2
-        assert db.run(count, field="rank", value=-1) == 1
-        assert db.run(count, field="ratio", value=2) == 1
-        assert db.run(count, field="ratio", value=0.5) == 1
-        assert db.run(count, field="ratio", value=0.0) == 1
+    assert db.run(count, field="owner", value=None) == 1
+    assert db.run(count, field="owner", value="o") == 1
+    assert db.run(count, field="owner", value="with spaces & symbols") == 1
+    assert db.run(count, field="rank", value=2) == 2
+    assert db.run(count, field="rank", value=-1) == 1
+    assert db.run(count, field="ratio", value=2) == 1
+    assert db.run(count, field="ratio", value=0.5) == 1
+    assert db.run(count, field="ratio", value=0.0) == 1
 
 
 def test_fts_stays_in_sync_with_every_kind_of_write(sdb: fdb.Database) -> None:

@@ -1,3 +1,5 @@
+"""Smoke test: the seed example end to end (insert, toggle, an indexed query, newest first)."""
+
 from __future__ import annotations
 
 import fusiondb as fdb
