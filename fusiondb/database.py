@@ -79,11 +79,17 @@ class Database:
         self.storage = Storage(self._runner, engine)
         """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
 
-    def run(self, fn: Any, /, **args: Any) -> Any:
-        """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction."""
+    def run(self, fn: Any, /, *positional: Any, **args: Any) -> Any:
+        """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction.
+
+        Arguments go by keyword (``db.run(fn, user_id="u1")``); ``positional`` is there only
+        to refuse positional ones with a message that says so.
+        """
         if isinstance(fn, MutationFunction):
+            fn.check_args("db.run", positional, args)
             return self._runner.mutate(fn, args)
         if isinstance(fn, QueryFunction):
+            fn.check_args("db.run", positional, args)
             return self._runner.query(fn, args)
         raise TypeError(
             f"db.run() takes a function decorated with @fdb.query or @fdb.mutation, "
@@ -132,12 +138,15 @@ class Database:
 
     # -- subscriptions -------------------------------------------------------------------
 
-    def subscribe(self, fn: QueryFunction[..., Any], /, **args: Any) -> Subscription:
+    def subscribe(
+        self, fn: QueryFunction[..., Any], /, *positional: Any, **args: Any
+    ) -> Subscription:
         """A live query: re-runs when a committed write touches what it read."""
         if not isinstance(fn, QueryFunction):
             raise TypeError(
                 f"db.subscribe() takes a @fdb.query function, got {describe(fn)}"
             )
+        fn.check_args("db.subscribe", positional, args)
         self._engine.check_open()
         if self._runner.running():
             raise FusionError(

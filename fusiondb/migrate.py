@@ -23,6 +23,7 @@ from .core.errors import ReadOnlyError
 from .core.ids import encode_id
 from .core.progress import Progress, ProgressCallback
 from .core.schema import SYSTEM_FIELDS
+from .core.tableinfo import TableInfo
 from .transaction.context import TxnContext
 from .transaction.runner import Runner
 from .transaction.writer import Writer
@@ -92,8 +93,9 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
                 f"document as it is), got {type(out).__name__}"
             )
         new = {k: v for k, v in out.items() if k not in SYSTEM_FIELDS}
-        if new != orjson.loads(raw):
-            writer.replace(doc_id, new)
+        stored = orjson.loads(raw)
+        if new != stored:
+            writer.replace(doc_id, _without_leftovers(info, new, stored))
             state.changed += 1
     state.processed += len(rows)
     if rows:
@@ -101,6 +103,20 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
     state.done = len(rows) < batch_size
     txn.save_migration(name, table, state.as_tuple(), time.time() if recorded is None else None)
     return state
+
+
+def _without_leftovers(
+    info: TableInfo, new: dict[str, Any], stored: dict[str, Any]
+) -> dict[str, Any]:
+    """``new`` less the fields the model no longer has that ``fn`` carried over unchanged
+    from the stored document (``{**doc, ...}``): they are what is left of a removed field,
+    not a typo. A field ``fn`` adds or changes is kept, so an unknown one is still refused."""
+    if info.allows_extra or new.keys() <= info.input_names:
+        return new
+    return {
+        k: v for k, v in new.items()
+        if k in info.input_names or k not in stored or stored[k] != v
+    }
 
 
 def run_migration(

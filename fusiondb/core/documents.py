@@ -78,10 +78,14 @@ def check_structure(table: str, data: Any) -> None:
 
 
 def unknown_fields(info: TableInfo, names: Any, *, doc_id: str | None = None) -> ValidationError:
-    """A write named fields the model does not have (most often a typo)."""
+    """A write named fields the model does not have (most often a typo; for a write to an
+    existing document ``doc_id``, maybe an id of another table than the one meant)."""
     unknown = sorted(str(n) for n in names)
+    where = f"table {info.name!r}"
+    if doc_id is not None:
+        where = f"{doc_id} is a document of {where} (is it the id you meant?)"
     return ValidationError(
-        f"table {info.name!r}: unknown field{'s' if len(unknown) > 1 else ''} "
+        f"{where}: unknown field{'s' if len(unknown) > 1 else ''} "
         f"{', '.join(map(repr, unknown))}; {info.model.__name__} has "
         f"{', '.join(sorted(info.field_names - set(SYSTEM_FIELDS)))}",
         table=info.name,
@@ -93,8 +97,9 @@ def unknown_fields(info: TableInfo, names: Any, *, doc_id: str | None = None) ->
 _MODEL_DUMP = pydantic.BaseModel.model_dump
 
 
-def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
-    """The plain data of a document given as a model instance or a dict."""
+def to_input(info: TableInfo, doc: object, doc_id: str | None = None) -> dict[str, Any]:
+    """The plain data of a document given as a model instance or a dict (``doc_id``: the
+    document it is to replace, named in errors)."""
     if isinstance(doc, dict):
         if doc.keys() <= info.writable_names:  # the usual case, in one C-level check
             return doc
@@ -106,7 +111,7 @@ def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
                     field=name,
                 )
         if not info.allows_extra and not doc.keys() <= info.input_names:
-            raise unknown_fields(info, doc.keys() - info.input_names)
+            raise unknown_fields(info, doc.keys() - info.input_names, doc_id=doc_id)
         return doc
     if isinstance(doc, Document):
         if not isinstance(doc, info.model):

@@ -10,6 +10,8 @@ marks the context inactive, and every ``db``, query and stream built on it refus
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -138,6 +140,21 @@ class TxnContext:
         assert self.writes is not None, "a write outside a mutation"
         txn: WriteTxn = self.txn  # type: ignore[assignment]
         return txn
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction of a mutation: if the block raises, what it wrote is undone,
+        in the engine (documents, search indexes, files) and in the write set, so that
+        subscribers never hear of it; otherwise it stays part of the transaction."""
+        writes = self.writes
+        assert writes is not None, "a savepoint outside a mutation"
+        mark = writes.mark()
+        with self.write_txn().savepoint():
+            try:
+                yield
+            except BaseException:
+                writes.undo(mark)
+                raise
 
     def record(
         self,

@@ -8,9 +8,10 @@ loudly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from ..core.errors import ReadOnlyError
+from ..core.functions import nested_run_error
 from ..core.ids import decode_id
 from .context import TxnContext
 from .files import ReaderStorage
@@ -56,6 +57,10 @@ class Reader:
         if decoded is None or decoded[0] != info.number:
             return None
         return value  # type: ignore[return-value]
+
+    def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused: inside a function, call the other one directly, ``other(db, **args)``."""
+        raise nested_run_error(fn)
 
     def _read_only(self, op: str) -> ReadOnlyError:
         return ReadOnlyError(

@@ -18,8 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..core.errors import FusionError
-from ..core.functions import MutationFunction, QueryFunction
+from ..core.functions import MutationFunction, QueryFunction, nested_run_error
 from ..engine.base import Engine
 from .changefeed import ChangeFeed
 from .context import Clock, Pins, TxnContext
@@ -44,12 +43,6 @@ class Runner:
     def running(self) -> bool:
         """Whether this thread is inside a running function."""
         return getattr(self._local, "busy", False)
-
-    def _refuse_nested(self) -> None:
-        raise FusionError(
-            "db.run() inside a running query or mutation: call the other function "
-            "directly with the db you were given, e.g. other_fn(db, **args)"
-        )
 
     def query(self, fn: QueryFunction[..., R], args: dict[str, Any]) -> R:
         """``db.run`` of a query: ``fn`` on one snapshot."""
@@ -87,7 +80,7 @@ class Runner:
     ) -> tuple[Any, int]:
         local = self._local
         if getattr(local, "busy", False):
-            self._refuse_nested()
+            raise nested_run_error(fn if public else None)
         try:
             local.busy = True
             with self.engine.read() as txn:
@@ -104,7 +97,7 @@ class Runner:
     def _write(self, fn: Callable[..., Any], args: dict[str, Any] | None, public: bool) -> Any:
         local = self._local
         if getattr(local, "busy", False):
-            self._refuse_nested()
+            raise nested_run_error(fn if public else None)
         try:
             local.busy = True
             with self.engine.write() as txn:

@@ -5,12 +5,14 @@ recorded in the transaction's write set (``context.TxnContext.record``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 
 from ..core.documents import encode, to_input, unknown_fields
 from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
+from ..core.functions import Nesting
 from ..core.ids import MAX_ROWID, encode_id
 from ..core.schema import SYSTEM_FIELDS
 from ..core.tableinfo import TableInfo
@@ -19,7 +21,7 @@ from .files import WriterStorage
 from .reader import Reader
 
 
-class Writer(Reader):
+class Writer(Reader, Nesting):
     """What a ``@fdb.mutation`` function receives as ``db``: reads plus writes."""
 
     def __init__(self, ctx: TxnContext) -> None:
@@ -27,6 +29,11 @@ class Writer(Reader):
         self._txn = ctx.write_txn()
         assert ctx.clock is not None
         self._clock: Clock = ctx.clock
+
+    def _nested(self) -> AbstractContextManager[None]:
+        """Where a mutation called with this db runs (``core.functions.Nesting``)."""
+        self._ctx.check()
+        return self._ctx.savepoint()
 
     @property
     def storage(self) -> WriterStorage:
@@ -122,7 +129,7 @@ class Writer(Reader):
         """
         self._ctx.check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "replace")
-        raw, _ = encode(info, to_input(info, doc), self._tables.names, doc_id=doc_id)
+        raw, _ = encode(info, to_input(info, doc, doc_id), self._tables.names, doc_id=doc_id)
         self._update(info, rowid, ct, old, raw)
 
     def delete(self, doc_id: str) -> None:

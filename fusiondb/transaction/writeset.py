@@ -98,6 +98,17 @@ class WriteSet:
             )
         )
 
+    def mark(self) -> tuple[int, int]:
+        """Where the write set is now, for ``undo``."""
+        return len(self.writes), len(self.layouts)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        """Forget every write recorded since ``mark`` (a savepoint rolled back)."""
+        n_writes, n_layouts = mark
+        del self.writes[n_writes:]
+        for table in list(self.layouts)[n_layouts:]:  # insertion order: the newest last
+            del self.layouts[table]
+
     def keys_by_index(self) -> dict[tuple[str, str], list[Key]]:
         """Every written key per (table, index); a key that did not change appears once.
 
