@@ -249,12 +249,13 @@ def _bind_field(field: Field, info: TableInfo) -> Expr:
     top = field.path.split(".")[0]
     if field.path == "creation_time":
         return SystemField("creation_time")
-    stored = info.field_names | set(info.model.model_computed_fields)
-    if top not in SYSTEM_FIELDS and (top in stored or info.allows_extra):
-        return field
-    if top not in SYSTEM_FIELDS and hasattr(info.model, top):
-        raise _NeedsPython  # a property or method of the model: only Python knows it
-    fields = ", ".join(sorted((stored - set(SYSTEM_FIELDS)) | set(SYSTEM_FIELDS)))
+    computed = info.model.model_computed_fields  # stored too: the serializer writes them
+    if top not in SYSTEM_FIELDS:
+        if top in info.field_names or top in computed or info.allows_extra:
+            return field
+        if hasattr(info.model, top):
+            raise _NeedsPython  # a property or method of the model: only Python knows it
+    fields = ", ".join(sorted(info.field_names | set(computed)))
     raise InvalidQuery(
         f"table {info.name!r}: a filter reads field {field.path!r}, which no document of the "
         f"table can hold ({info.model.__name__} has {fields})",
