@@ -312,8 +312,11 @@ def index_value(info: TableInfo, path: str, value: Any) -> Any:
         raise ValueError(f"{what}: index values are None, bool, int, float or str")
     try:
         stored = adapter.dump_python(adapter.validate_python(value), mode="json", warnings=False)
-    except (pydantic.ValidationError, pydantic_core.PydanticSerializationError) as exc:
-        raise ValueError(f"{what}: the field does not accept it ({exc})") from None
+    except pydantic.ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"]
+        raise ValueError(f"{what}: the field does not accept it ({reason})") from None
+    except pydantic_core.PydanticSerializationError as exc:
+        raise ValueError(f"{what}: it cannot be stored as the field's JSON ({exc})") from None
     if isinstance(stored, dict | list):
         raise ValueError(f"{what}: it is stored as JSON {type(stored).__name__}, not one index value")
     return index_value(info, path, stored)

@@ -157,19 +157,21 @@ def _cursor_decode(cursor: str, scope: CursorScope, width: int) -> Key:
         (name, key), order, digest = data, scope.order, scope.digest
     else:
         raise malformed
-    if name == scope.name and (type(key) is not list or len(key) not in (0, width) or not all(
-        v is None or type(v) in (int, float, str) for v in key
-    )):
-        raise malformed
     if name != scope.name:
-        what = f"index {name!r}"
-    elif order != scope.order:
-        what = f"order {order!r}, this query's is {scope.order!r}"
-    elif digest != scope.digest:
-        what = f"another range of index {scope.name!r}"
-    else:
-        return tuple(key)
-    raise scope.refuse(
+        raise _other_query(scope, f"index {name!r}")
+    if type(key) is not list or len(key) not in (0, width) or not all(
+        v is None or type(v) in (int, float, str) for v in key
+    ):
+        raise malformed
+    if order != scope.order:
+        raise _other_query(scope, f"order {order!r}, this query's is {scope.order!r}")
+    if digest != scope.digest:
+        raise _other_query(scope, f"another range of index {scope.name!r}")
+    return tuple(key)
+
+
+def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
+    return scope.refuse(
         f"this cursor belongs to another query ({what}); pass the continue_cursor of the same query"
     )
 
