@@ -7,6 +7,8 @@ than validating row by row.
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +18,7 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
-from .schema import SYSTEM_FIELDS, Document
+from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
 
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -291,3 +293,59 @@ def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:
         doc["id"] = doc_id
         doc["creation_time"] = row[1]
     return docs
+
+
+def index_value(info: TableInfo, path: str, value: Any) -> Any:
+    """``value`` as an index of ``info`` holds it for field ``path``, to compare with in a range.
+
+    Booleans are 0/1 (as ``keys.extract`` gives them). Any other non-JSON value (a datetime, an
+    Enum member, a UUID...) is validated as the field's type and serialized as a document
+    stores it (pydantic's JSON mode: a datetime becomes its ISO text, an Enum its value).
+    Raises ``ValueError`` naming the problem for NaN (stored as nothing, equal to nothing)
+    and for a value the field does not accept or that is not one index value.
+    """
+    kind = type(value)
+    if kind is bool:
+        return int(value)
+    if kind is float and value != value:
+        raise ValueError(f"cannot compare {path!r} with NaN (it equals nothing, and is never stored)")
+    if value is None or kind is str or kind is int or kind is float:
+        return value
+    adapter = _field_adapter(info.model, path)
+    what = f"cannot compare {path!r} with a {kind.__name__}"
+    if adapter is None:
+        raise ValueError(f"{what}: index values are None, bool, int, float or str")
+    try:
+        stored = adapter.dump_python(adapter.validate_python(value), mode="json", warnings=False)
+    except pydantic.ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"]
+        raise ValueError(f"{what}: the field does not accept it ({reason})") from None
+    except pydantic_core.PydanticSerializationError as exc:
+        raise ValueError(f"{what}: it cannot be stored as the field's JSON ({exc})") from None
+    if isinstance(stored, dict | list):
+        raise ValueError(f"{what}: it is stored as JSON {type(stored).__name__}, not one index value")
+    return index_value(info, path, stored)
+
+
+@functools.lru_cache(maxsize=256)
+def _field_adapter(model: type[pydantic.BaseModel], path: str) -> pydantic.TypeAdapter[Any] | None:
+    """A TypeAdapter for the declared type of field ``path`` of ``model`` (through nested
+    models), with its annotated metadata (serializers, constraints); ``None`` if the path names
+    no declared field."""
+    current: list[Any] = [model]
+    found: pydantic.fields.FieldInfo | None = None
+    for part in path.split("."):
+        fields = [
+            m.model_fields[part] for m in current
+            if isinstance(m, type) and issubclass(m, pydantic.BaseModel) and part in m.model_fields
+        ]
+        if not fields:
+            return None
+        found = fields[0]
+        current = [a for f in fields for a in unwrap_annotation(f.annotation)]
+    if found is None:
+        return None
+    annotation: Any = found.annotation
+    if found.metadata:
+        annotation = typing.Annotated[(annotation, *found.metadata)]
+    return pydantic.TypeAdapter(annotation)

@@ -120,6 +120,11 @@ class InvalidQuery(FusionError, ValueError):
         self.field = field
 
 
+class InvalidCursor(InvalidQuery):
+    """A pagination cursor is malformed or was made by another query (another table, index,
+    order or range), as Convex's ``InvalidCursor``. Using it would silently return wrong pages."""
+
+
 class UniqueError(FusionError):
     """``unique()`` found more than one document."""
 
@@ -140,7 +145,7 @@ class DatabaseError(FusionError):
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
-    SchemaMismatch, ReadOnlyError, InvalidQuery, UniqueError, DatabaseClosed, DatabaseError,
+    SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, UniqueError, DatabaseClosed, DatabaseError,
 ):
     _error.__module__ = "fusiondb"
 del _error

@@ -6,6 +6,12 @@ for SQLite: ``engine/sqlite/scan.py``), so the database does the filtering. If t
 does something an expression cannot say (``len(...)``, ``and``/``or``, a method call), the
 query falls back to calling it on each document in Python.
 The Convex spelling works too: ``lambda q: q.eq(q.field("completed"), False)``.
+
+Before a tree reaches the engine, ``bind`` checks it against the table: a field no document
+of the table can hold is an ``InvalidQuery`` (not a comparison with NULL that silently
+matches nothing), NaN is refused, and the system fields become ``SystemField`` nodes: ``id``
+compares as the row number its id encodes (so ids order as ``by_id`` does: creation order),
+``creation_time`` as the stored creation time.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import FIELD_RE
+from .errors import InvalidQuery
+from .ids import decode_id
+from .schema import FIELD_RE, SYSTEM_FIELDS
+from .tableinfo import TableInfo
 
 # Values a compiled expression can compare a field with.
 VALUE_TYPES = (str, int, float, bool, type(None))
@@ -69,6 +78,13 @@ class Field(Expr):
         if name.startswith("__") or not FIELD_RE.match(name):
             raise AttributeError(name)
         return Field(f"{self.path}.{name}")
+
+
+@dataclass(eq=False)
+class SystemField(Expr):
+    """A value the database keeps outside the document: ``"rowid"`` or ``"creation_time"``."""
+
+    name: str
 
 
 @dataclass(eq=False)
@@ -163,3 +179,85 @@ def _is_condition(expr: object) -> bool:
     if isinstance(expr, Not):
         return _is_condition(expr.inner)
     return False
+
+
+# ``a op b`` is ``b MIRROR[op] a``.
+_MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+class _NeedsPython(Exception):
+    """The condition is right but cannot be said in the engine's terms: run it in Python."""
+
+
+def bind(expr: Expr, info: TableInfo) -> Expr | None:
+    """``expr`` checked against table ``info`` and ready for the engine, or ``None`` when it must
+    run in Python (it reads a model attribute that is not stored, such as a property, or
+    compares ``id`` with another field). Raises ``InvalidQuery`` for a field no document of
+    the table can hold and for NaN."""
+    try:
+        return _bind(expr, info)
+    except _NeedsPython:
+        return None
+
+
+def _bind(expr: Expr, info: TableInfo) -> Expr:
+    if isinstance(expr, Compare):
+        left, right, op = expr.left, expr.right, expr.op
+        if _is_id(right) and not _is_id(left):
+            left, right, op = right, left, _MIRROR[op]
+        if _is_id(left):
+            return _bind_id(op, right, info)
+        return Compare(op, _bind(left, info), _bind(right, info))
+    if isinstance(expr, Logical):
+        return Logical(expr.op, tuple(_bind(p, info) for p in expr.parts))
+    if isinstance(expr, Not):
+        return Not(_bind(expr.inner, info))
+    if isinstance(expr, Literal):
+        if isinstance(expr.value, float) and expr.value != expr.value:
+            raise InvalidQuery(
+                f"table {info.name!r}: a filter compares with NaN, which equals nothing and "
+                "cannot be stored", table=info.name,
+            )
+        return expr
+    if isinstance(expr, Field):
+        return _bind_field(expr, info)
+    raise TypeError(f"not a filter expression: {expr!r}")
+
+
+def _is_id(expr: Expr) -> bool:
+    return isinstance(expr, Field) and expr.path == "id"
+
+
+def _bind_id(op: str, other: Expr, info: TableInfo) -> Expr:
+    """``id op other``: an id of this table compares by its row number; any other value is
+    never equal to an id, and ordering against it has no sensible meaning."""
+    if not isinstance(other, Literal):
+        raise _NeedsPython  # id against a field holding an id string: compare the strings
+    decoded = decode_id(other.value)
+    if decoded is not None and decoded[0] == info.number:
+        return Compare(op, SystemField("rowid"), Literal(decoded[1]))
+    if op in ("=", "!="):
+        return Literal(op == "!=")
+    raise InvalidQuery(
+        f"table {info.name!r}: a filter orders id against {other.value!r}, which is not an id "
+        "of this table (ids of a table order by creation, as index by_id)",
+        table=info.name, field="id",
+    )
+
+
+def _bind_field(field: Field, info: TableInfo) -> Expr:
+    top = field.path.split(".")[0]
+    if field.path == "creation_time":
+        return SystemField("creation_time")
+    computed = info.model.model_computed_fields  # stored too: the serializer writes them
+    if top not in SYSTEM_FIELDS:
+        if top in info.field_names or top in computed or info.allows_extra:
+            return field
+        if hasattr(info.model, top):
+            raise _NeedsPython  # a property or method of the model: only Python knows it
+    fields = ", ".join(sorted(info.field_names | set(computed)))
+    raise InvalidQuery(
+        f"table {info.name!r}: a filter reads field {field.path!r}, which no document of the "
+        f"table can hold ({info.model.__name__} has {fields})",
+        table=info.name, field=field.path,
+    )

@@ -66,15 +66,15 @@ def check_name(kind: str, name: str, *, system_ok: bool = False) -> str:
     return name
 
 
-def _unwrap(annotation: Any) -> list[Any]:
+def unwrap_annotation(annotation: Any) -> list[Any]:
     """The alternatives of an annotation: ``A | None`` -> [A, None]; Annotated stripped."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        return unwrap_annotation(typing.get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
         out: list[Any] = []
         for arg in typing.get_args(annotation):
-            out.extend(_unwrap(arg))
+            out.extend(unwrap_annotation(arg))
         return out
     return [annotation]
 
@@ -99,7 +99,7 @@ def resolve_field_path(model: type[BaseModel], path: str, *, table: str) -> None
             )
         current = []
         for f in found:
-            current.extend(_unwrap(f.annotation))
+            current.extend(unwrap_annotation(f.annotation))
     if parts[0] in SYSTEM_FIELDS:
         raise SchemaError(
             f"table {table!r}: {path!r} is a system field; every index already ends with "

@@ -31,9 +31,11 @@ from ..core.schema import SearchIndexDef
 class IndexScan(NamedTuple):
     """One range scan over an index, in index order.
 
-    ``fields`` are the index's field paths (empty for ``by_creation_time``); the key of a
-    document is ``(*field values, creation_time, rowid)``. ``eqs`` fix a prefix of that key,
-    ``lower``/``upper`` bound the next position (``("gt" | "gte" | "lt" | "lte", value)``),
+    ``fields`` are the index's field paths (empty for ``by_creation_time`` and ``by_id``); the
+    key of a document is ``(*field values, creation_time, rowid)``, for ``by_id`` ``(rowid,)``.
+    ``eqs`` fix a prefix of that key, ``lower``/``upper`` bound the next position
+    (``("gt" | "gte" | "lt" | "lte", value)``; a ``None`` value is below every other value, so
+    ``gt(None)`` means "not null" and ``lt(None)`` nothing),
     ``after`` and ``until`` are full keys (pagination: strictly after, up to and including),
     ``filters`` conditions every returned document meets, ``limit`` caps the rows.
 

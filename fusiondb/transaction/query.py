@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
-from ..core.documents import decode_rows, python_filtered
-from ..core.errors import InvalidQuery, UniqueError
-from ..core.expr import Expr, compile_filter
+from ..core.documents import decode_rows, index_value, python_filtered
+from ..core.errors import InvalidCursor, InvalidQuery, UniqueError
+from ..core.expr import Expr, bind, compile_filter
+from ..core.ids import decode_id
 from ..core.keys import TOP, Key
-from ..core.schema import CREATION_INDEX
+from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
 from ..engine.base import IndexScan
 from . import search as search_query
@@ -28,6 +30,7 @@ from .context import TxnContext
 from .search import SearchFilter, SearchSpec
 
 CREATION_FIELD = "creation_time"
+ID_FIELD = "id"
 BATCH = 256
 _LOWER = ("gt", "gte")
 _UPPER = ("lt", "lte")
@@ -36,10 +39,13 @@ _UPPER = ("lt", "lte")
 class IndexRange:
     """The ``q`` of ``with_index(name, lambda q: ...)``: eq on a prefix, then one range."""
 
-    def __init__(self, table: str, index: str, fields: tuple[str, ...]) -> None:
+    def __init__(
+        self, table: str, index: str, fields: tuple[str, ...], convert: Callable[[str, Any], Any]
+    ) -> None:
         self._table = table
         self._index = index
-        self._fields = fields  # index fields then "creation_time"
+        self._fields = fields  # index fields then "creation_time" (by_id: "id" alone)
+        self._convert = convert  # (field, value) -> the value as the index holds it
         self.eqs: list[Any] = []
         self.lower: tuple[str, Any] | None = None
         self.upper: tuple[str, Any] | None = None
@@ -54,11 +60,10 @@ class IndexRange:
         )
 
     def _check_value(self, field: str, value: Any) -> Any:
-        if value is True or value is False:
-            return int(value)
-        if value is None or isinstance(value, int | float | str):
-            return value
-        raise self._err(f"cannot compare {field!r} with a {type(value).__name__}", field)
+        try:
+            return self._convert(field, value)
+        except ValueError as exc:
+            raise self._err(str(exc), field) from None
 
     def eq(self, field: str, value: Any) -> IndexRange:
         if self.lower is not None or self.upper is not None:
@@ -111,23 +116,64 @@ class IndexRange:
         return lo, hi
 
 
-def _cursor_encode(index: str, key: Key) -> str:
-    raw = orjson.dumps([index, list(key)])
+# Cursor formats: 1 was ``[name, key]``; 2 is ``[2, name, order, range digest, key]``, so that
+# a cursor passed to a query in the other order or over another range is refused instead of
+# silently giving wrong pages. Format 1 cursors (users may have stored them) are still read.
+CURSOR_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class CursorScope:
+    """What a cursor is made for: a table's index, an order, and a digest of the range."""
+
+    table: str
+    index: str
+    order: str
+    digest: str
+
+    @property
+    def name(self) -> str:
+        # Cursors name the table too: by_creation_time exists on every table.
+        return f"{self.table}.{self.index}"
+
+    def refuse(self, message: str) -> InvalidCursor:
+        return InvalidCursor(message, table=self.table, index=self.index)
+
+
+def _cursor_encode(scope: CursorScope, key: Key) -> str:
+    raw = orjson.dumps([CURSOR_FORMAT, scope.name, scope.order, scope.digest, list(key)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _cursor_decode(cursor: str, index: str, width: int) -> Key:
+def _cursor_decode(cursor: str, scope: CursorScope, width: int) -> Key:
+    malformed = scope.refuse(f"malformed pagination cursor {cursor!r}")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, key = orjson.loads(raw)
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidQuery(f"malformed pagination cursor {cursor!r}") from None
-    if name != index or not isinstance(key, list) or len(key) not in (0, width):
-        raise InvalidQuery(
-            f"this cursor belongs to another query (index {name!r}); pass the "
-            "continue_cursor of the same query"
-        )
+        raise malformed from None
+    if type(data) is list and len(data) == 5 and data[0] == CURSOR_FORMAT:
+        _, name, order, digest, key = data
+    elif type(data) is list and len(data) == 2:  # format 1: order and range unrecorded
+        (name, key), order, digest = data, scope.order, scope.digest
+    else:
+        raise malformed
+    if name != scope.name:
+        raise _other_query(scope, f"index {name!r}")
+    if type(key) is not list or len(key) not in (0, width) or not all(
+        v is None or type(v) in (int, float, str) for v in key
+    ):
+        raise malformed
+    if order != scope.order:
+        raise _other_query(scope, f"order {order!r}, this query's is {scope.order!r}")
+    if digest != scope.digest:
+        raise _other_query(scope, f"another range of index {scope.name!r}")
     return tuple(key)
+
+
+def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
+    return scope.refuse(
+        f"this cursor belongs to another query ({what}); pass the continue_cursor of the same query"
+    )
 
 
 def _evolve(query: Query, **changes: Any) -> Query:
@@ -161,6 +207,7 @@ class Query:
     _py_filters: tuple[Callable[[Any], Any], ...] = ()
     _dicts: bool = False
     _indexed: bool = False
+    _ordered: bool = False
     _search: SearchSpec | None = None
 
     def with_index(
@@ -169,8 +216,11 @@ class Query:
         """Scan index ``name`` over the range the callback builds (all of it if none)."""
         if self._indexed:
             raise InvalidQuery("with_index() can be called once per query", table=self._info.name)
-        if name == CREATION_INDEX:
-            fields: tuple[str, ...] = ()
+        fields: tuple[str, ...] = ()
+        if name == ID_INDEX:
+            key_fields: tuple[str, ...] = (ID_FIELD,)
+        elif name == CREATION_INDEX:
+            key_fields = (CREATION_FIELD,)
         else:
             idx = self._info.indexes.get(name)
             if idx is None:
@@ -181,7 +231,8 @@ class Query:
                     index=name,
                 )
             fields = idx.fields
-        rng = IndexRange(self._info.name, name, (*fields, CREATION_FIELD))
+            key_fields = (*fields, CREATION_FIELD)
+        rng = IndexRange(self._info.name, name, key_fields, self._range_value)
         if range is not None:
             out = range(rng)
             if out is not rng:
@@ -193,6 +244,16 @@ class Query:
                 )
         return _evolve(self, _index=name, _fields=fields, _range=rng, _indexed=True)
 
+    def _range_value(self, field: str, value: Any) -> Any:
+        """A range value as the index holds it: an id as its rowid (only ``by_id`` has the
+        field ``id``), anything else as a document stores it (``documents.index_value``)."""
+        if field != ID_FIELD:
+            return index_value(self._info, field, value)
+        decoded = decode_id(value)
+        if decoded is None or decoded[0] != self._info.number:
+            raise ValueError(f"by_id ranges compare ids of table {self._info.name!r}, got {value!r}")
+        return decoded[1]
+
     def with_search_index(self, name: str, search: Callable[[SearchFilter], SearchFilter]) -> Query:
         """Full-text search: ``lambda q: q.search("text", "buy milk").eq("user_id", u)``.
 
@@ -200,7 +261,7 @@ class Query:
         ``eq`` filters apply inside the search index. See search.py.
         """
         table = self._info.name
-        if self._indexed or self._order != "asc":
+        if self._indexed or self._ordered:
             raise InvalidQuery(
                 "with_search_index() cannot be combined with with_index() or order(): search "
                 "results come in relevance order",
@@ -233,11 +294,16 @@ class Query:
             )
         if order not in ("asc", "desc"):
             raise InvalidQuery(f"order must be 'asc' or 'desc', got {order!r}")
-        return _evolve(self, _order=order)
+        if self._ordered:
+            # As Convex: a second order() would silently override the first.
+            raise InvalidQuery("order() can be called once per query", table=self._info.name)
+        return _evolve(self, _order=order, _ordered=True)
 
     def filter(self, predicate: Callable[[Any], Any]) -> Query:
         """Keep documents for which ``predicate`` holds; compiled to SQL when it can be."""
         expr = compile_filter(predicate)
+        if expr is not None:
+            expr = bind(expr, self._info)
         if expr is not None:
             return _evolve(self, _sql_filters=(*self._sql_filters, expr))
         return _evolve(self, _py_filters=(*self._py_filters, predicate))
@@ -291,6 +357,8 @@ class Query:
     def _key(self, row: Any, eqs: tuple[Any, ...]) -> Key:
         """The index key of a scanned row: its field values (the eq prefix's, then those the
         row carries after the document), creation time, rowid."""
+        if self._index == ID_INDEX:
+            return (row[0],)
         n = len(self._fields)
         fixed = eqs[:n]
         return (*fixed, *row[3 : 3 + n - len(fixed)], row[1], row[0])
@@ -345,10 +413,14 @@ class Query:
             )
         return docs[0] if docs else None
 
-    @property
-    def _cursor_name(self) -> str:
-        # Cursors name the table too: by_creation_time exists on every table.
-        return f"{self._info.name}.{self._index}"
+    def _cursor_scope(self) -> CursorScope:
+        rng, search = self._range, self._search
+        if search is not None:
+            scanned: Any = [search.terms, search.prefix, search.filters]
+        else:
+            scanned = [rng.eqs, rng.lower, rng.upper] if rng is not None else []
+        digest = hashlib.blake2b(orjson.dumps(scanned), digest_size=6).hexdigest()
+        return CursorScope(self._info.name, self._index, self._order, digest)
 
     def paginate(
         self, cursor: str | None = None, num_items: int = 100, *, end_cursor: str | None = None
@@ -361,17 +433,17 @@ class Query:
         """
         if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
             raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
-        width = len(self._fields) + 2
-        after = _cursor_decode(cursor, self._cursor_name, width) or None if cursor else None
-        until = _cursor_decode(end_cursor, self._cursor_name, width) or None if end_cursor else None
+        width = 1 if self._index == ID_INDEX else len(self._fields) + 2
+        scope = self._cursor_scope()
+        after = _cursor_decode(cursor, scope, width) or None if cursor else None
+        until = _cursor_decode(end_cursor, scope, width) or None if end_cursor else None
         eqs = self._range.eqs if self._range is not None else []
         for key in (after, until):
+            # Format 1 cursors carry no range digest; their eq prefix still tells.
             if key is not None and list(key[: len(eqs)]) != eqs:
-                raise InvalidQuery(
+                raise scope.refuse(
                     "this cursor belongs to another query (other eq values on index "
-                    f"{self._index!r}); pass the continue_cursor of the same query",
-                    table=self._info.name,
-                    index=self._index,
+                    f"{self._index!r}); pass the continue_cursor of the same query"
                 )
         last: Key | None
         pinned = self._ctx.pinned_end(self.pin_key(cursor)) if end_cursor is None else None
@@ -381,7 +453,7 @@ class Query:
             is_done = True
         else:
             if pinned is not None:
-                until = _cursor_decode(pinned[0], self._cursor_name, width) or None
+                until = _cursor_decode(pinned[0], scope, width) or None
             if until is not None:
                 rows, _, _ = self._scan(None, after, until)
                 last, is_done = until, False
@@ -390,7 +462,7 @@ class Query:
         if last is None:
             last = after
         # An empty first page still gets a cursor; it resumes from the start of the range.
-        next_cursor = _cursor_encode(self._cursor_name, last if last is not None else ())
+        next_cursor = _cursor_encode(scope, last if last is not None else ())
         self._ctx.pin_end(self.pin_key(cursor), next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.expr import Compare, Expr, Field, Literal, Logical, Not
+from ...core.expr import Compare, Expr, Field, Literal, Logical, Not, SystemField
+from ...core.schema import ID_INDEX
 from ..base import IndexScan
 from .ddl import column_of, index_sql_name, json_path, quote
 
 _SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+# A bound at None: NULL (a missing or null field) sorts before every value, as null does in
+# Convex, so ``gt(None)`` is "not null" and ``lt(None)`` is nothing. None means no condition.
+_NULL_BOUND = {"gt": "{} IS NOT NULL", "gte": None, "lt": "0", "lte": "{} IS NULL"}
+_SYSTEM_COLUMNS = {"rowid": "_id", "creation_time": "creation_time"}
 # SQL text per scan shape; shapes come from the schema, so few exist.
 _CACHE: dict[tuple[Any, ...], str] = {}
 _CACHE_MAX = 4096
@@ -24,6 +29,8 @@ def compile_expr(expr: Expr, params: list[Any]) -> str:
     """SQL for a filter expression over the stored JSON (``doc``); values go to ``params``."""
     if isinstance(expr, Field):
         return f"(doc ->> '{json_path(expr.path)}')"
+    if isinstance(expr, SystemField):
+        return _SYSTEM_COLUMNS[expr.name]
     if isinstance(expr, Literal):
         params.append(expr.value)
         return "?"
@@ -49,8 +56,7 @@ def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
     if spec.after is None and spec.until is None and not spec.filters:
         shape = (
             spec.table, spec.index_name, spec.fields, spec.desc, limited, len(spec.eqs),
-            spec.lower[0] if spec.lower is not None else None,
-            spec.upper[0] if spec.upper is not None else None,
+            _bound_shape(spec.lower), _bound_shape(spec.upper),
         )
         sql = _CACHE.get(shape)
         if sql is None:
@@ -60,10 +66,7 @@ def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
             _CACHE[shape] = sql
         # Parameters in the order _build appends them: eqs, bounds, limit.
         params = list(spec.eqs)
-        if spec.lower is not None:
-            params.append(spec.lower[1])
-        if spec.upper is not None:
-            params.append(spec.upper[1])
+        params.extend(b[1] for b in (spec.lower, spec.upper) if b is not None and b[1] is not None)
         if limited:
             params.append(spec.limit)
         return sql, params
@@ -71,32 +74,42 @@ def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
     return _build(spec, params), params
 
 
+def _bound_shape(bound: tuple[str, Any] | None) -> tuple[str, bool] | None:
+    return None if bound is None else (bound[0], bound[1] is None)
+
+
 def _build(spec: IndexScan, params: list[Any]) -> str:
     cols = [quote(column_of(f)) for f in spec.fields]
-    key_cols = [*cols, "creation_time", "_id"]
+    by_id = spec.index_name == ID_INDEX
+    # by_id is the table's own rowid order (its primary key), keyed by the rowid alone.
+    key_cols = ["_id"] if by_id else [*cols, "creation_time", "_id"]
     where: list[str] = []
     for col, value in zip(key_cols, spec.eqs, strict=False):
         where.append(f"{col} IS ?")
         params.append(value)
     pos = len(spec.eqs)
     for bound in (spec.lower, spec.upper):
-        if bound is not None:
+        if bound is None:
+            continue
+        if bound[1] is not None:
             where.append(f"{key_cols[pos]} {_SQL_OP[bound[0]]} ?")
             params.append(bound[1])
+        elif (null_sql := _NULL_BOUND[bound[0]]) is not None:
+            where.append(null_sql.format(key_cols[pos]))
     for expr in spec.filters:
         where.append(compile_expr(expr, params))
     tail = key_cols[pos:]
     if spec.after is not None:
-        where.append(_after(tail, spec.after[pos:], spec.desc, params))
-    if spec.until is not None:
+        # With every key column fixed by eq, nothing comes after the one possible key.
+        where.append(_after(tail, spec.after[pos:], spec.desc, params) if tail else "0")
+    if spec.until is not None and tail:
         where.append(f"NOT {_after(tail, spec.until[pos:], spec.desc, params)}")
     # Key columns fixed by the eq prefix are not selected: their value is the eq value
     # (and reading a generated column per row is not free).
     select = ", ".join(["_id", "creation_time", "doc", *cols[pos:]])
-    sql = (
-        f"SELECT {select} FROM {quote(spec.table)} "
-        f"INDEXED BY {quote(index_sql_name(spec.table, spec.index_name))}"
-    )
+    sql = f"SELECT {select} FROM {quote(spec.table)}"
+    if not by_id:
+        sql += f" INDEXED BY {quote(index_sql_name(spec.table, spec.index_name))}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     direction = " DESC" if spec.desc else ""
