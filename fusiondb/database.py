@@ -13,6 +13,8 @@ import asyncio
 import os
 from typing import Any
 
+from .check import CheckReport
+from .check import check as run_check
 from .core.errors import FusionError, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
@@ -133,6 +135,14 @@ class Database:
         return run_migration(
             self._runner, table, fn, batch_size=batch_size, name=name, progress=progress
         )
+
+    def check(
+        self, *, repair: bool = True, progress: ProgressCallback | None = None
+    ) -> CheckReport:
+        """Check the file (SQLite's integrity check) and that every search index matches its
+        table's documents; rebuild those that do not (``repair=False``: only report). For
+        after another tool wrote to the file. See check.py."""
+        return run_check(self._engine, self._tables.by_name.values(), repair, progress)
 
     # -- subscriptions -------------------------------------------------------------------
 
