@@ -24,6 +24,7 @@
     sub = db.subscribe(list_by_user, user_id="u1")   # re-runs when a commit touches it
 """
 
+from .check import CheckReport
 from .core.errors import (
     DatabaseClosed,
     DatabaseError,
@@ -55,6 +56,7 @@ from .transaction.writer import Writer
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckReport",
     "Database",
     "DatabaseClosed",
     "DatabaseError",

@@ -9,9 +9,12 @@ Every call then goes down to one of them; ``docs/architecture.md`` follows one w
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
+from .check import CheckReport
+from .check import check as run_check
 from .core.errors import FusionError, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
@@ -29,6 +32,9 @@ from .system import System
 from .transaction.changefeed import ChangeFeed
 from .transaction.runner import Runner
 from .transaction.tables import Tables
+
+# How long close() waits for live queries to catch up with the commits made before it.
+CLOSE_TIMEOUT = 5.0
 
 
 class Database:
@@ -136,6 +142,14 @@ class Database:
             self._runner, table, fn, batch_size=batch_size, name=name, progress=progress
         )
 
+    def check(
+        self, *, repair: bool = True, progress: ProgressCallback | None = None
+    ) -> CheckReport:
+        """Check the file (SQLite's integrity check) and that every search index matches its
+        table's documents; rebuild those that do not (``repair=False``: only report). For
+        after another tool wrote to the file. See check.py."""
+        return run_check(self._engine, self._tables.by_name.values(), repair, progress)
+
     # -- subscriptions -------------------------------------------------------------------
 
     def subscribe(
@@ -155,6 +169,13 @@ class Database:
             )
         return self._subs.subscribe(fn, args)
 
+    async def subscribe_async(
+        self, fn: QueryFunction[..., Any], /, **args: Any
+    ) -> Subscription:
+        """``subscribe`` for a coroutine: the first evaluation runs on a worker thread, so a
+        large query does not stall the event loop."""
+        return await asyncio.to_thread(self.subscribe, fn, **args)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every subscription reflects every commit made so far."""
         return self._subs.wait_idle(timeout)
@@ -170,11 +191,12 @@ class Database:
     def closed(self) -> bool:
         return self._engine.closed
 
-    def close(self) -> None:
-        """Close every subscription and connection. Safe to call twice."""
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Deliver the notifications of every commit made so far (waiting up to ``timeout``
+        seconds), then close every subscription and connection. Safe to call twice."""
         if self._engine.closed:
             return
-        self._subs.close()
+        self._subs.close(timeout)
         self._feed.close()
         self._engine.close()
 

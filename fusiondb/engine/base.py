@@ -144,6 +144,16 @@ class ReadTxn(Protocol):
         """``(last rowid, processed, changed, done)`` of a ``db.migrate`` run, if recorded."""
         ...
 
+    def integrity_problems(self) -> list[str]:
+        """What the engine's own consistency check finds wrong with the stored data (empty:
+        nothing). Reads everything: slow on a large database."""
+        ...
+
+    def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
+        """Whether search index ``index`` of ``table`` holds exactly the entries of the
+        table's documents (it may not, after another tool wrote to the database)."""
+        ...
+
 
 class WriteTxn(ReadTxn, Protocol):
     """The write transaction (one at a time per database, serializable)."""
@@ -178,6 +188,10 @@ class WriteTxn(ReadTxn, Protocol):
 
     def delete_chunks(self, file: int) -> None: ...
 
+    def wrote(self) -> bool:
+        """Whether this transaction has changed any row so far."""
+        ...
+
     def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
         """Commit; with a ``payload``, append it to the change log first (same transaction).
         Returns the commit's sequence number in the log (0 without a payload)."""
@@ -207,6 +221,12 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def drop_search_index(self, table: str, index: str) -> None: ...
+
+    def rebuild_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        """Build a search index afresh from the table's documents."""
+        ...
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         """Write ``value_json`` at top-level ``path`` of every document that lacks it."""
@@ -241,7 +261,9 @@ class LogReader(Protocol):
         ...
 
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
-        """Entries after ``seq``, and whether the log still reached back to ``seq``."""
+        """Entries after ``seq``, and whether they are every commit since the last read:
+        ``False`` when the log no longer reaches back to ``seq``, or when a commit left no
+        entry (another tool wrote to the database)."""
         ...
 
     def close(self) -> None: ...

@@ -21,10 +21,13 @@ class Owner(Protocol):
 
 
 class Handle(Protocol):
-    """What ``publish`` needs of a handle: its signal."""
+    """What ``publish`` and ``fail`` need of a handle: its signals."""
 
     @property
     def changed(self) -> Any: ...
+
+    @property
+    def failed(self) -> Any: ...
 
 
 def args_key(fn: Any, args: dict[str, Any]) -> Hashable:
@@ -74,12 +77,29 @@ class Live:
         with self.cond:
             self.value = value
             self.generation += 1
+            self.error = None
             self.cond.notify_all()
             waiters = list(self.waiters)
             handles = list(self.handles)
         _wake_all(waiters)
         for handle in handles:
             handle.changed.send(handle, value=value)
+
+    def fail(self, error: BaseException) -> None:
+        """A re-run raised: the value stays; iterators wake (to raise it), ``failed`` is sent."""
+        with self.cond:
+            self.error = error
+            self.cond.notify_all()
+            waiters = list(self.waiters)
+            handles = list(self.handles)
+        _wake_all(waiters)
+        for handle in handles:
+            handle.failed.send(handle, error=error)
+
+    def recover(self) -> None:
+        """A re-run succeeded with an unchanged value: the error, if any, is over."""
+        with self.cond:
+            self.error = None
 
     def wake(self) -> None:
         """Wake every waiting iterator to look again (a handle closed)."""

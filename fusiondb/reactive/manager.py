@@ -65,6 +65,9 @@ class SubscriptionManager:
         # Live queries that must re-run whatever was written (version -1), kept as a set so
         # a round never scans every subscription (per-write cost must not grow with them).
         self._stale: set[Live] = set()
+        # Of those, the ones whose re-run raised: tried again after the next commit (not
+        # every round: a query that fails until something changes would spin).
+        self._failing: set[Live] = set()
         self._processed = 0  # highest commit matched so far
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -187,6 +190,9 @@ class SubscriptionManager:
                         hit.add(live)
                 self._processed = max(self._processed, version)
             stale, self._stale = self._stale, set()
+            if commits or not complete:
+                stale |= self._failing
+                self._failing = set()
             hit.update(live for live in stale if live.version < 0)
         for live in hit:
             self._rerun(live)
@@ -212,11 +218,14 @@ class SubscriptionManager:
                 live.version = version
                 live.pins.update(_pin(pins))
             elif live.version < 0:
-                self._stale.add(live)  # still owes a full re-run: retry next round
+                self._failing.add(live)  # still owes a full re-run: retry after a commit
             changed = error is None and value != live.value
-            live.error = error
-        if changed:
+        if error is not None:
+            live.fail(error)
+        elif changed:
             live.publish(value)
+        else:
+            live.recover()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every commit made so far (here or, by polling, elsewhere) is processed.
@@ -236,7 +245,11 @@ class SubscriptionManager:
             self._feed.wake()
             return self._idle.wait_for(lambda: self._closed or self._rounds >= target, timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 0.0) -> None:
+        """End every live query, after processing the commits made so far (for up to
+        ``timeout`` seconds; not when called from a callback, which runs on the worker)."""
+        if timeout > 0 and self._thread is not threading.current_thread():
+            self.wait_idle(timeout)
         with self._lock:
             self._closed = True
             lives = list(self._live.values())

@@ -1,9 +1,11 @@
 """``Subscription``: the handle ``db.subscribe`` returns.
 
-``value`` is the latest result; ``changed`` is a blinker signal sent with ``value=``; iterating
-(blocking or ``async for``) yields the current value, then each newer one. Iterators keep only
-the newest value they have not yet yielded, so a slow consumer skips intermediate values but
-never sees an older value after a newer one.
+``value`` is the latest result; ``changed`` is a blinker signal sent with ``value=``, ``failed``
+one sent with ``error=`` when a re-run raises (``error`` then holds the exception until a
+later run succeeds). Iterating (blocking or ``async for``) yields the current value, then each
+newer one, and raises the query's error if a run fails. Iterators keep only the newest value
+they have not yet yielded, so a slow consumer skips intermediate values but never sees an
+older value after a newer one.
 """
 
 from __future__ import annotations
@@ -23,18 +25,20 @@ log = logging.getLogger("fusiondb.subscriptions")
 
 
 class ChangedSignal(Signal):
-    """A blinker ``Signal`` for one subscription's new values.
+    """A blinker ``Signal`` of one subscription, sent with one keyword: ``value=`` for
+    ``changed``, ``error=`` for ``failed`` (``arg``).
 
     Receivers are held strongly by default (a live query's callback is usually a lambda or a
     closure that nothing else holds; blinker's weak default would drop it at once;
     ``sub.close()`` disconnects everything). ``send`` is blinker's, with two differences: a
-    receiver taking one positional parameter gets the value alone (``def cb(value)``), and a
-    receiver that raises is logged instead of stopping the others. ``muted()`` works as in
-    blinker.
+    receiver taking one positional parameter gets the value (or error) alone
+    (``def cb(value)``), and a receiver that raises is logged instead of stopping the others.
+    ``muted()`` works as in blinker.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, arg: str = "value") -> None:
         super().__init__()
+        self.arg = arg
         self._value_only: dict[int, tuple[Any, bool]] = {}
 
     def connect(self, receiver: Any, sender: Any = Signal.ANY, weak: bool = False) -> Any:
@@ -49,9 +53,11 @@ class ChangedSignal(Signal):
         for receiver in self.receivers_for(sender):
             style = self._value_only.get(id(receiver))
             if style is None or style[0] is not receiver:
-                style = self._value_only[id(receiver)] = (receiver, _takes_value_only(receiver))
+                style = self._value_only[id(receiver)] = (
+                    receiver, _takes_value_only(receiver, self.arg)
+                )
             try:
-                result = receiver(kwargs["value"]) if style[1] else receiver(sender, **kwargs)
+                result = receiver(kwargs[self.arg]) if style[1] else receiver(sender, **kwargs)
             except BaseException:  # one bad callback must not starve the others (or the worker)
                 log.exception("fusiondb subscription callback %r raised", receiver)
                 result = None
@@ -66,13 +72,20 @@ class Subscription:
         self._live = live
         self._closed = False
         self._final: Any = None
-        self.changed = ChangedSignal()
+        self._seen = live.generation  # the newest value this handle has handed out
+        self.changed = ChangedSignal("value")
+        self.failed = ChangedSignal("error")
         live.handles.append(self)
 
     @property
     def value(self) -> Any:
         """The latest published result."""
-        return self._final if self._closed else self._live.value
+        if self._closed:
+            return self._final
+        live = self._live
+        with live.cond:
+            self._seen = live.generation
+            return live.value
 
     @property
     def closed(self) -> bool:
@@ -81,7 +94,8 @@ class Subscription:
 
     @property
     def error(self) -> BaseException | None:
-        """The exception of the last re-run, if it failed (the value stays the last good one)."""
+        """The exception of the last re-run if it failed (``value`` stays the last good
+        one), else ``None``."""
         return self._live.error
 
     def _ended(self) -> bool:
@@ -96,6 +110,7 @@ class Subscription:
         self._live.owner.release(self._live, self)
         self._live.wake()
         self.changed.receivers.clear()
+        self.failed.receivers.clear()
 
     def __enter__(self) -> Subscription:
         return self
@@ -103,27 +118,44 @@ class Subscription:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def wait(self, predicate: Callable[[Any], bool], timeout: float | None = None) -> Any:
-        """Block until ``predicate(value)`` holds; returns that value (for scripts and tests)."""
+    def wait(
+        self, predicate: Callable[[Any], bool] | None = None, timeout: float | None = None
+    ) -> Any:
+        """Block until ``predicate(value)`` holds, or (without one) until a newer value than
+        this handle last gave out; returns that value. Raises ``TimeoutError`` after
+        ``timeout`` seconds, the query's error while it fails, ``DatabaseClosed`` once the
+        subscription or database is closed."""
         live = self._live
+
+        def good() -> bool:
+            if predicate is None:
+                return live.generation != self._seen
+            return bool(predicate(self._final if self._closed else live.value))
+
         with live.cond:
-            ok = live.cond.wait_for(lambda: self._ended() or predicate(self.value), timeout)
-            if not ok:
-                raise TimeoutError("subscription value did not satisfy the predicate in time")
-            if self._ended() and not predicate(self.value):
+            if not live.cond.wait_for(
+                lambda: live.error is not None or good() or self._ended(), timeout
+            ):
+                raise TimeoutError("the subscription got no value that would do in time")
+            if live.error is not None:
+                raise live.error
+            if not good():
                 raise DatabaseClosed("subscription closed")
-            return self.value
+            self._seen = live.generation
+            return self._final if self._closed else live.value
 
     def __iter__(self) -> Iterator[Any]:
         live = self._live
         seen = -1
         while True:
             with live.cond:
-                while not self._ended() and live.generation == seen:
+                while not self._ended() and live.error is None and live.generation == seen:
                     live.cond.wait()
                 if self._ended():
                     return
-                seen = live.generation
+                if live.error is not None:
+                    raise live.error
+                seen = self._seen = live.generation
                 value = live.value
             yield value
 
@@ -140,8 +172,10 @@ class Subscription:
                 with live.cond:
                     if self._ended():
                         return
+                    if live.error is not None:
+                        raise live.error
                     if live.generation != seen:
-                        seen = live.generation
+                        seen = self._seen = live.generation
                         value = live.value
                         event.clear()
                     else:
@@ -162,19 +196,19 @@ class Subscription:
 
 _NOTHING: Any = object()
 
-def _takes_value_only(receiver: Callable[..., Any]) -> bool:
+def _takes_value_only(receiver: Callable[..., Any], arg: str) -> bool:
     """Whether a callback takes just the new value (``def cb(value)``, ``lambda v, n=n: ...``).
 
-    blinker calls receivers as ``receiver(sender, **kwargs)``, i.e. ``cb(sub, value=...)``; a
-    callback whose signature cannot take that but can take one positional argument gets the
-    value alone.
+    blinker calls receivers as ``receiver(sender, **kwargs)``, i.e. ``cb(sub, value=...)``
+    (``arg`` names the keyword); a callback whose signature cannot take that but can take one
+    positional argument gets the value alone.
     """
     try:
         signature = inspect.signature(receiver)
     except (TypeError, ValueError):
         return False
     try:
-        signature.bind(_NOTHING, value=_NOTHING)
+        signature.bind(_NOTHING, **{arg: _NOTHING})
         return False
     except TypeError:
         pass

@@ -7,9 +7,9 @@ commit appends to in its own transaction (``take`` polls it). Either way a commi
 sequence number: the log's for a file, a counter kept here for an in-memory database (no
 other process can see it, so nothing is logged). A consumer (the subscription manager) waits
 for commits (``wait``) and takes them in order (``take``); when the log no longer reaches
-back to the last commit it saw (trimmed while it was behind), or holds an entry this version
-cannot read, ``take`` says the feed is incomplete, and the consumer must assume anything
-changed.
+back to the last commit it saw (trimmed while it was behind), holds an entry this version
+cannot read, or a commit left no entry at all (another tool wrote to the file), ``take`` says
+the feed is incomplete, and the consumer must assume anything changed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import uuid
 from ..engine.base import Engine, LogReader, ReadTxn, WriteTxn
 from . import writeset
 from .writeset import WriteSet
+
+_EMPTY = writeset.encode(WriteSet())
 
 Commit = tuple[int, WriteSet]
 """A committed write set and its sequence number."""
@@ -45,7 +47,12 @@ class ChangeFeed:
         """Commit ``txn`` and hand its write set over. Call holding the write transaction,
         so that commits enter the feed in the order they committed."""
         if not writes:
-            txn.commit()
+            if self._shared and txn.wrote():
+                # Rows but no documents changed (a migration's progress): logged all the
+                # same, since watchers take a commit without an entry for another tool's.
+                txn.commit(self.origin, _EMPTY)
+            else:
+                txn.commit()
             return
         if self._shared:
             seq = txn.commit(self.origin, writeset.encode(writes))

@@ -5,7 +5,8 @@ transaction layer encodes write sets: ``transaction/writeset.py``). Other proces
 commit through ``PRAGMA data_version`` on a connection of their own (``Watcher``) and read the
 rows after the last sequence number they saw. The log keeps the last ``KEEP`` commits; a
 reader that finds a gap (it fell behind the trim) is told so, and re-runs everything instead
-of missing a commit.
+of missing a commit. A commit that left no entry (made by another tool: fusiondb logs each
+of its own) is reported the same way.
 """
 
 from __future__ import annotations
@@ -70,27 +71,33 @@ class Watcher:
 
     ``PRAGMA data_version`` checks the shared WAL index, so it sees other connections'
     commits at once (the file-control ``data_version`` only moves when this connection reads).
+    The log is read in a read transaction together with the data version of that snapshot,
+    so the watcher knows exactly which commits a read covered: when the version moved but
+    the log gained no entry, a commit was made without one (another tool wrote to the file).
     """
 
     def __init__(self, path: str) -> None:
         self._conn = connect(path)
-        self._version = self._conn.pragma("data_version")
+        self._version: int | None = None  # data_version of the snapshot last read
 
     def moved(self) -> bool:
         with TRANSLATE:
-            current = self._conn.pragma("data_version")
-        if current == self._version:
-            return False
-        self._version = current
-        return True
+            return bool(self._conn.pragma("data_version") != self._version)
 
     def position(self) -> int:
-        with TRANSLATE:
-            return position(self._conn.cursor())
+        with TRANSLATE, self._conn:  # one read transaction: the position and its version
+            seq = position(self._conn.cursor())
+            self._version = self._conn.pragma("data_version")
+        return seq
 
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
-        with TRANSLATE:
-            return read_since(self._conn, seq, skip_origin)
+        with TRANSLATE, self._conn:
+            entries, complete = read_since(self._conn, seq, skip_origin)
+            version = self._conn.pragma("data_version")
+        if version != self._version and not entries:
+            complete = False  # something committed without a log entry: not fusiondb
+        self._version = version
+        return entries, complete
 
     def close(self) -> None:
         self._conn.close()

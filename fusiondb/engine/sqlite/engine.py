@@ -146,6 +146,7 @@ class _MemoryWrite:
             txn = engine.writer
             with TRANSLATE:
                 txn.cur.execute("BEGIN IMMEDIATE")
+            txn.begin_write()
             engine.depth = 1
         except BaseException:
             engine.lock.release()
@@ -234,6 +235,7 @@ class _FileWrite:
                 raise _nested_write()
             with TRANSLATE:
                 begin_immediate(txn.cur)
+            txn.begin_write()
             try:
                 version = txn.conn.data_version()
                 txn.foreign = version != txn.last_version

@@ -77,7 +77,7 @@ class _Savepoint:
 class SqliteTxn:
     """Reads and writes of one connection's current transaction."""
 
-    __slots__ = ("conn", "cur", "foreign", "last_version", "shared")
+    __slots__ = ("changes_at_begin", "conn", "cur", "foreign", "last_version", "shared")
 
     def __init__(self, conn: apsw.Connection, shared: bool) -> None:
         self.conn = conn
@@ -87,6 +87,7 @@ class SqliteTxn:
         # data_version after this connection's last transaction: another connection's
         # commit moves it (the engine compares at the start of each transaction).
         self.last_version: int | None = None
+        self.changes_at_begin = 0  # the connection's total_changes() when the write began
 
     # -- reads --------------------------------------------------------------------------
 
@@ -140,6 +141,13 @@ class SqliteTxn:
     def migration_state(self, name: str) -> tuple[int, int, int, bool] | None:
         return catalog.migration_state(self.cur, name)
 
+    def integrity_problems(self) -> list[str]:
+        rows = [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
+        return fts.matches(self.conn, table, index)
+
     # -- writes -------------------------------------------------------------------------
 
     def insert(self, table: str, creation_time: float, doc: str) -> int:
@@ -170,6 +178,13 @@ class SqliteTxn:
 
     def delete_chunks(self, file: int) -> None:
         blobs.delete_chunks(self.cur, file)
+
+    def begin_write(self) -> None:
+        """Start counting this write transaction's changes (``wrote``)."""
+        self.changes_at_begin = self.conn.total_changes()
+
+    def wrote(self) -> bool:
+        return bool(self.conn.total_changes() != self.changes_at_begin)
 
     def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
         seq = 0
@@ -239,6 +254,12 @@ class SqliteTxn:
 
     def drop_search_index(self, table: str, index: str) -> None:
         fts.drop_search_index(self.conn, table, index)
+
+    def rebuild_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        fts.drop_search_index(self.conn, table, index.name)
+        fts.create_search_index(self.conn, table, index, progress)
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         jpath = ddl.json_path(path)
