@@ -18,6 +18,7 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
+from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
 
@@ -76,6 +77,19 @@ def check_structure(table: str, data: Any) -> None:
             + (f" (in field {path[0]!r})" if path else ""),
             table=table,
             field=path[0] if path else None,
+        )
+
+
+def check_names(table: str, doc: dict[str, Any], *, doc_id: str | None = None) -> None:
+    """Refuse a document holding a key the name rules refuse (``core/limits.py``)."""
+    for path, reason in bad_names(doc):
+        where = f"document {doc_id} of table {table!r}" if doc_id else f"a document for table {table!r}"
+        inside = f" (in {'.'.join(path[:-1])})" if len(path) > 1 else ""
+        raise ValidationError(
+            f"{where} is invalid: field name {path[-1]!r}{inside} is refused: {reason}",
+            table=table,
+            field=".".join(path),
+            id=doc_id,
         )
 
 
@@ -176,6 +190,10 @@ def encode(
     # Cheap pre-check: only a document with many brackets can be too deep.
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         check_structure(info.name, orjson.loads(raw))
+    # Declared names were checked with the schema; only keys no declaration names can break
+    # the name rules, and only a document whose text shows a suspect name is walked.
+    if info.may_hold_dynamic_names and may_hold_bad_names(raw):
+        check_names(info.name, orjson.loads(raw), doc_id=doc_id)
     # pydantic accepts NaN and infinity for floats but writes them to JSON as null, which
     # the model would then refuse on every read; refuse them here instead.
     if info.may_hold_floats:

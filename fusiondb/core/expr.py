@@ -16,12 +16,18 @@ compares as the row number its id encodes (so ids order as ``by_id`` does: creat
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+import pydantic
+import pydantic_core
+
 from .errors import InvalidQuery
 from .ids import decode_id
+from .keys import normalize_value
 from .schema import FIELD_RE, SYSTEM_FIELDS
 from .tableinfo import TableInfo
 
@@ -113,6 +119,8 @@ class Not(Expr):
 def _lift(value: object) -> Expr:
     if isinstance(value, Expr):
         return value
+    if isinstance(value, list | tuple | dict):
+        return Literal(list(value) if isinstance(value, tuple) else value)  # see in_python
     if not isinstance(value, VALUE_TYPES):
         raise TypeError(f"cannot compare a field with {type(value).__name__} in an expression")
     return Literal(value)
@@ -261,3 +269,93 @@ def _bind_field(field: Field, info: TableInfo) -> Expr:
         f"table can hold ({info.model.__name__} has {fields})",
         table=info.name, field=field.path,
     )
+
+
+# -- expressions the engine does not compile: comparisons with a list or a dict ------------
+
+
+def in_python(expr: Expr) -> bool:
+    """Whether ``expr`` compares with a list or dict value: the engine compiles comparisons
+    with scalars only, so the query evaluates such an expression with ``ExprFilter``."""
+    if isinstance(expr, Literal):
+        return isinstance(expr.value, list | dict)
+    if isinstance(expr, Compare):
+        return in_python(expr.left) or in_python(expr.right)
+    if isinstance(expr, Logical):
+        return any(in_python(p) for p in expr.parts)
+    if isinstance(expr, Not):
+        return in_python(expr.inner)
+    return False
+
+
+_MISSING = object()
+
+
+class ExprFilter:
+    """A filter expression evaluated in Python on a document model, with the meaning the
+    compiled SQL has: values as stored (JSON: a nested model is a dict, a date its text), a
+    missing field equal to ``None``, an ordering with a missing value false. Two lists or
+    dicts are equal as Python values (``[1.0] == [1]``; dict key order does not count);
+    ordering follows the index order (numbers < text, a list or dict as its JSON text)."""
+
+    def __init__(self, expr: Expr) -> None:
+        self.expr = expr
+
+    def __call__(self, doc: Any) -> bool:
+        return bool(self._eval(self.expr, doc))
+
+    def _eval(self, expr: Expr, doc: Any) -> Any:
+        if isinstance(expr, Field):
+            return _resolve(doc, expr.path)
+        if isinstance(expr, Literal):
+            return expr.value
+        if isinstance(expr, SystemField):
+            if expr.name == "rowid":
+                decoded = decode_id(doc.id)
+                return None if decoded is None else decoded[1]
+            return doc.creation_time
+        if isinstance(expr, Compare):
+            a, b = self._eval(expr.left, doc), self._eval(expr.right, doc)
+            if expr.op in ("=", "!="):
+                return _equal(a, b) == (expr.op == "=")
+            if a is None or b is None:
+                return False
+            return _ORDER[expr.op](_ordered(a), _ordered(b))
+        if isinstance(expr, Logical):
+            parts = (self._eval(p, doc) for p in expr.parts)
+            return all(parts) if expr.op == "AND" else any(parts)
+        if isinstance(expr, Not):
+            return not self._eval(expr.inner, doc)
+        raise TypeError(f"not a filter expression: {expr!r}")
+
+
+def _resolve(doc: Any, path: str) -> Any:
+    value = doc
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, pydantic.BaseModel):
+            value = getattr(value, part, None)
+        else:
+            return None
+    return pydantic_core.to_jsonable_python(value, by_alias=False)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return bool(a == b)
+    return _ordered(a) == _ordered(b) if a is not None and b is not None else a is b
+
+
+def _ordered(value: Any) -> tuple[int, Any]:
+    """The value's place in the index order (core/keys.py), booleans as 0/1."""
+    if isinstance(value, bool):
+        value = int(value)
+    elif isinstance(value, list | dict):
+        value = orjson.dumps(value).decode()
+    return normalize_value(value)
+
+
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import SchemaError
 from .ids import id_table_of
+from .limits import MAX_INDEX_FIELDS, MAX_INDEXES, name_problem
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -152,18 +153,35 @@ class TableDef:
         check_name("index", name)
         if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
             raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        self._check_room(name)
         if isinstance(fields, str):
             raise SchemaError(
                 f"index {name!r}: fields must be a list, e.g. [{fields!r}]", name=name
             )
         if not fields:
             raise SchemaError(f"index {name!r} needs at least one field", name=name)
+        if len(fields) > MAX_INDEX_FIELDS:
+            raise SchemaError(
+                f"index {name!r} has {len(fields)} fields; an index has at most "
+                f"{MAX_INDEX_FIELDS}",
+                table=self.model.__name__,
+                name=name,
+            )
         if len(set(fields)) != len(fields):
             raise SchemaError(f"index {name!r} repeats a field", name=name)
         for path in fields:
             resolve_field_path(self.model, path, table=self.model.__name__)
         self.indexes[name] = IndexDef(name, tuple(fields))
         return self
+
+    def _check_room(self, name: str) -> None:
+        if len(self.indexes) + len(self.search_indexes) >= MAX_INDEXES:
+            raise SchemaError(
+                f"index {name!r}: table model {self.model.__name__} already has {MAX_INDEXES} "
+                "indexes (search indexes included), the most a table can have",
+                table=self.model.__name__,
+                name=name,
+            )
 
     def search_index(
         self, name: str, *, search_field: str, filter_fields: Sequence[str] = ()
@@ -172,6 +190,19 @@ class TableDef:
         check_name("search index", name)
         if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
             raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        self._check_room(name)
+        if isinstance(filter_fields, str):
+            raise SchemaError(
+                f"search index {name!r}: filter_fields must be a list, e.g. [{filter_fields!r}]",
+                name=name,
+            )
+        if len(filter_fields) > MAX_INDEX_FIELDS:
+            raise SchemaError(
+                f"search index {name!r} has {len(filter_fields)} filter fields; a search index "
+                f"has at most {MAX_INDEX_FIELDS}",
+                table=self.model.__name__,
+                name=name,
+            )
         for path in (search_field, *filter_fields):
             resolve_field_path(self.model, path, table=self.model.__name__)
         self.search_indexes[name] = SearchIndexDef(name, search_field, tuple(filter_fields))
@@ -184,7 +215,53 @@ def table(model: type[Document]) -> TableDef:
         raise SchemaError(
             f"fdb.table() takes a subclass of fdb.Document, got {model!r}",
         )
+    _check_declared_names(model)
     return TableDef(model)
+
+
+def _check_declared_names(model: type[Document]) -> None:
+    """Refuse a model that redeclares a system field (the database would overwrite its value
+    on every read) or declares a name the name rules refuse, in it or in a nested model."""
+    for cls in model.__mro__:
+        if cls is Document or not (isinstance(cls, type) and issubclass(cls, Document)):
+            continue
+        for name in SYSTEM_FIELDS:
+            if name in vars(cls).get("__annotations__", {}):
+                raise SchemaError(
+                    f"model {model.__name__}: field {name!r} is reserved: "
+                    f"{' and '.join(map(repr, SYSTEM_FIELDS))} are set by the database on every "
+                    "document it returns; rename the field",
+                    table=model.__name__,
+                    name=name,
+                )
+    seen: set[type] = set()
+    stack: list[tuple[type[BaseModel], str]] = [(model, "")]
+    while stack:
+        current, prefix = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for fname, finfo in current.model_fields.items():
+            reason = name_problem(fname, top_level=current is model)
+            if reason is not None and not (current is model and fname in SYSTEM_FIELDS):
+                raise SchemaError(
+                    f"model {model.__name__}: field {prefix + fname!r} is refused: {reason}",
+                    table=model.__name__,
+                    name=prefix + fname,
+                )
+            stack.extend(
+                (m, f"{prefix}{fname}.")
+                for m in _unwrap_all(finfo.annotation)
+                if isinstance(m, type) and issubclass(m, BaseModel)
+            )
+
+
+def _unwrap_all(annotation: Any) -> list[Any]:
+    """Every type an annotation mentions: unions, containers (``list[Address]``), Annotated."""
+    out = [annotation]
+    for arg in typing.get_args(annotation):
+        out.extend(_unwrap_all(arg))
+    return out
 
 
 class Schema:

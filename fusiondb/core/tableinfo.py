@@ -23,7 +23,7 @@ from .schema import SYSTEM_FIELDS, Document, IndexDef, SearchIndexDef
 # Per model class: building adapters costs milliseconds, and an ephemeral database per test
 # opens the same schema over and over.
 _MODEL_CACHE: weakref.WeakKeyDictionary[
-    type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None]
+    type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None, bool]
 ] = weakref.WeakKeyDictionary()
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
@@ -32,6 +32,28 @@ def may_hold_floats(model: type[BaseModel]) -> bool:
     """Whether a document of ``model`` can hold a float anywhere (a float field, or an
     untyped one such as ``Any``), judged from its JSON schema; ``True`` when unsure. Writes
     check such documents for NaN and infinity, which JSON cannot hold."""
+    return _schema_may(model, _is_number)
+
+
+def may_hold_dynamic_names(model: type[BaseModel]) -> bool:
+    """Whether a document of ``model`` can hold object keys its declaration does not name (a
+    dict field, an untyped one, a model with ``extra="allow"``); ``True`` when unsure. Writes
+    check the names of such documents (declared names were checked with the schema)."""
+    return _schema_may(model, _has_open_keys)
+
+
+def _is_number(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    return kind == "number" or (isinstance(kind, list) and "number" in kind)
+
+
+def _has_open_keys(node: dict[str, Any]) -> bool:
+    return node.get("additionalProperties", False) is not False or "patternProperties" in node
+
+
+def _schema_may(model: type[BaseModel], leaf: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether some node of the model's stored (serialization) JSON schema satisfies ``leaf``,
+    an unconstrained node (any value) counting as yes; ``True`` when unsure."""
     try:
         schema = model.model_json_schema(mode="serialization")  # what is stored
     except Exception:
@@ -44,8 +66,7 @@ def may_hold_floats(model: type[BaseModel]) -> bool:
             return True
         if not isinstance(node, dict):
             return False
-        kind = node.get("type")
-        if kind == "number" or (isinstance(kind, list) and "number" in kind):
+        if leaf(node):
             return True
         ref = node.get("$ref")
         if isinstance(ref, str):
@@ -85,8 +106,9 @@ def _has_alias(core_schema: Any) -> bool:
 
 def _model_tools(
     model: type[Document],
-) -> tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None]:
-    """(adapter, list adapter, may hold floats, by_name) for ``model``, built once per class."""
+) -> tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None, bool]:
+    """(adapter, list adapter, may hold floats, by_name, may hold dynamic names) for
+    ``model``, built once per class."""
     cached = _MODEL_CACHE.get(model)
     if cached is None:
         adapter: TypeAdapter[Any] = TypeAdapter(model)
@@ -95,6 +117,7 @@ def _model_tools(
             TypeAdapter(list[model]),  # type: ignore[valid-type]
             may_hold_floats(model),
             True if _has_alias(adapter.core_schema) else None,
+            may_hold_dynamic_names(model),
         )
         _MODEL_CACHE[model] = cached
     return cached
@@ -123,6 +146,8 @@ class TableInfo:
     allows_extra: bool = field(init=False, repr=False)
     ignores_extra: bool = field(init=False, repr=False)
     may_hold_floats: bool = field(init=False, repr=False)
+    # Whether writes must check the document's object keys (core/limits.py name rules).
+    may_hold_dynamic_names: bool = field(init=False, repr=False)
     # ``by_name`` for validating stored or written data: True when some field has an alias
     # (documents are stored under field names); None (pydantic's default) otherwise, because
     # asking to validate by name costs ~0.3 us per call even when there is no alias.
@@ -134,9 +159,10 @@ class TableInfo:
     layout: KeyLayout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.adapter, self.list_adapter, self.may_hold_floats, self.validate_by_name = (
-            _model_tools(self.model)
-        )
+        (
+            self.adapter, self.list_adapter, self.may_hold_floats, self.validate_by_name,
+            self.may_hold_dynamic_names,
+        ) = _model_tools(self.model)
         # The pydantic-core calls of the hot paths, with by_name bound only when it is True:
         # even by_name=None costs ~0.1 us a call in keyword handling.
         one, many = self.adapter.validator, self.list_adapter.validator

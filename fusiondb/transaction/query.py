@@ -19,9 +19,10 @@ import orjson
 
 from ..core.documents import decode_rows, index_value, python_filtered
 from ..core.errors import InvalidCursor, InvalidQuery, UniqueError
-from ..core.expr import Expr, bind, compile_filter
+from ..core.expr import Expr, ExprFilter, bind, compile_filter, in_python
 from ..core.ids import decode_id
 from ..core.keys import TOP, Key
+from ..core.limits import MAX_SEARCH_RESULTS
 from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
 from ..engine.base import IndexScan
@@ -304,7 +305,9 @@ class Query:
         expr = compile_filter(predicate)
         if expr is not None:
             expr = bind(expr, self._info)
-        if expr is not None:
+        if expr is not None and in_python(expr):
+            predicate = ExprFilter(expr)  # compares with a list or dict: evaluated in Python
+        elif expr is not None:
             return _evolve(self, _sql_filters=(*self._sql_filters, expr))
         return _evolve(self, _py_filters=(*self._py_filters, predicate))
 
@@ -385,8 +388,12 @@ class Query:
         return decode_rows(self._info, rows, self._dicts)
 
     def collect(self) -> list[Any]:
-        """Every matching document, in index order."""
-        rows, _, _ = self._scan(None)
+        """Every matching document, in index order (a search: at most MAX_SEARCH_RESULTS)."""
+        search = self._search
+        rows, _, _ = self._scan(None if search is None else MAX_SEARCH_RESULTS + 1)
+        if search is not None:
+            more = f"collect() matched more than {MAX_SEARCH_RESULTS} documents"
+            search_query.check_results(self._info.name, search, len(rows), more)
         return self._decode(rows)
 
     def take(self, n: int) -> list[Any]:
@@ -395,6 +402,8 @@ class Query:
             raise InvalidQuery(f"take(n) needs a non-negative int, got {n!r}")
         if n == 0:
             return []
+        if self._search is not None:
+            search_query.check_results(self._info.name, self._search, n, f"take({n})")
         rows, _, _ = self._scan(n)
         return self._decode(rows)
 
@@ -433,6 +442,10 @@ class Query:
         """
         if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
             raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
+        if self._search is not None:
+            search_query.check_results(
+                self._info.name, self._search, num_items, f"paginate(num_items={num_items})"
+            )
         width = 1 if self._index == ID_INDEX else len(self._fields) + 2
         scope = self._cursor_scope()
         after = _cursor_decode(cursor, scope, width) or None if cursor else None

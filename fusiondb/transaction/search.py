@@ -16,6 +16,7 @@ from ..core.documents import Row, python_filtered
 from ..core.errors import InvalidQuery
 from ..core.expr import Expr
 from ..core.keys import Key
+from ..core.limits import MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS
 from ..core.schema import SearchIndexDef
 from ..core.tableinfo import TableInfo
 from ..engine.base import SearchScan
@@ -91,11 +92,28 @@ def finish(q: SearchFilter, tokenize: Callable[[str], list[str]]) -> SearchSpec:
     if q.text is None:
         raise q.error("the callback must call q.search(field, text)")
     tokens = tokenize(q.text)
+    distinct = len(set(tokens))
+    if distinct > MAX_SEARCH_TERMS:
+        raise q.error(
+            f"the search text has {distinct} different words; a search takes at most "
+            f"{MAX_SEARCH_TERMS}"
+        )
     filters = tuple(sorted(q.filters))
     if not tokens:
         return SearchSpec(q.index_name, (), None, filters)
     *whole, prefix = tokens
     return SearchSpec(q.index_name, tuple(dict.fromkeys(whole)), prefix, filters)
+
+
+def check_results(table: str, spec: SearchSpec, count: int, asked: str) -> None:
+    """Refuse a search call that would return more than MAX_SEARCH_RESULTS documents."""
+    if count > MAX_SEARCH_RESULTS:
+        raise InvalidQuery(
+            f"search index {spec.index!r} of table {table!r}: {asked}; one search call returns "
+            f"at most {MAX_SEARCH_RESULTS} documents: use take(n), paginate() or iterate",
+            table=table,
+            index=spec.index,
+        )
 
 
 def scan(
