@@ -22,6 +22,13 @@ from .tableinfo import TableInfo
 MAX_DOCUMENT_BYTES = 1 << 20
 MAX_DEPTH = 64
 
+# pydantic-core's error types for input nested past its recursion guard: older releases
+# (before pydantic 2.14.3) report a deep but acyclic input as a "recursion_loop".
+_RECURSION_ERRORS = frozenset({"recursion_depth_exceeded", "recursion_loop"})
+
+# id and creation_time have columns of their own and are never part of a stored body.
+_SYSTEM_EXCLUDE = set(SYSTEM_FIELDS)  # pydantic-core takes a set or a dict
+
 # A stored row as read back: (rowid, creation_time, document JSON text).
 Row = tuple[int, float, str]
 
@@ -101,7 +108,9 @@ def to_input(info: TableInfo, doc: object) -> dict[str, Any]:
         for name in SYSTEM_FIELDS:
             if name in doc:
                 raise ValidationError(
-                    f"table {info.name!r}: {name!r} is set by the database and cannot be written",
+                    f"table {info.name!r}: {name!r} is set by the database and cannot be written "
+                    "(a model_dump() of a stored document holds it: pass the document itself, "
+                    "or model_dump(exclude={'id', 'creation_time'}))",
                     table=info.name,
                     field=name,
                 )
@@ -141,7 +150,7 @@ def encode(
     try:
         model: Document = info.validate_python(data, context={ID_CONTEXT_KEY: names})
     except pydantic.ValidationError as exc:
-        if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors()):
+        if any(e["type"] in _RECURSION_ERRORS for e in exc.errors()):
             check_structure(info.name, data)
         raise validation_error(info.name, exc, doc_id=doc_id) from None
     except RecursionError:
@@ -150,7 +159,11 @@ def encode(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
     try:
-        raw = info.adapter.serializer.to_json(model)
+        d = model.__dict__
+        if d["id"] is None and d["creation_time"] is None:  # the usual case
+            raw = info.adapter.serializer.to_json(model)  # Document leaves out None ids
+        else:  # a model carrying the id of a stored document: never store it in the body
+            raw = info.adapter.serializer.to_json(model, exclude=_SYSTEM_EXCLUDE)
     except pydantic_core.PydanticSerializationError as exc:
         # Values pydantic accepted as-is (e.g. an `object` field) fail here when too deep.
         check_structure(info.name, data)

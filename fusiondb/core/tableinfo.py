@@ -15,25 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import CoreSchema
 
 from .keys import KeyLayout
 from .schema import SYSTEM_FIELDS, Document, IndexDef, SearchIndexDef
 
-# Per model class: building adapters costs milliseconds, and an ephemeral database per test
-# opens the same schema over and over.
-_MODEL_CACHE: weakref.WeakKeyDictionary[
-    type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None]
-] = weakref.WeakKeyDictionary()
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
 
-def may_hold_floats(model: type[BaseModel]) -> bool:
-    """Whether a document of ``model`` can hold a float anywhere (a float field, or an
-    untyped one such as ``Any``), judged from its JSON schema; ``True`` when unsure. Writes
-    check such documents for NaN and infinity, which JSON cannot hold."""
+def may_hold_floats(stored: CoreSchema) -> bool:
+    """Whether a stored document can hold a float anywhere (a float field, or an untyped one
+    such as ``Any``), judged from the JSON schema of ``stored`` (the model's core schema less
+    ``id`` and ``creation_time``, which are not stored in the body); ``True`` when unsure. Writes check such
+    documents for NaN and infinity, which JSON cannot hold."""
     try:
-        schema = model.model_json_schema(mode="serialization")  # what is stored
+        schema = GenerateJsonSchema().generate(stored, mode="serialization")
     except Exception:
         return True
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -83,17 +81,79 @@ def _has_alias(core_schema: Any) -> bool:
     return False
 
 
-def _model_tools(
-    model: type[Document],
-) -> tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None]:
-    """(adapter, list adapter, may hold floats, by_name) for ``model``, built once per class."""
+def _fields_excluded(node: Any) -> Any:
+    """A copy of a model's inner schema whose fields leave out ``id`` and ``creation_time``."""
+    if node["type"] == "model-fields":
+        fields = dict(node["fields"])
+        for name in SYSTEM_FIELDS:
+            field_schema = {k: v for k, v in fields[name].items() if k != "serialization_exclude_if"}
+            fields[name] = {**field_schema, "serialization_exclude": True}
+        return {**node, "fields": fields}
+    wrapped = node.get("schema")  # e.g. a model validator around the fields
+    if isinstance(wrapped, dict):
+        new = _fields_excluded(wrapped)
+        return None if new is None else {**node, "schema": new}
+    return None
+
+
+def _without_system_fields(node: Any, model: type[Document]) -> Any:
+    """A copy of the core schema ``node`` whose schema of ``model`` leaves ``id`` and
+    ``creation_time`` out of what it serializes (what is stored; they have columns of their
+    own); ``None`` if its shape is not understood.
+
+    Only for working out JSON schemas: pydantic-core serializes a model with the class's own
+    prebuilt serializer whatever schema it is given.
+    """
+    if node["type"] == "model" and node["cls"] is model:
+        inner = _fields_excluded(node["schema"])
+        return None if inner is None else {**node, "schema": inner}
+    if node["type"] == "definitions":
+        # A recursive model: the top is a reference into the definitions.
+        top = node["schema"]
+        ref = top.get("schema_ref") if top["type"] == "definition-ref" else None
+        if ref is None:
+            new_top = _without_system_fields(top, model)
+            return None if new_top is None else {**node, "schema": new_top}
+        defs = list(node["definitions"])
+        for i, definition in enumerate(defs):
+            if definition.get("ref") == ref:
+                new_def = _without_system_fields(definition, model)
+                if new_def is None:
+                    return None
+                defs[i] = new_def
+                return {**node, "definitions": defs}
+        return None
+    wrapped = node.get("schema")  # e.g. a wrap validator around the model
+    if isinstance(wrapped, dict):
+        new_wrapped = _without_system_fields(wrapped, model)
+        return None if new_wrapped is None else {**node, "schema": new_wrapped}
+    return None
+
+
+@dataclass(frozen=True)
+class _ModelTools:
+    """What every ``TableInfo`` of one model class shares, built once per class."""
+
+    adapter: TypeAdapter[Any]
+    list_adapter: TypeAdapter[Any]
+    may_hold_floats: bool
+    by_name: bool | None
+
+
+# Per model class: building adapters costs milliseconds, and an ephemeral database per test
+# opens the same schema over and over.
+_MODEL_CACHE: weakref.WeakKeyDictionary[type[Document], _ModelTools] = weakref.WeakKeyDictionary()
+
+
+def _model_tools(model: type[Document]) -> _ModelTools:
     cached = _MODEL_CACHE.get(model)
     if cached is None:
         adapter: TypeAdapter[Any] = TypeAdapter(model)
-        cached = (
+        stored = _without_system_fields(adapter.core_schema, model)
+        cached = _ModelTools(
             adapter,
             TypeAdapter(list[model]),  # type: ignore[valid-type]
-            may_hold_floats(model),
+            may_hold_floats(stored) if stored is not None else True,
             True if _has_alias(adapter.core_schema) else None,
         )
         _MODEL_CACHE[model] = cached
@@ -134,9 +194,10 @@ class TableInfo:
     layout: KeyLayout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.adapter, self.list_adapter, self.may_hold_floats, self.validate_by_name = (
-            _model_tools(self.model)
-        )
+        tools = _model_tools(self.model)
+        self.adapter, self.list_adapter = tools.adapter, tools.list_adapter
+        self.may_hold_floats = tools.may_hold_floats
+        self.validate_by_name = tools.by_name
         # The pydantic-core calls of the hot paths, with by_name bound only when it is True:
         # even by_name=None costs ~0.1 us a call in keyword handling.
         one, many = self.adapter.validator, self.list_adapter.validator
