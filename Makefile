@@ -15,9 +15,7 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb
-	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory lint
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
@@ -25,10 +23,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# pyright checks the package and tests/typing/app.py (a user's typed code): see [tool.pyright].
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb
+	$(VENV)/bin/mypy fusiondb tests/typing
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pyright --pythonpath $(PY)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

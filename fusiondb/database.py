@@ -10,7 +10,7 @@ Every call then goes down to one of them; ``docs/architecture.md`` follows one w
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from .core.errors import FusionError, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
@@ -29,6 +29,8 @@ from .system import System
 from .transaction.changefeed import ChangeFeed
 from .transaction.runner import Runner
 from .transaction.tables import Tables
+
+R = TypeVar("R")
 
 
 class Database:
@@ -79,8 +81,10 @@ class Database:
         self.storage = Storage(self._runner, engine)
         """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
 
-    def run(self, fn: Any, /, **args: Any) -> Any:
-        """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction."""
+    def run(self, fn: QueryFunction[..., R] | MutationFunction[..., R], /, **args: Any) -> R:
+        """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction.
+
+        Returns what the function returns (so type checkers know the result's type)."""
         if isinstance(fn, MutationFunction):
             return self._runner.mutate(fn, args)
         if isinstance(fn, QueryFunction):

@@ -27,7 +27,7 @@ MAX_DEPTH = 64
 _RECURSION_ERRORS = frozenset({"recursion_depth_exceeded", "recursion_loop"})
 
 # id and creation_time have columns of their own and are never part of a stored body.
-_SYSTEM_EXCLUDE = set(SYSTEM_FIELDS)  # pydantic-core takes a set or a dict
+_SYSTEM_EXCLUDE: set[str] = set(SYSTEM_FIELDS)  # pydantic-core takes a set or a dict
 
 # A stored row as read back: (rowid, creation_time, document JSON text).
 Row = tuple[int, float, str]
@@ -220,7 +220,7 @@ def _non_finite(value: Any, path: list[str]) -> list[str] | None:
 
 def _attach(model: Document, doc_id: str, creation_time: float) -> Document:
     # Set without validate_assignment overhead: these come from the database itself.
-    d = model.__dict__
+    d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType] (microsoft/pyright#11548)
     d["id"] = doc_id
     d["creation_time"] = creation_time
     return model
@@ -240,7 +240,9 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         raise stored_invalid(info, bad, exc) from None
     ids = encode_ids(number, [r[0] for r in rows])
     for model, doc_id, row in zip(models, ids, rows, strict=True):
-        d = model.__dict__  # as _attach, inlined: this loop runs once per document read
+        # As _attach, inlined: this loop runs once per document read. (The ignore: pyright
+        # takes a model's __dict__ for a read-only mapping, microsoft/pyright#11548.)
+        d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType]
         d["id"] = doc_id
         d["creation_time"] = row[1]
     return models
