@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test test-lowest demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory lint
+
+# The suite against the lowest dependency versions pyproject.toml allows, in .venv-lowest.
+test-lowest:
+	PYTHON=$(PYTHON) bash .ci/lowest-deps
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
@@ -31,4 +35,4 @@ lint: $(STAMP)
 	$(VENV)/bin/pyright --pythonpath $(PY)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-lowest build dist *.egg-info

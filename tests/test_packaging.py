@@ -43,3 +43,40 @@ def test_the_typed_example_app_runs(tmp_path: Path) -> None:
     assert main(None) == ["milk"]
     assert main(str(tmp_path / "typed.db")) == ["milk"]
     assert (tmp_path / "typed.db").exists()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_sdist(out: Path) -> list[str]:
+    """Build the sdist of a clean copy of the project (no stale *.egg-info, whose SOURCES.txt
+    setuptools would reuse) with the installed setuptools; the member paths."""
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+
+    src = out / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "*.egg-info", "__pycache__", "build", "dist", ".*_cache", ".hypothesis", "*.db*"
+    ))
+    code = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], cwd=src, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with tarfile.open(out / done.stdout.strip().splitlines()[-1]) as tar:
+        # Members are "fusiondb-0.1.0/<path>".
+        return [name.split("/", 1)[1] for name in tar.getnames() if "/" in name]
+
+
+def test_the_sdist_carries_the_test_suite_whole_and_the_license(tmp_path: Path) -> None:
+    members = set(build_sdist(tmp_path))
+    tests = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")
+             if "__pycache__" not in p.parts}
+    assert "tests/conftest.py" in tests
+    assert tests <= members, sorted(tests - members)
+    docs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")}
+    assert docs <= members, sorted(docs - members)  # tests/test_docs.py reads them
+    assert {"LICENSE", "pyproject.toml", "fusiondb/__init__.py", "fusiondb/py.typed"} <= members
+    assert not [m for m in members if m.endswith((".pyc", ".db"))]
