@@ -34,6 +34,9 @@ _UNMIX = pow(_MIX, -1, 1 << 64)
 # read, so the same RFC 4648 base32 (lowercase, 80 bits = 16 characters, no padding) is done
 # here: encoding with a table of 10-bit chunks (8 lookups), decoding with int(..., 32).
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+# For engines that compute ids themselves (engine/sqlite/views.py spells them in SQL).
+ID_ALPHABET = _ALPHABET
+ID_MULTIPLIER = _MIX
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
