@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test test-lowest demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb
-	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory lint
+
+# The suite against the lowest dependency versions pyproject.toml allows, in .venv-lowest.
+test-lowest:
+	PYTHON=$(PYTHON) bash .ci/lowest-deps
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
@@ -25,10 +27,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# pyright checks the package and tests/typing/app.py (a user's typed code): see [tool.pyright].
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb
+	$(VENV)/bin/mypy fusiondb tests/typing
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pyright --pythonpath $(PY)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-lowest build dist *.egg-info

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from .check import CheckReport
 from .check import check as run_check
@@ -35,6 +35,7 @@ from .transaction.tables import Tables
 
 # How long close() waits for live queries to catch up with the commits made before it.
 CLOSE_TIMEOUT = 5.0
+R = TypeVar("R")
 
 
 class Database:
@@ -85,11 +86,14 @@ class Database:
         self.storage = Storage(self._runner, engine)
         """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
 
-    def run(self, fn: Any, /, *positional: Any, **args: Any) -> Any:
+    def run(
+        self, fn: QueryFunction[..., R] | MutationFunction[..., R], /, *positional: Any, **args: Any
+    ) -> R:
         """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction.
 
-        Arguments go by keyword (``db.run(fn, user_id="u1")``); ``positional`` is there only
-        to refuse positional ones with a message that says so.
+        Returns what the function returns (so type checkers know the result's type). Arguments
+        go by keyword (``db.run(fn, user_id="u1")``); ``positional`` is there only to refuse
+        positional ones with a message that says so.
         """
         if isinstance(fn, MutationFunction):
             fn.check_args("db.run", positional, args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import fusiondb as fdb
 
@@ -24,7 +24,9 @@ class Task(fdb.Document):
 class Note(fdb.Document):
     title: str
     body: str
-    attachment: fdb.Id["_storage"] | None = None  # noqa: F821, UP037 (a table name)
+    # Annotated[str, fdb.Id[...]] rather than fdb.Id["_storage"]: type checkers read a string
+    # inside an annotation as a forward reference.
+    attachment: Annotated[str, fdb.Id["_storage"]] | None = None
 
 
 schema = fdb.Schema(

@@ -25,6 +25,13 @@ from .tableinfo import TableInfo
 MAX_DOCUMENT_BYTES = 1 << 20
 MAX_DEPTH = 64
 
+# pydantic-core's error types for input nested past its recursion guard: older releases
+# (before pydantic 2.14.3) report a deep but acyclic input as a "recursion_loop".
+_RECURSION_ERRORS = frozenset({"recursion_depth_exceeded", "recursion_loop"})
+
+# id and creation_time have columns of their own and are never part of a stored body.
+_SYSTEM_EXCLUDE: set[str] = set(SYSTEM_FIELDS)  # pydantic-core takes a set or a dict
+
 # A stored row as read back: (rowid, creation_time, document JSON text).
 Row = tuple[int, float, str]
 
@@ -122,7 +129,9 @@ def to_input(info: TableInfo, doc: object, doc_id: str | None = None) -> dict[st
         for name in SYSTEM_FIELDS:
             if name in doc:
                 raise ValidationError(
-                    f"table {info.name!r}: {name!r} is set by the database and cannot be written",
+                    f"table {info.name!r}: {name!r} is set by the database and cannot be written "
+                    "(a model_dump() of a stored document holds it: pass the document itself, "
+                    "or model_dump(exclude={'id', 'creation_time'}))",
                     table=info.name,
                     field=name,
                 )
@@ -162,7 +171,7 @@ def encode(
     try:
         model: Document = info.validate_python(data, context={ID_CONTEXT_KEY: names})
     except pydantic.ValidationError as exc:
-        if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors()):
+        if any(e["type"] in _RECURSION_ERRORS for e in exc.errors()):
             check_structure(info.name, data)
         raise validation_error(info.name, exc, doc_id=doc_id) from None
     except RecursionError:
@@ -171,7 +180,11 @@ def encode(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
     try:
-        raw = info.adapter.serializer.to_json(model)
+        d = model.__dict__
+        if d["id"] is None and d["creation_time"] is None:  # the usual case
+            raw = info.adapter.serializer.to_json(model)  # Document leaves out None ids
+        else:  # a model carrying the id of a stored document: never store it in the body
+            raw = info.adapter.serializer.to_json(model, exclude=_SYSTEM_EXCLUDE)
     except pydantic_core.PydanticSerializationError as exc:
         # Values pydantic accepted as-is (e.g. an `object` field) fail here when too deep.
         check_structure(info.name, data)
@@ -232,7 +245,7 @@ def _non_finite(value: Any, path: list[str]) -> list[str] | None:
 
 def _attach(model: Document, doc_id: str, creation_time: float) -> Document:
     # Set without validate_assignment overhead: these come from the database itself.
-    d = model.__dict__
+    d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType] (microsoft/pyright#11548)
     d["id"] = doc_id
     d["creation_time"] = creation_time
     return model
@@ -252,7 +265,9 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         raise stored_invalid(info, bad, exc) from None
     ids = encode_ids(number, [r[0] for r in rows])
     for model, doc_id, row in zip(models, ids, rows, strict=True):
-        d = model.__dict__  # as _attach, inlined: this loop runs once per document read
+        # As _attach, inlined: this loop runs once per document read. (The ignore: pyright
+        # takes a model's __dict__ for a read-only mapping, microsoft/pyright#11548.)
+        d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType]
         d["id"] = doc_id
         d["creation_time"] = row[1]
     return models
@@ -364,6 +379,7 @@ def _field_adapter(model: type[pydantic.BaseModel], path: str) -> pydantic.TypeA
     if found is None:
         return None
     annotation: Any = found.annotation
-    if found.metadata:
-        annotation = typing.Annotated[(annotation, *found.metadata)]
+    metadata = found.metadata
+    if metadata:
+        annotation = typing.Annotated[(annotation, *metadata)]
     return pydantic.TypeAdapter(annotation)

@@ -34,6 +34,9 @@ _UNMIX = pow(_MIX, -1, 1 << 64)
 # read, so the same RFC 4648 base32 (lowercase, 80 bits = 16 characters, no padding) is done
 # here: encoding with a table of 10-bit chunks (8 lookups), decoding with int(..., 32).
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+# For engines that compute ids themselves (engine/sqlite/views.py spells them in SQL).
+ID_ALPHABET = _ALPHABET
+ID_MULTIPLIER = _MIX
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
@@ -118,11 +121,10 @@ _ZEROS = (0,) * 256
 # translation, and lets int() parse all 16 digits at once (~4x the 8 pair lookups). Every
 # other byte maps to "!", which int() refuses, so nothing but the lowercase alphabet (no
 # sign, space, underscore or capital, all of which int() would accept) decodes.
-_INT32_DIGITS = bytearray(b"!" * 256)
-for _i, _c in enumerate(_ALPHABET):
-    _INT32_DIGITS[ord(_c)] = ord("0123456789abcdefghijklmnopqrstuv"[_i])
-_TO_INT32_DIGITS = bytes(_INT32_DIGITS)
-del _INT32_DIGITS, _i, _c
+_TO_INT32_DIGITS = bytes(
+    ord("0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(chr(b))]) if chr(b) in _ALPHABET else ord("!")
+    for b in range(256)
+)
 
 
 def decode_id(value: object) -> tuple[int, int] | None:

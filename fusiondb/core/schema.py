@@ -27,17 +27,24 @@ CREATION_INDEX = "by_creation_time"
 ID_INDEX = "by_id"
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class Document(BaseModel):
     """Base class of every table's model: a pydantic model that gains ``id`` and ``creation_time``.
 
     Both are ``None`` on a document you build yourself and are filled in by the database on
-    every document it returns. They are never stored inside the document body.
+    every document it returns. ``model_dump()`` and ``model_dump_json()`` include them when
+    they are set (so an API returning documents returns their ids), and leave them out when
+    they are ``None``. They are never stored inside the document body: the database writes
+    documents with a serializer that leaves them out (``core/tableinfo.py``).
     """
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = pydantic.Field(default=None, exclude=True)
-    creation_time: float | None = pydantic.Field(default=None, exclude=True)
+    id: str | None = pydantic.Field(default=None, exclude_if=_is_none)
+    creation_time: float | None = pydantic.Field(default=None, exclude_if=_is_none)
 
 
 def check_name(kind: str, name: str, *, system_ok: bool = False) -> str:

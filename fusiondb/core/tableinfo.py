@@ -15,31 +15,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import CoreSchema
 
 from .keys import KeyLayout
 from .schema import SYSTEM_FIELDS, Document, IndexDef, SearchIndexDef
 
-# Per model class: building adapters costs milliseconds, and an ephemeral database per test
-# opens the same schema over and over.
-_MODEL_CACHE: weakref.WeakKeyDictionary[
-    type[Document], tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None, bool]
-] = weakref.WeakKeyDictionary()
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
 
-def may_hold_floats(model: type[BaseModel]) -> bool:
-    """Whether a document of ``model`` can hold a float anywhere (a float field, or an
-    untyped one such as ``Any``), judged from its JSON schema; ``True`` when unsure. Writes
-    check such documents for NaN and infinity, which JSON cannot hold."""
-    return _schema_may(model, _is_number)
+def may_hold_floats(stored: CoreSchema) -> bool:
+    """Whether a stored document can hold a float anywhere (a float field, or an untyped one
+    such as ``Any``), judged from the JSON schema of ``stored`` (the model's core schema less
+    ``id`` and ``creation_time``, which are not stored in the body); ``True`` when unsure.
+    Writes check such documents for NaN and infinity, which JSON cannot hold."""
+    return _schema_may(stored, _is_number)
 
 
-def may_hold_dynamic_names(model: type[BaseModel]) -> bool:
-    """Whether a document of ``model`` can hold object keys its declaration does not name (a
-    dict field, an untyped one, a model with ``extra="allow"``); ``True`` when unsure. Writes
+def may_hold_dynamic_names(stored: CoreSchema) -> bool:
+    """Whether a stored document can hold object keys its declaration does not name (a dict
+    field, an untyped one, a model with ``extra="allow"``); ``True`` when unsure. Writes
     check the names of such documents (declared names were checked with the schema)."""
-    return _schema_may(model, _has_open_keys)
+    return _schema_may(stored, _has_open_keys)
 
 
 def _is_number(node: dict[str, Any]) -> bool:
@@ -51,11 +49,11 @@ def _has_open_keys(node: dict[str, Any]) -> bool:
     return node.get("additionalProperties", False) is not False or "patternProperties" in node
 
 
-def _schema_may(model: type[BaseModel], leaf: Callable[[dict[str, Any]], bool]) -> bool:
-    """Whether some node of the model's stored (serialization) JSON schema satisfies ``leaf``,
-    an unconstrained node (any value) counting as yes; ``True`` when unsure."""
+def _schema_may(stored: CoreSchema, leaf: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether some node of the stored (serialization) JSON schema of ``stored`` satisfies
+    ``leaf``, an unconstrained node (any value) counting as yes; ``True`` when unsure."""
     try:
-        schema = model.model_json_schema(mode="serialization")  # what is stored
+        schema = GenerateJsonSchema().generate(stored, mode="serialization")
     except Exception:
         return True
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -104,20 +102,82 @@ def _has_alias(core_schema: Any) -> bool:
     return False
 
 
-def _model_tools(
-    model: type[Document],
-) -> tuple[TypeAdapter[Any], TypeAdapter[Any], bool, bool | None, bool]:
-    """(adapter, list adapter, may hold floats, by_name, may hold dynamic names) for
-    ``model``, built once per class."""
+def _fields_excluded(node: Any) -> Any:
+    """A copy of a model's inner schema whose fields leave out ``id`` and ``creation_time``."""
+    if node["type"] == "model-fields":
+        fields = dict(node["fields"])
+        for name in SYSTEM_FIELDS:
+            field_schema = {k: v for k, v in fields[name].items() if k != "serialization_exclude_if"}
+            fields[name] = {**field_schema, "serialization_exclude": True}
+        return {**node, "fields": fields}
+    wrapped = node.get("schema")  # e.g. a model validator around the fields
+    if isinstance(wrapped, dict):
+        new = _fields_excluded(wrapped)
+        return None if new is None else {**node, "schema": new}
+    return None
+
+
+def _without_system_fields(node: Any, model: type[Document]) -> Any:
+    """A copy of the core schema ``node`` whose schema of ``model`` leaves ``id`` and
+    ``creation_time`` out of what it serializes (what is stored; they have columns of their
+    own); ``None`` if its shape is not understood.
+
+    Only for working out JSON schemas: pydantic-core serializes a model with the class's own
+    prebuilt serializer whatever schema it is given.
+    """
+    if node["type"] == "model" and node["cls"] is model:
+        inner = _fields_excluded(node["schema"])
+        return None if inner is None else {**node, "schema": inner}
+    if node["type"] == "definitions":
+        # A recursive model: the top is a reference into the definitions.
+        top = node["schema"]
+        ref = top.get("schema_ref") if top["type"] == "definition-ref" else None
+        if ref is None:
+            new_top = _without_system_fields(top, model)
+            return None if new_top is None else {**node, "schema": new_top}
+        defs = list(node["definitions"])
+        for i, definition in enumerate(defs):
+            if definition.get("ref") == ref:
+                new_def = _without_system_fields(definition, model)
+                if new_def is None:
+                    return None
+                defs[i] = new_def
+                return {**node, "definitions": defs}
+        return None
+    wrapped = node.get("schema")  # e.g. a wrap validator around the model
+    if isinstance(wrapped, dict):
+        new_wrapped = _without_system_fields(wrapped, model)
+        return None if new_wrapped is None else {**node, "schema": new_wrapped}
+    return None
+
+
+@dataclass(frozen=True)
+class _ModelTools:
+    """What every ``TableInfo`` of one model class shares, built once per class."""
+
+    adapter: TypeAdapter[Any]
+    list_adapter: TypeAdapter[Any]
+    may_hold_floats: bool
+    by_name: bool | None
+    may_hold_dynamic_names: bool
+
+
+# Per model class: building adapters costs milliseconds, and an ephemeral database per test
+# opens the same schema over and over.
+_MODEL_CACHE: weakref.WeakKeyDictionary[type[Document], _ModelTools] = weakref.WeakKeyDictionary()
+
+
+def _model_tools(model: type[Document]) -> _ModelTools:
     cached = _MODEL_CACHE.get(model)
     if cached is None:
         adapter: TypeAdapter[Any] = TypeAdapter(model)
-        cached = (
+        stored = _without_system_fields(adapter.core_schema, model)
+        cached = _ModelTools(
             adapter,
             TypeAdapter(list[model]),  # type: ignore[valid-type]
-            may_hold_floats(model),
+            may_hold_floats(stored) if stored is not None else True,
             True if _has_alias(adapter.core_schema) else None,
-            may_hold_dynamic_names(model),
+            may_hold_dynamic_names(stored) if stored is not None else True,
         )
         _MODEL_CACHE[model] = cached
     return cached
@@ -159,10 +219,11 @@ class TableInfo:
     layout: KeyLayout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        (
-            self.adapter, self.list_adapter, self.may_hold_floats, self.validate_by_name,
-            self.may_hold_dynamic_names,
-        ) = _model_tools(self.model)
+        tools = _model_tools(self.model)
+        self.adapter, self.list_adapter = tools.adapter, tools.list_adapter
+        self.may_hold_floats = tools.may_hold_floats
+        self.validate_by_name = tools.by_name
+        self.may_hold_dynamic_names = tools.may_hold_dynamic_names
         # The pydantic-core calls of the hot paths, with by_name bound only when it is True:
         # even by_name=None costs ~0.1 us a call in keyword handling.
         one, many = self.adapter.validator, self.list_adapter.validator

@@ -203,7 +203,14 @@ class WriteTxn(ReadTxn, Protocol):
 
     def create_table(self, table: str) -> None: ...
 
-    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None: ...
+    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
+        """Drop the table with its indexes, search indexes and view."""
+        ...
+
+    def sync_view(self, table: str, number: int, fields: tuple[str, ...]) -> None:
+        """Create or update the table's read-only view for other tools: the public id, the
+        creation time and the top-level ``fields``. A no-op when it is already so."""
+        ...
 
     def create_index(
         self, table: str, index: str, fields: tuple[str, ...], rows: int,

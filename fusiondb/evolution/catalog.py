@@ -27,7 +27,7 @@ from pydantic import TypeAdapter
 
 from ..core.errors import SchemaError, SchemaMismatch
 from ..core.progress import ProgressCallback
-from ..core.schema import IndexDef, Schema, SearchIndexDef, TableDef
+from ..core.schema import FIELD_RE, SYSTEM_FIELDS, IndexDef, Schema, SearchIndexDef, TableDef
 from ..core.tableinfo import TableInfo
 from ..engine.base import ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
@@ -287,6 +287,8 @@ def open_catalog(
     changes: list[SchemaChange] = []
     for p in plans:
         catalog.tables[p.name] = _apply(txn, p, validate, checked.get(p.name), changes, progress)
+        # Kept up to date on every open, so files made before views existed get theirs too.
+        txn.sync_view(p.name, p.info.number, view_fields(p.tdef))
     for name, stored in catalog.tables.items():
         if name not in declared and not stored.system and not stored.removed:
             stored.removed = True
@@ -298,6 +300,14 @@ def open_catalog(
     if changed or txn.catalog_version() != catalog.version:
         write_catalog(txn, catalog)
     return OpenResult(catalog, infos, changes)
+
+
+def view_fields(tdef: TableDef) -> tuple[str, ...]:
+    """The columns of a table's SQL view: its model's top-level fields as stored (by field
+    name), less the system fields and any name SQL paths cannot spell (non-ASCII)."""
+    return tuple(
+        name for name in tdef.model.model_fields if name not in SYSTEM_FIELDS and FIELD_RE.match(name)
+    )
 
 
 def _snapshot(value: Any) -> bytes:

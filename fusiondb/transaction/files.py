@@ -78,7 +78,7 @@ def _source(data: Any) -> tuple[memoryview | None, Fill | None]:
         )
     if getattr(data, "closed", False):
         raise _bad_input("store() got a closed file; store it before closing it")
-    readinto = getattr(data, "readinto", None)
+    readinto: Callable[[memoryview], int | None] | None = getattr(data, "readinto", None)
 
     def fill(buf: memoryview) -> int:
         """Fill ``buf`` as far as the source goes; fewer bytes than its size means the end."""

@@ -88,16 +88,18 @@ class Watcher:
         with TRANSLATE, self._conn:  # one read transaction: the position and its version
             seq = position(self._conn.cursor())
             self._version = self._conn.pragma("data_version")
-        return seq
+            return seq
+        raise AssertionError("unreachable: the block returns or raises")
 
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
         with TRANSLATE, self._conn:
             entries, complete = read_since(self._conn, seq, skip_origin)
             version = self._conn.pragma("data_version")
-        if version != self._version and not entries:
-            complete = False  # something committed without a log entry: not fusiondb
-        self._version = version
-        return entries, complete
+            if version != self._version and not entries:
+                complete = False  # something committed without a log entry: not fusiondb
+            self._version = version
+            return entries, complete
+        raise AssertionError("unreachable: the block returns or raises")
 
     def close(self) -> None:
         self._conn.close()

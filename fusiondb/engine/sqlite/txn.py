@@ -21,7 +21,7 @@ from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import CREATION_INDEX, SearchIndexDef
 from ..base import IndexScan, SearchScan
-from . import blobs, catalog, changelog, ddl, fts
+from . import blobs, catalog, changelog, ddl, fts, views
 from .scan import scan_sql
 
 
@@ -212,7 +212,19 @@ class SqliteTxn:
     def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
         for index in search_indexes:
             fts.drop_search_index(self.conn, table, index)
+        self.cur.execute(views.drop_view_sql(table))
         self.cur.execute(ddl.drop_table(table))
+
+    def sync_view(self, table: str, number: int, fields: tuple[str, ...]) -> None:
+        sql = views.create_view_sql(table, number, fields)
+        # fetchall: a statement left pending would lock the schema for the DDL that follows.
+        found = self.cur.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", (views.view_name(table),)
+        ).fetchall()
+        if found and found[0][0] == sql:
+            return
+        self.cur.execute(views.drop_view_sql(table))
+        self.cur.execute(sql)
 
     def create_index(
         self, table: str, index: str, fields: tuple[str, ...], rows: int,
