@@ -243,14 +243,6 @@ def _non_finite(value: Any, path: list[str]) -> list[str] | None:
     return None
 
 
-def _attach(model: Document, doc_id: str, creation_time: float) -> Document:
-    # Set without validate_assignment overhead: these come from the database itself.
-    d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType] (microsoft/pyright#11548)
-    d["id"] = doc_id
-    d["creation_time"] = creation_time
-    return model
-
-
 def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
     if not rows:
         return []
@@ -265,7 +257,7 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
         raise stored_invalid(info, bad, exc) from None
     ids = encode_ids(number, [r[0] for r in rows])
     for model, doc_id, row in zip(models, ids, rows, strict=True):
-        # As _attach, inlined: this loop runs once per document read. (The ignore: pyright
+        # As decode_model does for one: this loop runs once per document read. (The ignore: pyright
         # takes a model's __dict__ for a read-only mapping, microsoft/pyright#11548.)
         d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType]
         d["id"] = doc_id
@@ -279,7 +271,11 @@ def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Docume
         model: Document = info.validate_json(row[2])
     except pydantic.ValidationError as exc:
         raise stored_invalid(info, row, exc) from None
-    return _attach(model, doc_id or encode_id(info.number, row[0]), row[1])
+    # Set without validate_assignment overhead: these come from the database itself.
+    d: dict[str, Any] = model.__dict__  # pyright: ignore[reportAssignmentType] (microsoft/pyright#11548)
+    d["id"] = doc_id or encode_id(info.number, row[0])
+    d["creation_time"] = row[1]
+    return model
 
 
 def stored_invalid(info: TableInfo, row: Row, exc: pydantic.ValidationError) -> ValidationError:
