@@ -147,8 +147,9 @@ def to_input(info: TableInfo, doc: object, doc_id: str | None = None) -> dict[st
             )
         cls = type(doc)
         if cls.model_dump is _MODEL_DUMP:
-            # What model_dump() runs, minus its keyword forwarding (~0.6 us per document).
-            dumped: dict[str, Any] = cls.__pydantic_serializer__.to_python(doc)
+            # What model_dump() runs, minus its keyword forwarding (~0.6 us per document),
+            # and without id and creation_time (named: cheaper than their exclude_if).
+            dumped: dict[str, Any] = cls.__pydantic_serializer__.to_python(doc, exclude=_SYSTEM_EXCLUDE)
             return dumped
         return doc.model_dump()
     raise ValidationError(
@@ -180,11 +181,9 @@ def encode(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
     try:
-        d = model.__dict__
-        if d["id"] is None and d["creation_time"] is None:  # the usual case
-            raw = info.adapter.serializer.to_json(model)  # Document leaves out None ids
-        else:  # a model carrying the id of a stored document: never store it in the body
-            raw = info.adapter.serializer.to_json(model, exclude=_SYSTEM_EXCLUDE)
+        # id and creation_time never go in the body. Excluding them by name is also faster
+        # than letting their exclude_if (a Python callback per field) decide.
+        raw = info.adapter.serializer.to_json(model, exclude=_SYSTEM_EXCLUDE)
     except pydantic_core.PydanticSerializationError as exc:
         # Values pydantic accepted as-is (e.g. an `object` field) fail here when too deep.
         check_structure(info.name, data)
