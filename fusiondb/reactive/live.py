@@ -8,10 +8,12 @@ and ``generation`` and wait on ``cond`` (blocking iterators) or on their asyncio
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import threading
 from collections.abc import Hashable
 from typing import Any, Protocol
+
+log = logging.getLogger("fusiondb.subscriptions")
 
 
 class Owner(Protocol):
@@ -117,5 +119,9 @@ class Live:
 
 def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
     for loop, event in waiters:
-        with contextlib.suppress(RuntimeError):  # the loop may be closed already
+        try:
             loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop is closed: its iterator will never ask again
+            pass
+        except BaseException:  # one bad waiter must not keep the others asleep
+            log.exception("fusiondb: waking an async iterator failed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
@@ -27,9 +28,6 @@ from .search_match import SearchMatcher
 from .subscription import Subscription
 
 log = logging.getLogger("fusiondb.subscriptions")
-
-# Seconds between looks for other processes' commits while live queries exist.
-POLL_INTERVAL = 0.002
 
 
 class Evaluator(Protocol):
@@ -50,11 +48,9 @@ class SubscriptionManager:
         feed: ChangeFeed,
         evaluator: Evaluator,
         tokenize: Callable[[str], list[str]],
-        poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self._feed = feed
         self._evaluator = evaluator
-        self._poll_interval = poll_interval
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)  # wait_idle() waits here
         self._busy = False
@@ -151,31 +147,37 @@ class SubscriptionManager:
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
+            # The thread holds the manager only weakly between rounds, so a database dropped
+            # without close() (and its subscriptions) is still collected; the finalizer
+            # wakes the thread to notice, and stops the feed's log reader.
+            weakref.finalize(self, self._feed.close)
             self._thread = threading.Thread(
-                target=self._run, name="fusiondb-subscriptions", daemon=True
+                target=_work, args=(weakref.ref(self), self._feed),
+                name="fusiondb-subscriptions", daemon=True,
             )
             self._thread.start()
 
-    def _run(self) -> None:
-        feed = self._feed
-        while True:
-            # Other processes' commits are polled for while anything is live.
-            polling = feed.watching and bool(self._live)
-            feed.wait(self._poll_interval if polling else None)
+    def _round(self) -> bool:
+        """One round of the worker: take the commits and process them. ``False``: closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._busy = True
+        try:
+            commits, complete = self._feed.take()
+            self._process(commits, complete)
+        except BaseException:  # the worker must survive anything to keep the db live
+            log.exception("fusiondb subscription worker error")
+        finally:
             with self._lock:
-                if self._closed:
-                    return
-                self._busy = True
-            try:
-                commits, complete = feed.take()
-                self._process(commits, complete)
-            except BaseException:  # the worker must survive anything to keep the db live
-                log.exception("fusiondb subscription worker error")
-            finally:
-                with self._lock:
-                    self._busy = False
-                    self._rounds += 1
-                    self._idle.notify_all()
+                self._busy = False
+                self._rounds += 1
+                self._idle.notify_all()
+        return True
+
+    def _polling(self) -> bool:
+        """Whether to look for other processes' commits: while anything is live."""
+        return self._feed.watching and bool(self._live)
 
     def _process(self, commits: list[Commit], complete: bool) -> None:
         with self._lock:
@@ -195,7 +197,10 @@ class SubscriptionManager:
                 self._failing = set()
             hit.update(live for live in stale if live.version < 0)
         for live in hit:
-            self._rerun(live)
+            try:
+                self._rerun(live)
+            except BaseException:  # one bad delivery must not cost the others theirs
+                log.exception("fusiondb subscription delivery failed: %r", live.fn)
 
     def _rerun(self, live: Live) -> None:
         with self._lock:
@@ -262,6 +267,22 @@ class SubscriptionManager:
             live.end()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+
+def _work(ref: weakref.ref[SubscriptionManager], feed: ChangeFeed) -> None:
+    """The worker thread: rounds until the manager closes or is collected."""
+    while True:
+        manager = ref()
+        polling = manager is not None and manager._polling()
+        del manager  # not held while waiting
+        try:
+            feed.wait(polling)
+        except BaseException:  # pragma: no cover - the worker outlives anything
+            log.exception("fusiondb subscription worker error")
+        manager = ref()
+        if manager is None or not manager._round():
+            return
+        del manager
 
 
 def _pin(pins: dict[Any, Any]) -> dict[Any, Any]:
