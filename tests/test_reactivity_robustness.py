@@ -88,7 +88,7 @@ def test_a_failing_delivery_does_not_cost_the_rest_of_the_round(tmp_path: Path) 
             raise SystemExit
 
     for u in USERS[:7]:
-        subs[u]._live.waiters.append((BadLoop(), asyncio.Event()))  # type: ignore[arg-type]
+        subs[u]._live.add_waiter((BadLoop(), asyncio.Event()))  # type: ignore[arg-type]
 
     @fdb.mutation
     def add_for_all(db: fdb.Writer) -> None:
