@@ -122,13 +122,17 @@ class IntervalIndex:
 
     def stab(self, point: Any, out: set[Hashable]) -> None:
         """Add to ``out`` the item of every interval with ``lo <= point <= hi``."""
+        self.overlap(point, point, out)
+
+    def overlap(self, lo: Any, hi: Any, out: set[Hashable]) -> None:
+        """Add to ``out`` the item of every interval that shares a point with ``[lo, hi]``."""
         stack = [self._root]
         while stack:
             node = stack.pop()
-            if node is None or node.max_hi < point:
+            if node is None or node.max_hi < lo:
                 continue
             stack.append(node.left)
-            if node.lo <= point:
-                if node.hi >= point:
+            if node.lo <= hi:
+                if node.hi >= lo:
                     out.add(node.item)
                 stack.append(node.right)

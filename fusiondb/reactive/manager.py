@@ -154,6 +154,11 @@ class SubscriptionManager:
                 continue
             for k in keys:
                 idx.stab(normalize_key(k), hit)
+        for name, ranges in writes.ranges.items():  # a huge commit's summary
+            idx = self._indexes.get(name)
+            if idx is not None:
+                for lo, hi in ranges:
+                    idx.overlap(normalize_key(lo), normalize_key(hi), hit)
         self._search.match(writes, hit)
         return hit
 
