@@ -185,10 +185,7 @@ def cover(intervals: list[KeyRange], limit: int) -> list[KeyRange]:
     """At most ``limit`` ranges covering every one of ``intervals``: in index order, those that
     overlap or that nothing can lie between (consecutive row ids) merged, then the closest
     neighbours joined until ``limit`` remain."""
-    items = sorted(
-        ((normalize_key(lo), normalize_key(hi), lo, hi) for lo, hi in intervals),
-        key=lambda item: item[0],
-    )
+    items = sorted([_normalized(lo, hi) for lo, hi in intervals], key=lambda item: item[0])
     merged: list[list[Any]] = []
     for item in items:
         if merged and (item[0] <= merged[-1][1] or _consecutive(merged[-1][1], item[0])):
@@ -209,6 +206,11 @@ def cover(intervals: list[KeyRange], limit: int) -> list[KeyRange]:
                 joined.append(span)
         merged = joined
     return [(span[2], span[3]) for span in merged]
+
+
+def _normalized(lo: Key, hi: Key) -> tuple[Any, Any, Key, Key]:
+    nlo = normalize_key(lo)
+    return nlo, nlo if hi is lo else normalize_key(hi), lo, hi  # a point: normalized once
 
 
 def _consecutive(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
