@@ -17,7 +17,7 @@ FTS5), so nothing above it builds SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
@@ -271,6 +271,11 @@ class LogReader(Protocol):
         """Entries after ``seq``, and whether they are every commit since the last read:
         ``False`` when the log no longer reaches back to ``seq``, or when a commit left no
         entry (another tool wrote to the database)."""
+        ...
+
+    def follow(self, on_change: Callable[[], None]) -> bool:
+        """Call ``on_change`` (from any thread) whenever another connection may have
+        committed, until ``close``; ``False`` if this engine cannot notify (then poll)."""
         ...
 
     def close(self) -> None: ...

@@ -38,29 +38,6 @@ def _fix(node: _Node) -> None:
     node.max_hi = m
 
 
-def _insert(root: _Node | None, node: _Node) -> _Node:
-    if root is None:
-        return node
-    if node.sort < root.sort:
-        root.left = _insert(root.left, node)
-        if root.left.prio > root.prio:
-            pivot = root.left
-            root.left = pivot.right
-            _fix(root)
-            pivot.right = root
-            root = pivot
-    else:
-        root.right = _insert(root.right, node)
-        if root.right.prio > root.prio:
-            pivot = root.right
-            root.right = pivot.left
-            _fix(root)
-            pivot.left = root
-            root = pivot
-    _fix(root)
-    return root
-
-
 def _merge(a: _Node | None, b: _Node | None) -> _Node | None:
     if a is None:
         return b
@@ -75,19 +52,6 @@ def _merge(a: _Node | None, b: _Node | None) -> _Node | None:
     return b
 
 
-def _remove(root: _Node | None, sort: tuple[Any, int]) -> _Node | None:
-    if root is None:
-        return None
-    if sort == root.sort:
-        return _merge(root.left, root.right)
-    if sort < root.sort:
-        root.left = _remove(root.left, sort)
-    else:
-        root.right = _remove(root.right, sort)
-    _fix(root)
-    return root
-
-
 class IntervalIndex:
     """Closed intervals ``[lo, hi]`` tagged with items; ``stab(p)`` finds those holding ``p``."""
 
@@ -100,26 +64,75 @@ class IntervalIndex:
         return self._size
 
     def add(self, lo: Any, hi: Any, item: Hashable) -> tuple[Any, int]:
-        """Insert; returns a handle for ``remove``."""
+        """Insert; returns a handle for ``remove``.
+
+        Iterative (a live query is registered on every subscribe and re-run): down to a leaf,
+        raising ``max_hi`` on the way, then rotated up while its priority is higher.
+        """
         self._seq += 1
         node = _Node(lo, hi, item, self._seq)
-        self._root = _insert(self._root, node)
+        sort = node.sort
+        path: list[_Node] = []
+        cur = self._root
+        while cur is not None:
+            if hi > cur.max_hi:
+                cur.max_hi = hi
+            path.append(cur)
+            cur = cur.left if sort < cur.sort else cur.right
+        self._replace(path, None, node, sort)
+        while path and path[-1].prio < node.prio:
+            parent = path.pop()
+            if parent.left is node:
+                parent.left, node.right = node.right, parent
+            else:
+                parent.right, node.left = node.left, parent
+            _fix(parent)
+            _fix(node)
+            self._replace(path, parent, node, sort)
         self._size += 1
-        return node.sort
+        return sort
 
     def remove(self, handle: tuple[Any, int]) -> None:
-        self._root = _remove(self._root, handle)
+        path: list[_Node] = []
+        cur = self._root
+        while cur is not None and cur.sort != handle:
+            path.append(cur)
+            cur = cur.left if handle < cur.sort else cur.right
+        if cur is None:
+            return
+        self._replace(path, cur, _merge(cur.left, cur.right), handle)
+        for node in reversed(path):
+            _fix(node)
         self._size -= 1
+
+    def _replace(
+        self, path: list[_Node], old: _Node | None, new: _Node | None, sort: tuple[Any, int]
+    ) -> None:
+        """Put ``new`` where ``old`` hangs below ``path[-1]`` (``old`` None: the side ``sort``
+        goes to), or at the root."""
+        if not path:
+            self._root = new
+            return
+        parent = path[-1]
+        left = sort < parent.sort if old is None else parent.left is old
+        if left:
+            parent.left = new
+        else:
+            parent.right = new
 
     def stab(self, point: Any, out: set[Hashable]) -> None:
         """Add to ``out`` the item of every interval with ``lo <= point <= hi``."""
+        self.overlap(point, point, out)
+
+    def overlap(self, lo: Any, hi: Any, out: set[Hashable]) -> None:
+        """Add to ``out`` the item of every interval that shares a point with ``[lo, hi]``."""
         stack = [self._root]
         while stack:
             node = stack.pop()
-            if node is None or node.max_hi < point:
+            if node is None or node.max_hi < lo:
                 continue
             stack.append(node.left)
-            if node.lo <= point:
-                if node.hi >= point:
+            if node.lo <= hi:
+                if node.hi >= lo:
                     out.add(node.item)
                 stack.append(node.right)

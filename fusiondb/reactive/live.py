@@ -1,18 +1,27 @@
 """``Live``: one evaluated live query, shared by every ``Subscription`` handle that asked for it.
 
 The manager re-runs it and calls ``publish`` with each new value; the handles read ``value``
-and ``generation`` and wait on ``cond`` (blocking iterators) or on their asyncio events
-(``waiters``). One condition per live query, not per handle: identical subscriptions share it.
+and ``generation``, wait on its condition (blocking iterators, ``wait``) or on their asyncio
+events (``waiters``), and pass values on to their callbacks.
+
+A process may hold 100,000 live queries, so each is kept small and mostly out of the cyclic
+GC's sight: slots, no per-query lock (every live query's state is guarded by the one brief
+``STATE`` lock), and a condition (~1.2 KB) or waiter list only once something blocks on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import threading
 from collections.abc import Hashable
 from typing import Any, Protocol
 
+log = logging.getLogger("fusiondb.subscriptions")
+
+# Guards value, generation, error, closed and waiters of every live query (held for a few
+# attribute writes at a time), and is the lock under each live query's condition.
+STATE = threading.Lock()
 
 class Owner(Protocol):
     """What a handle needs of the manager that made it: to be let go on close."""
@@ -21,13 +30,11 @@ class Owner(Protocol):
 
 
 class Handle(Protocol):
-    """What ``publish`` and ``fail`` need of a handle: its signals."""
+    """What ``publish`` and ``fail`` need of a handle: to pass the news on to its callbacks."""
 
-    @property
-    def changed(self) -> Any: ...
+    def notify_changed(self, value: Any) -> None: ...
 
-    @property
-    def failed(self) -> Any: ...
+    def notify_failed(self, error: BaseException) -> None: ...
 
 
 def args_key(fn: Any, args: dict[str, Any]) -> Hashable:
@@ -63,59 +70,87 @@ class Live:
         self.error: BaseException | None = None
         self.handles: list[Handle] = []
         # Where its read set sits in the manager's interval indexes.
-        self.entries: list[tuple[tuple[str, str], tuple[Any, int]]] = []
-        self.cond = threading.Condition()
+        self.entries: tuple[tuple[tuple[str, str], tuple[Any, int]], ...] = ()
+        self.cond: threading.Condition | None = None  # see condition()
         self.generation = 0
         self.closed = False
-        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] | None = None
 
     def __hash__(self) -> int:
         return id(self)
 
+    def condition(self) -> threading.Condition:
+        """The condition blocking iterators wait on (made on first use, over ``STATE``)."""
+        cond = self.cond
+        if cond is None:
+            with STATE:
+                if self.cond is None:
+                    self.cond = threading.Condition(STATE)
+                cond = self.cond
+        return cond
+
+    def add_waiter(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with STATE:
+            if self.waiters is None:
+                self.waiters = []
+            self.waiters.append(entry)
+
+    def remove_waiter(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with STATE:
+            if self.waiters is not None and entry in self.waiters:
+                self.waiters.remove(entry)
+
     def publish(self, value: Any) -> None:
-        """A new value: wake every waiting iterator, then send each handle's signal."""
-        with self.cond:
+        """A new value: wake every waiting iterator, then tell each handle."""
+        with STATE:
             self.value = value
             self.generation += 1
             self.error = None
-            self.cond.notify_all()
-            waiters = list(self.waiters)
-            handles = list(self.handles)
+            waiters = self._wake_locked()
+            handles = tuple(self.handles)
         _wake_all(waiters)
         for handle in handles:
-            handle.changed.send(handle, value=value)
+            handle.notify_changed(value)
 
     def fail(self, error: BaseException) -> None:
-        """A re-run raised: the value stays; iterators wake (to raise it), ``failed`` is sent."""
-        with self.cond:
+        """A re-run raised: the value stays; iterators wake (to raise it), handles are told."""
+        with STATE:
             self.error = error
-            self.cond.notify_all()
-            waiters = list(self.waiters)
-            handles = list(self.handles)
+            waiters = self._wake_locked()
+            handles = tuple(self.handles)
         _wake_all(waiters)
         for handle in handles:
-            handle.failed.send(handle, error=error)
+            handle.notify_failed(error)
 
     def recover(self) -> None:
         """A re-run succeeded with an unchanged value: the error, if any, is over."""
-        with self.cond:
-            self.error = None
+        if self.error is not None:
+            with STATE:
+                self.error = None
 
     def wake(self) -> None:
         """Wake every waiting iterator to look again (a handle closed)."""
-        with self.cond:
-            self.cond.notify_all()
-            waiters = list(self.waiters)
+        with STATE:
+            waiters = self._wake_locked()
         _wake_all(waiters)
 
     def end(self) -> None:
         """The database closed: every iterator ends."""
-        with self.cond:
+        with STATE:
             self.closed = True
         self.wake()
 
+    def _wake_locked(self) -> tuple[tuple[asyncio.AbstractEventLoop, asyncio.Event], ...]:
+        if self.cond is not None:
+            self.cond.notify_all()
+        return () if not self.waiters else tuple(self.waiters)
 
-def _wake_all(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+
+def _wake_all(waiters: tuple[tuple[asyncio.AbstractEventLoop, asyncio.Event], ...]) -> None:
     for loop, event in waiters:
-        with contextlib.suppress(RuntimeError):  # the loop may be closed already
+        try:
             loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop is closed: its iterator will never ask again
+            pass
+        except BaseException:  # one bad waiter must not keep the others asleep
+            log.exception("fusiondb: waking an async iterator failed")

@@ -32,6 +32,8 @@ class SearchMatcher:
     def match(self, writes: WriteSet, out: set[Any]) -> None:
         if not self._reads:
             return
+        for name in writes.searched:  # a huge commit's summary: only that it was written
+            out.update(self._reads.get(name, ()))
         for table, index, (text, filters) in writes.search_entries():
             owners = self._reads.get((table, index))
             if not owners:

@@ -19,7 +19,7 @@ from typing import Any
 from blinker import Signal
 
 from ..core.errors import DatabaseClosed
-from .live import Live
+from .live import STATE, Live
 
 log = logging.getLogger("fusiondb.subscriptions")
 
@@ -66,16 +66,44 @@ class ChangedSignal(Signal):
 
 
 class Subscription:
-    """A live query. Create with ``db.subscribe(query_fn, **args)``."""
+    """A live query. Create with ``db.subscribe(query_fn, **args)``.
+
+    Small on purpose (a process may hold 100,000): slots, and the two signals are made only
+    when first used (a blinker signal is ~0.7 KB and a dozen GC-tracked containers).
+    """
+
+    __slots__ = ("_changed", "_closed", "_failed", "_final", "_live", "_seen")
 
     def __init__(self, live: Live) -> None:
         self._live = live
         self._closed = False
         self._final: Any = None
         self._seen = live.generation  # the newest value this handle has handed out
-        self.changed = ChangedSignal("value")
-        self.failed = ChangedSignal("error")
+        self._changed: ChangedSignal | None = None
+        self._failed: ChangedSignal | None = None
         live.handles.append(self)
+
+    @property
+    def changed(self) -> ChangedSignal:
+        """Sent with ``value=`` after each new value (on the subscription thread)."""
+        if self._changed is None:
+            self._changed = ChangedSignal("value")
+        return self._changed
+
+    @property
+    def failed(self) -> ChangedSignal:
+        """Sent with ``error=`` when a re-run raises (on the subscription thread)."""
+        if self._failed is None:
+            self._failed = ChangedSignal("error")
+        return self._failed
+
+    def notify_changed(self, value: Any) -> None:
+        if self._changed is not None:
+            self._changed.send(self, value=value)
+
+    def notify_failed(self, error: BaseException) -> None:
+        if self._failed is not None:
+            self._failed.send(self, error=error)
 
     @property
     def value(self) -> Any:
@@ -83,7 +111,7 @@ class Subscription:
         if self._closed:
             return self._final
         live = self._live
-        with live.cond:
+        with STATE:
             self._seen = live.generation
             return live.value
 
@@ -109,8 +137,9 @@ class Subscription:
         self._closed = True
         self._live.owner.release(self._live, self)
         self._live.wake()
-        self.changed.receivers.clear()
-        self.failed.receivers.clear()
+        for signal in (self._changed, self._failed):
+            if signal is not None:
+                signal.receivers.clear()
 
     def __enter__(self) -> Subscription:
         return self
@@ -132,8 +161,9 @@ class Subscription:
                 return live.generation != self._seen
             return bool(predicate(self._final if self._closed else live.value))
 
-        with live.cond:
-            if not live.cond.wait_for(
+        cond = live.condition()
+        with cond:
+            if not cond.wait_for(
                 lambda: live.error is not None or good() or self._ended(), timeout
             ):
                 raise TimeoutError("the subscription got no value that would do in time")
@@ -146,11 +176,12 @@ class Subscription:
 
     def __iter__(self) -> Iterator[Any]:
         live = self._live
+        cond = live.condition()
         seen = -1
         while True:
-            with live.cond:
+            with cond:
                 while not self._ended() and live.error is None and live.generation == seen:
-                    live.cond.wait()
+                    cond.wait()
                 if self._ended():
                     return
                 if live.error is not None:
@@ -164,12 +195,11 @@ class Subscription:
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         entry = (loop, event)
-        with live.cond:
-            live.waiters.append(entry)
+        live.add_waiter(entry)
         seen = -1
         try:
             while True:
-                with live.cond:
+                with STATE:
                     if self._ended():
                         return
                     if live.error is not None:
@@ -185,9 +215,7 @@ class Subscription:
                     continue
                 yield value
         finally:
-            with live.cond:
-                if entry in live.waiters:
-                    live.waiters.remove(entry)
+            live.remove_waiter(entry)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "live"

@@ -9,12 +9,21 @@ other process can see it, so nothing is logged). A consumer (the subscription ma
 for commits (``wait``) and takes them in order (``take``); when the log no longer reaches
 back to the last commit it saw (trimmed while it was behind), holds an entry this version
 cannot read, or a commit left no entry at all (another tool wrote to the file), ``take`` says
-the feed is incomplete, and the consumer must assume anything changed.
+the feed is incomplete, and the consumer must assume anything changed. A gap in the log made
+only of this process's own commits (trimmed while the consumer was busy) is no loss: those
+commits were handed over directly.
+
+Waiting (``wait``): this process's commits wake the consumer at once. Other processes' commits
+are noticed through the engine's file notifications (``LogReader.follow``) with a slow poll as
+a safety net, and, for ``HOT_SECONDS`` after a commit of theirs arrived, by polling every
+``HOT_POLL`` seconds (a notification can be late by a few ms; a burst deserves better). An idle
+process therefore sleeps; without notifications it polls every ``POLL``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from ..engine.base import Engine, LogReader, ReadTxn, WriteTxn
@@ -25,6 +34,11 @@ _EMPTY = writeset.encode(WriteSet())
 
 Commit = tuple[int, WriteSet]
 """A committed write set and its sequence number."""
+
+POLL = 0.002  # seconds between looks at the log when no notifications are available
+HOT_POLL = 0.001  # ... while other processes' commits are arriving
+HOT_SECONDS = 0.5  # how long after the last of them
+SAFETY_POLL = 0.5  # ... otherwise, with notifications (in case one is lost)
 
 
 class ChangeFeed:
@@ -42,6 +56,9 @@ class ChangeFeed:
         self._log_lock = threading.Lock()
         self._log: LogReader | None = None
         self._seen = 0  # last log entry read
+        self._own: set[int] = set()  # this process's commits not yet read in the log
+        self._notified = False  # whether the log reader notifies (else poll)
+        self._hot_until = 0.0  # poll fast until then (another process is committing)
 
     def commit(self, txn: WriteTxn, writes: WriteSet | None) -> None:
         """Commit ``txn`` and hand its write set over. Call holding the write transaction,
@@ -61,6 +78,8 @@ class ChangeFeed:
             seq = self._latest + 1
         with self._cond:
             self._latest = seq
+            if self._listening and self._log is not None:
+                self._own.add(seq)
             if self._listening:
                 self._pending.append((seq, writes))
                 self._cond.notify()
@@ -88,13 +107,22 @@ class ChangeFeed:
                 log = self._engine.log_reader()
                 self._seen = log.position()
                 self._log = log
+                self._notified = log.follow(self.wake)
 
     @property
     def watching(self) -> bool:
         return self._log is not None
 
-    def wait(self, timeout: float | None) -> None:
-        """Block until a commit of this process arrives, ``wake`` is called, or ``timeout``."""
+    def wait(self, polling: bool) -> None:
+        """Block until a commit of this process arrives, ``wake`` is called (a notification
+        of the log reader does), or it is time to look at the log again (``polling``: other
+        processes' commits are wanted)."""
+        timeout: float | None = None
+        if polling and self._log is not None:
+            if time.monotonic() < self._hot_until:
+                timeout = HOT_POLL
+            else:
+                timeout = SAFETY_POLL if self._notified else POLL
         with self._cond:
             if not self._pending and not self._woken:
                 self._cond.wait(timeout)
@@ -126,12 +154,20 @@ class ChangeFeed:
             if log is None or self._engine.closed or not log.moved():
                 return [], True
             entries, complete = log.read_since(self._seen, self.origin)
-            if entries:
-                self._seen = entries[-1].seq
+            with self._cond:
+                own = self._own
+                if not complete and entries and own.issuperset(
+                    range(self._seen + 1, entries[0].seq)
+                ):
+                    complete = True  # the gap holds only commits handed over directly
+                if entries:
+                    self._seen = entries[-1].seq
+                    self._own = {s for s in own if s > self._seen}
         commits: list[Commit] = []
         for entry in entries:
             if entry.origin == self.origin or entry.payload is None:
                 continue  # this process's own commit, handed over at commit time
+            self._hot_until = time.monotonic() + HOT_SECONDS
             writes = writeset.decode(entry.payload)
             if writes is None:
                 # Written by a fusiondb whose log format this one cannot read, or damaged:

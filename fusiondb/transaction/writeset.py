@@ -18,16 +18,27 @@ rather than named tuples or dicts of keys per index: a bulk mutation records one
 and keeps them all until commit, and exact tuples of atomic values build several times faster
 and drop out of the cyclic GC's sight after one collection instead of being re-scanned by
 every later one (a tuple subclass never does).
+
+Huge commits: past ``SUMMARIZE_AT`` recorded documents, the write set folds what it holds into
+a summary, per (table, index), of at most ``RANGES_PER_INDEX`` key ranges covering every key
+written (``ranges``), and per search index only the fact that it was written (``searched``);
+then it starts over. Memory and the change-log entry stay bounded however many documents one
+mutation writes. Matching stays exact in the only direction that matters: a range may cover
+keys nobody wrote (an extra re-run), never miss one. Ranges are chosen by sorting the keys in
+index order and joining the closest neighbours first (the longest common prefix, then the
+smallest numeric gap), so a bulk insert into one user's range becomes one range inside it and
+re-runs no other user's queries.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from ..core.keys import Key, KeyLayout, SearchEntry, search_entry
+from ..core.keys import Key, KeyLayout, SearchEntry, normalize_key, search_entry
 from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
 
@@ -39,9 +50,16 @@ DocWrite = tuple[
 ]
 TABLE, ROWID, CREATION_TIME, OLD, NEW, OLD_TEXTS, NEW_TEXTS = range(7)
 
-# The change log's payload format: a JSON object {"format", "layouts", "writes"}. Entries
-# written before the format was numbered carry no "format" and are format 1.
-LOG_FORMAT = 1
+# The change log's payload format: a JSON object {"format", "layouts", "writes", "ranges",
+# "searched"}. Format 1 had no "ranges"/"searched" (still read); entries written before the
+# format was numbered carry no "format" and are format 1.
+LOG_FORMAT = 2
+READABLE_FORMATS = (1, 2)
+
+SUMMARIZE_AT = 10_000  # documents held before folding them into key ranges
+RANGES_PER_INDEX = 64  # key ranges a summary keeps per (table, index)
+
+KeyRange = tuple[Key, Key]
 
 
 def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
@@ -52,24 +70,33 @@ def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
 
 
 class WriteSet:
-    """The documents one transaction wrote (``writes``) and the layout of each table written."""
+    """The documents one transaction wrote (``writes``), the layout of each table written, and
+    the summary of what was folded away (``ranges``, ``searched``; see the module docstring)."""
 
-    __slots__ = ("layouts", "writes")
+    __slots__ = ("folded", "layouts", "ranges", "searched", "summarize_at", "writes")
 
     def __init__(
-        self, writes: list[DocWrite] | None = None, layouts: dict[str, KeyLayout] | None = None
+        self,
+        writes: list[DocWrite] | None = None,
+        layouts: dict[str, KeyLayout] | None = None,
+        *,
+        summarize_at: float | None = None,
     ) -> None:
         self.writes: list[DocWrite] = [] if writes is None else writes
         self.layouts: dict[str, KeyLayout] = {} if layouts is None else layouts
+        self.ranges: dict[tuple[str, str], list[KeyRange]] = {}
+        self.searched: set[tuple[str, str]] = set()
+        self.folded = 0  # documents folded into the summary
+        self.summarize_at = SUMMARIZE_AT if summarize_at is None else summarize_at
 
     def __bool__(self) -> bool:
-        return bool(self.writes)
+        return bool(self.writes) or self.folded > 0
 
     def __len__(self) -> int:
-        return len(self.writes)
+        return len(self.writes) + self.folded
 
     def __repr__(self) -> str:
-        return f"WriteSet({self.writes!r}, tables={sorted(self.layouts)!r})"
+        return f"WriteSet({self.writes!r}, tables={sorted(self.layouts)!r}, folded={self.folded})"
 
     def record(
         self,
@@ -97,15 +124,29 @@ class WriteSet:
                 new_texts,
             )
         )
+        if len(self.writes) >= self.summarize_at:
+            self.fold()
+
+    def fold(self) -> None:
+        """Fold the recorded documents into the summary and let them go."""
+        for name, keys in self.keys_by_index().items():
+            points = [(k, k) for k in keys]
+            self.ranges[name] = cover(self.ranges.get(name, []) + points, RANGES_PER_INDEX)
+        self.searched.update((table, index) for table, index, _ in self.search_entries())
+        self.folded += len(self.writes)
+        self.writes = []
 
     def mark(self) -> tuple[int, int]:
         """Where the write set is now, for ``undo``."""
-        return len(self.writes), len(self.layouts)
+        return len(self), len(self.layouts)
 
     def undo(self, mark: tuple[int, int]) -> None:
-        """Forget every write recorded since ``mark`` (a savepoint rolled back)."""
+        """Forget every write recorded since ``mark`` (a savepoint rolled back). Writes
+        already folded stay in the summary: at worst an extra re-run."""
         n_writes, n_layouts = mark
-        del self.writes[n_writes:]
+        del self.writes[max(0, n_writes - self.folded):]
+        if self.folded:
+            return  # the summary may name these tables: keep their layouts
         for table in list(self.layouts)[n_layouts:]:  # insertion order: the newest last
             del self.layouts[table]
 
@@ -140,6 +181,63 @@ class WriteSet:
                     yield from zip((table,) * len(texts), layouts[table].search, texts, strict=True)
 
 
+def cover(intervals: list[KeyRange], limit: int) -> list[KeyRange]:
+    """At most ``limit`` ranges covering every one of ``intervals``: in index order, those that
+    overlap or that nothing can lie between (consecutive row ids) merged, then the closest
+    neighbours joined until ``limit`` remain."""
+    items = sorted([_normalized(lo, hi) for lo, hi in intervals], key=lambda item: item[0])
+    merged: list[list[Any]] = []
+    for item in items:
+        if merged and (item[0] <= merged[-1][1] or _consecutive(merged[-1][1], item[0])):
+            if item[1] > merged[-1][1]:
+                merged[-1][1], merged[-1][3] = item[1], item[3]
+        else:
+            merged.append(list(item))
+    if len(merged) > limit:
+        by_closeness = sorted(
+            range(1, len(merged)), key=lambda i: _distance(merged[i - 1][1], merged[i][0])
+        )
+        joins = set(by_closeness[: len(merged) - limit])
+        joined: list[list[Any]] = []
+        for i, span in enumerate(merged):
+            if i in joins:
+                joined[-1][1], joined[-1][3] = span[1], span[3]
+            else:
+                joined.append(span)
+        merged = joined
+    return [(span[2], span[3]) for span in merged]
+
+
+def _normalized(lo: Key, hi: Key) -> tuple[Any, Any, Key, Key]:
+    nlo = normalize_key(lo)
+    return nlo, nlo if hi is lo else normalize_key(hi), lo, hi  # a point: normalized once
+
+
+def _consecutive(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether no key can lie between normalized keys ``a`` < ``b``: equal but for a last
+    integer one greater (row ids)."""
+    if len(a) != len(b) or a[:-1] != b[:-1]:
+        return False
+    x, y = a[-1][1], b[-1][1]
+    return type(x) is int and type(y) is int and y == x + 1
+
+
+def _distance(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[int, float]:
+    """How far apart two normalized keys are, for ``cover``: a longer common prefix is closer;
+    then, if they differ in a number, the smaller gap."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    gap = math.inf
+    if n < len(a) and n < len(b):
+        va, vb = a[n][1], b[n][1]
+        if type(va) in (int, float) and type(vb) in (int, float):
+            gap = abs(vb - va)
+    return -n, gap
+
+
 def _bucket(out: dict[tuple[str, str], list[Key]], table: str, index: str) -> list[Key]:
     bucket = out.get((table, index))
     if bucket is None:
@@ -158,6 +256,9 @@ def encode(writes: WriteSet) -> bytes:
             "format": LOG_FORMAT,
             "layouts": {table: layout.wire for table, layout in writes.layouts.items()},
             "writes": writes.writes,
+            "ranges": [[table, index, rs] for (table, index), rs in writes.ranges.items()],
+            "searched": sorted(writes.searched),
+            "folded": writes.folded,
         }
     )
 
@@ -175,14 +276,20 @@ def decode(payload: bytes) -> WriteSet | None:
     newer format, or damage): the caller must then assume anything may have changed."""
     try:
         data = orjson.loads(payload)
-        if type(data) is not dict or data.get("format", 1) != LOG_FORMAT:
+        if type(data) is not dict or data.get("format", 1) not in READABLE_FORMATS:
             return None
-        return WriteSet(
+        writes = WriteSet(
             [
                 (table, rowid, ct, _values(old), _values(new), _texts(ot), _texts(nt))
                 for table, rowid, ct, old, new, ot, nt in data["writes"]
             ],
             {table: KeyLayout.from_wire(wire) for table, wire in data["layouts"].items()},
+            summarize_at=math.inf,  # decoded: never folded again
         )
+        for table, index, rs in data.get("ranges", ()):
+            writes.ranges[(table, index)] = [(tuple(lo), tuple(hi)) for lo, hi in rs]
+        writes.searched = {(table, index) for table, index in data.get("searched", ())}
+        writes.folded = int(data.get("folded", 0))
+        return writes
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
