@@ -33,7 +33,9 @@ from .core.errors import (
     FusionError,
     InvalidCursor,
     InvalidId,
+    InvalidImport,
     InvalidQuery,
+    NotADatabase,
     ReadOnlyError,
     SchemaError,
     SchemaMismatch,
@@ -43,8 +45,9 @@ from .core.errors import (
 from .core.functions import MutationFunction, QueryFunction, mutation, query
 from .core.ids import Id
 from .core.schema import Document, Schema, TableDef, table
-from .database import Database, open
+from .database import Database, open, open_stored
 from .evolution.catalog import SchemaChange
+from .jsonl import ExportResult, ImportResult
 from .migrate import MigrationResult
 from .reactive.subscription import Subscription
 from .system import TableStatus
@@ -63,15 +66,19 @@ __all__ = [
     "Document",
     "DocumentNotFound",
     "DocumentTooLarge",
+    "ExportResult",
     "FileMetadata",
     "FileStream",
     "FusionError",
     "Id",
+    "ImportResult",
     "InvalidCursor",
     "InvalidId",
+    "InvalidImport",
     "InvalidQuery",
     "MigrationResult",
     "MutationFunction",
+    "NotADatabase",
     "PaginationResult",
     "QueryFunction",
     "ReadOnlyError",
@@ -88,6 +95,7 @@ __all__ = [
     "Writer",
     "mutation",
     "open",
+    "open_stored",
     "query",
     "table",
 ]

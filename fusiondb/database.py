@@ -15,14 +15,16 @@ from typing import Any, TypeVar
 
 from .check import CheckReport
 from .check import check as run_check
-from .core.errors import FusionError, SchemaError
+from .core.errors import FusionError, NotADatabase, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
 from .core.schema import Schema, TableDef
-from .engine import open_engine
+from .engine import open_engine, probe_file
 from .evolution.catalog import SchemaChange, open_catalog
 from .evolution.catalog import drop_table as drop_stored_table
 from .evolution.guard import CatalogGuard
+from .evolution.stored import adopt_catalog
+from .jsonl import ExportResult, ImportResult, Source, Target, export_tables, import_table
 from .migrate import DEFAULT_BATCH, MigrateFn, MigrationResult, run_migration
 from .reactive.manager import SubscriptionManager
 from .reactive.subscription import Subscription
@@ -49,20 +51,25 @@ class Database:
         system_tables: dict[str, tuple[int, TableDef]] | None = None,
         schema_validation: bool = True,
         progress: ProgressCallback | None = None,
+        stored_schema: bool = False,
     ) -> None:
         if not isinstance(schema, Schema):
             raise SchemaError(f"fdb.open() needs an fdb.Schema, got {type(schema).__name__}")
         self.path = path
         self.schema = schema
         self._engine = engine = open_engine(path)
+        # _storage (files) is always there; callers may add system tables.
+        declared = {**storage_tables(), **(system_tables or {})}
         try:
-            with engine.write() as txn:
-                # _storage (files) is always there; callers may add system tables.
-                declared = {**storage_tables(), **(system_tables or {})}
-                opened = open_catalog(
-                    txn, schema, declared, validate=schema_validation, progress=progress
-                )
-                txn.commit()
+            if stored_schema:  # fdb.open_stored: the file's own schema, nothing written
+                with engine.read() as rtxn:
+                    self.schema, opened = adopt_catalog(rtxn, declared)
+            else:
+                with engine.write() as txn:
+                    opened = open_catalog(
+                        txn, schema, declared, validate=schema_validation, progress=progress
+                    )
+                    txn.commit()
         except BaseException:
             engine.close()
             raise
@@ -154,6 +161,43 @@ class Database:
         after another tool wrote to the file. See check.py."""
         return run_check(self._engine, self._tables.by_name.values(), repair, progress)
 
+    # -- data in and out ---------------------------------------------------------------------
+
+    def export_jsonl(self, target: Target, tables: list[str] | None = None) -> ExportResult:
+        """Write documents as JSON lines to a path or an open file, streamed from one snapshot:
+        each line a document with its ``id`` and ``creation_time``. ``tables``: which (default:
+        every table of the schema; a removed one can be named); with more than one, each line
+        also says ``"$table"``. See jsonl.py."""
+        self._engine.check_open()
+        return export_tables(self._engine, target, tables)
+
+    def import_jsonl(
+        self,
+        table: str,
+        source: Source,
+        *,
+        batch_size: int | None = None,
+        keep_ids: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportResult:
+        """Insert the documents of a JSON lines file (a path or an open file) into ``table``,
+        each validated by the table's model, streamed. One transaction by default: a bad line
+        raises ``InvalidImport`` with its line number and nothing is imported.
+        ``batch_size``: commit every N documents (after checking every line first).
+        ``keep_ids``: keep each document's ``id`` and ``creation_time`` (into an empty table
+        only), so references stay valid. See jsonl.py."""
+        self._engine.check_open()
+        return import_table(
+            self._runner, table, source, batch_size=batch_size, keep_ids=keep_ids,
+            progress=progress,
+        )
+
+    def backup(self, dest: str | os.PathLike[str]) -> None:
+        """Copy the whole database, as of one moment, to a new file ``dest`` while this and
+        other processes keep reading and writing (SQLite's online backup API). The copy is a
+        complete database: open it with ``fdb.open``. Refuses an existing ``dest``."""
+        self._engine.backup(os.fspath(dest))
+
     # -- subscriptions -------------------------------------------------------------------
 
     def subscribe(
@@ -213,6 +257,23 @@ class Database:
     def __repr__(self) -> str:
         where = self.path or ":memory:"
         return f"<fdb.Database {where} {'closed' if self.closed else 'open'}>"
+
+
+def open_stored(path: str | os.PathLike[str]) -> Database:
+    """Open an existing fusiondb file with the schema it stores, without the application's
+    code (tools, the ``fusiondb`` command): each table's model is rebuilt from the stored
+    JSON Schema (``evolution/stored.py`` says what it checks), and nothing in the file's
+    schema is changed. ``NotADatabase`` for a missing file or one fusiondb did not make."""
+    where = os.fspath(path)
+    kind = probe_file(where)
+    if kind != "fusiondb":
+        problem = {
+            "missing": "no such file",
+            "sqlite": "a SQLite database, but not a fusiondb one (no _fdb_catalog table)",
+            "other": "not a SQLite database",
+        }[kind]
+        raise NotADatabase(f"{where}: {problem}", path=where)
+    return Database(where, Schema(), stored_schema=True)
 
 
 def open(

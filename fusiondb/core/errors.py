@@ -141,11 +141,31 @@ class DatabaseError(FusionError):
     """SQLite reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
 
 
+class InvalidImport(FusionError, ValueError):
+    """A line of a JSONL import cannot be imported (bad JSON, a document the table's model
+    refuses, an id that cannot be kept); ``line`` is its 1-based line number (``None``: the
+    import as a whole is refused). Nothing was imported."""
+
+    def __init__(self, message: str, *, table: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.line = line
+
+
+class NotADatabase(FusionError):
+    """A tool was pointed at a path that is missing or holds no fusiondb database."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 # Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
     SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, UniqueError, DatabaseClosed, DatabaseError,
+    InvalidImport, NotADatabase,
 ):
     _error.__module__ = "fusiondb"
 del _error

@@ -161,8 +161,10 @@ class WriteTxn(ReadTxn, Protocol):
     foreign: bool
     """Whether another connection committed since this one's last transaction."""
 
-    def insert(self, table: str, creation_time: float, doc: str) -> int:
-        """Store a new document; returns its row number (never reused)."""
+    def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
+        """Store a new document; returns its row number (never reused). ``rowid``: store it
+        under that row number (restoring an export; the caller checks it is free), and later
+        inserts are numbered after it."""
         ...
 
     def update(self, table: str, rowid: int, doc: str) -> None: ...
@@ -301,5 +303,10 @@ class Engine(Protocol):
     def log_reader(self) -> LogReader: ...
 
     def tokenize(self, text: str) -> list[str]: ...
+
+    def backup(self, dest: str) -> None:
+        """Copy the whole database, as of one consistent moment, to a new file at ``dest``
+        while others keep reading and writing (SQLite: the online backup API)."""
+        ...
 
     def close(self) -> None: ...

@@ -28,6 +28,7 @@ import apsw
 
 from ...core.errors import DatabaseClosed, FusionError
 from ..base import Guard, LogReader
+from .backup import backup
 from .changelog import Watcher
 from .connection import begin_immediate, connect
 from .errors import TRANSLATE, translated
@@ -69,6 +70,19 @@ class _Engine:
 
     def _connections(self) -> list[apsw.Connection]:
         return [self.writer.conn]
+
+    def backup(self, dest: str) -> None:
+        """Copy the database to a new file ``dest`` (``backup.py``)."""
+        self.check_open()
+        if self.path is None:
+            with self.lock:  # the one shared connection: copy between transactions
+                backup(self.writer.conn, dest)
+            return
+        source = connect(self.path)  # its own connection: the pool's stay free for queries
+        try:
+            backup(source, dest)
+        finally:
+            source.close()
 
     def close(self) -> None:
         with self.lock:

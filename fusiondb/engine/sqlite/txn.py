@@ -39,6 +39,7 @@ class _PerTable(dict[str, str]):
 
 _GET = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id = ?")
 _INSERT = _PerTable("INSERT INTO {t}(creation_time, doc) VALUES (?, ?)")
+_INSERT_AT = _PerTable("INSERT INTO {t}(_id, creation_time, doc) VALUES (?, ?, ?)")
 _UPDATE = _PerTable("UPDATE {t} SET doc = ? WHERE _id = ?")
 _DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
 _MAX_CT = _PerTable("SELECT max(creation_time) FROM {t}")
@@ -150,7 +151,11 @@ class SqliteTxn:
 
     # -- writes -------------------------------------------------------------------------
 
-    def insert(self, table: str, creation_time: float, doc: str) -> int:
+    def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
+        if rowid is not None:
+            # AUTOINCREMENT keeps the highest row number ever used, so later inserts follow it.
+            self.cur.execute(_INSERT_AT[table], (rowid, creation_time, doc))
+            return rowid
         self.cur.execute(_INSERT[table], (creation_time, doc))
         return self.conn.last_insert_rowid()
 

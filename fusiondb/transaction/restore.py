@@ -1,0 +1,34 @@
+"""Storing a document under a given id and creation time: what an import with kept ids needs.
+
+``Writer.insert`` numbers a new document itself; restoring an export keeps the number (and so
+the id, which other documents may reference) and the creation time it had. The document is
+validated, stored and recorded in the write set exactly as an insert is, so live queries see
+it. The caller checks that the row number is free and belongs to this table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.documents import encode, to_input
+from ..core.errors import ReadOnlyError
+from ..core.ids import MAX_ROWID, encode_id
+from ..core.tableinfo import TableInfo
+from .context import TxnContext
+
+
+def insert_restored(
+    ctx: TxnContext, info: TableInfo, doc: dict[str, Any], rowid: int, creation_time: float
+) -> str:
+    """Validate ``doc`` and store it as row ``rowid`` created at ``creation_time``."""
+    if info.system:
+        raise ReadOnlyError(f"table {info.name!r} is maintained by fusiondb and is read-only")
+    if not 0 < rowid <= MAX_ROWID:
+        raise ValueError(f"row number {rowid} is out of range")
+    txn = ctx.write_txn()
+    raw, _ = encode(info, to_input(info, doc), ctx.tables.names)
+    txn.insert(info.name, creation_time, raw, rowid)
+    assert ctx.clock is not None
+    ctx.clock.floor(creation_time)  # later inserts are created after the restored ones
+    ctx.record(info, rowid, creation_time, None, ctx.indexed_values(info, raw))
+    return encode_id(info.number, rowid)
