@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-lowest demo bench lint clean
+DOCS_STAMP := $(VENV)/.installed-docs
+
+.PHONY: test test-lowest demo bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,15 @@ test: $(STAMP)
 test-lowest:
 	PYTHON=$(PYTHON) bash .ci/lowest-deps
 
+# The docs site (mkdocs + material, API reference by mkdocstrings) into site/; strict: a broken
+# link, anchor or reference fails the build.
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
 
@@ -35,4 +46,4 @@ lint: $(STAMP)
 	$(VENV)/bin/pyright --pythonpath $(PY)
 
 clean:
-	rm -rf $(VENV) .venv-lowest build dist *.egg-info
+	rm -rf $(VENV) .venv-lowest build dist site *.egg-info
