@@ -41,9 +41,9 @@ from .core.errors import (
     ValidationError,
 )
 from .core.functions import MutationFunction, QueryFunction, mutation, query
-from .core.ids import Id
+from .core.ids import Id, IdOf
 from .core.schema import Document, Schema, TableDef, table
-from .database import Database, open
+from .database import Database, open, open_async
 from .evolution.catalog import SchemaChange
 from .migrate import MigrationResult
 from .reactive.subscription import Subscription
@@ -67,6 +67,7 @@ __all__ = [
     "FileStream",
     "FusionError",
     "Id",
+    "IdOf",
     "InvalidCursor",
     "InvalidId",
     "InvalidQuery",
@@ -88,6 +89,7 @@ __all__ = [
     "Writer",
     "mutation",
     "open",
+    "open_async",
     "query",
     "table",
 ]
