@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,qt]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -31,7 +31,7 @@ bench: $(STAMP)
 # tests/typing/ again with its own config, where every `# pyright: ignore` must be needed.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb tests/typing
+	$(VENV)/bin/mypy fusiondb tests/typing examples/qt_tasks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pyright --pythonpath $(PY)
 	$(VENV)/bin/pyright --pythonpath $(PY) -p tests/typing
