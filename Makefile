@@ -12,7 +12,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,qt]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -38,12 +38,14 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
-# pyright checks the package and tests/typing/app.py (a user's typed code): see [tool.pyright].
+# pyright checks the package and tests/typing/ (a user's typed code): see [tool.pyright]; then
+# tests/typing/ again with its own config, where every `# pyright: ignore` must be needed.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy fusiondb tests/typing
+	$(VENV)/bin/mypy fusiondb tests/typing examples/qt_tasks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pyright --pythonpath $(PY)
+	$(VENV)/bin/pyright --pythonpath $(PY) -p tests/typing
 
 clean:
 	rm -rf $(VENV) .venv-lowest build dist site *.egg-info

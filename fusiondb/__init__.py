@@ -43,9 +43,9 @@ from .core.errors import (
     ValidationError,
 )
 from .core.functions import MutationFunction, QueryFunction, mutation, query
-from .core.ids import Id
+from .core.ids import Id, IdOf
 from .core.schema import Document, Schema, TableDef, table
-from .database import Database, open, open_stored
+from .database import Database, open, open_async, open_stored
 from .evolution.catalog import SchemaChange
 from .jsonl import ExportResult, ImportResult
 from .migrate import MigrationResult
@@ -71,6 +71,7 @@ __all__ = [
     "FileStream",
     "FusionError",
     "Id",
+    "IdOf",
     "ImportResult",
     "InvalidCursor",
     "InvalidId",
@@ -95,6 +96,7 @@ __all__ = [
     "Writer",
     "mutation",
     "open",
+    "open_async",
     "open_stored",
     "query",
     "table",

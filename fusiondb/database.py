@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .check import CheckReport
 from .check import check as run_check
@@ -37,7 +40,11 @@ from .transaction.tables import Tables
 
 # How long close() waits for live queries to catch up with the commits made before it.
 CLOSE_TIMEOUT = 5.0
+# The threads `run_async` runs functions on, per database (mutations take turns anyway).
+ASYNC_WORKERS = 8
+P = ParamSpec("P")  # a function's parameters after its db
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Database:
@@ -48,7 +55,7 @@ class Database:
         path: str | None,
         schema: Schema,
         *,
-        system_tables: dict[str, tuple[int, TableDef]] | None = None,
+        system_tables: dict[str, tuple[int, TableDef[Any]]] | None = None,
         schema_validation: bool = True,
         progress: ProgressCallback | None = None,
         stored_schema: bool = False,
@@ -92,15 +99,21 @@ class Database:
         self._subs = SubscriptionManager(self._feed, self._runner, engine.tokenize)
         self.storage = Storage(self._runner, engine)
         """Files: ``store``, ``open``, ``get_metadata``, ``delete`` (see storage.py)."""
+        self._pool: ThreadPoolExecutor | None = None  # run_async's threads, made on first use
 
     def run(
-        self, fn: QueryFunction[..., R] | MutationFunction[..., R], /, *positional: Any, **args: Any
+        self,
+        fn: QueryFunction[Concatenate[Any, P], R] | MutationFunction[Concatenate[Any, P], R],
+        /,
+        *positional: P.args,
+        **args: P.kwargs,
     ) -> R:
         """Run a ``@fdb.query`` on one snapshot, or a ``@fdb.mutation`` as one transaction.
 
-        Returns what the function returns (so type checkers know the result's type). Arguments
-        go by keyword (``db.run(fn, user_id="u1")``); ``positional`` is there only to refuse
-        positional ones with a message that says so.
+        Returns what the function returns, and type checkers check the arguments against
+        the function's parameters after its ``db`` (docs/typing.md). Arguments go by keyword
+        (``db.run(fn, user_id="u1")``); ``positional`` is there only to refuse positional ones
+        with a message that says so.
         """
         if isinstance(fn, MutationFunction):
             fn.check_args("db.run", positional, args)
@@ -201,8 +214,8 @@ class Database:
     # -- subscriptions -------------------------------------------------------------------
 
     def subscribe(
-        self, fn: QueryFunction[..., Any], /, *positional: Any, **args: Any
-    ) -> Subscription:
+        self, fn: QueryFunction[Concatenate[Any, P], R], /, *positional: P.args, **args: P.kwargs
+    ) -> Subscription[R]:
         """A live query: re-runs when a committed write touches what it read."""
         if not isinstance(fn, QueryFunction):
             raise TypeError(
@@ -217,12 +230,46 @@ class Database:
             )
         return self._subs.subscribe(fn, args)
 
+    # -- asyncio (docs/asyncio.md) ---------------------------------------------------------
+
+    async def run_async(
+        self,
+        fn: QueryFunction[Concatenate[Any, P], R] | MutationFunction[Concatenate[Any, P], R],
+        /,
+        *positional: P.args,
+        **args: P.kwargs,
+    ) -> R:
+        """``run`` for a coroutine: the function runs on one of the database's worker threads
+        while the event loop goes on. Cancelling the awaiting task does not cut a transaction
+        short: one not yet started never starts; one running ends (commits or rolls back) before
+        the cancellation goes on, so the database is free again when the task is done."""
+        if isinstance(fn, QueryFunction | MutationFunction):
+            fn.check_args("db.run_async", positional, args)
+        return await _to_the_end(self._executor().submit(self.run, fn, *positional, **args))
+
     async def subscribe_async(
-        self, fn: QueryFunction[..., Any], /, **args: Any
-    ) -> Subscription:
+        self, fn: QueryFunction[Concatenate[Any, P], R], /, *positional: P.args, **args: P.kwargs
+    ) -> Subscription[R]:
         """``subscribe`` for a coroutine: the first evaluation runs on a worker thread, so a
-        large query does not stall the event loop."""
-        return await asyncio.to_thread(self.subscribe, fn, **args)
+        large query does not stall the event loop (cancelled meanwhile: nothing is left live)."""
+        job = self._executor().submit(self.subscribe, fn, *positional, **args)
+        return await _to_the_end(job, discard=Subscription.close)
+
+    async def aclose(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """``close`` for a coroutine, on a worker thread (it waits for notifications)."""
+        await asyncio.to_thread(self.close, timeout)
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        self._engine.check_open()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(ASYNC_WORKERS, thread_name_prefix="fusiondb-async")
+        return self._pool
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every subscription reflects every commit made so far."""
@@ -245,6 +292,8 @@ class Database:
         if self._engine.closed:
             return
         self._subs.close(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._feed.close()
         self._engine.close()
 
@@ -281,3 +330,34 @@ def open(
 ) -> Database:
     """Open (creating if needed) the database at ``path``; ``None`` gives an ephemeral one."""
     return Database(None if path is None else os.fspath(path), schema, **options)
+
+
+@asynccontextmanager
+async def open_async(
+    path: str | os.PathLike[str] | None, schema: Schema, **options: Any
+) -> AsyncIterator[Database]:
+    """``async with fdb.open_async(path, schema) as db:`` opens on a worker thread (a first
+    open may bring a large file's schema up to date) and closes with ``db.aclose()``."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="fusiondb-open")
+    job = pool.submit(open, path, schema, **options)
+    pool.shutdown(wait=False)  # the thread ends with the job
+    db = await _to_the_end(job, discard=Database.close)
+    try:
+        yield db
+    finally:
+        await db.aclose()
+
+
+async def _to_the_end(job: Future[T], discard: Callable[[T], object] | None = None) -> T:
+    """Await ``job`` of a thread pool. If the awaiting task is cancelled, the job is cancelled
+    if it has not started; else it runs to its end (a transaction cannot stop half way), the
+    task waits for that, and ``discard`` gets what it made, before the cancellation goes on."""
+    done = asyncio.wrap_future(job)
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        if not job.cancel():
+            await asyncio.wait([done])
+            if not done.cancelled() and done.exception() is None and discard is not None:
+                discard(done.result())
+        raise

@@ -24,7 +24,7 @@ from .transaction.files import (
 from .transaction.runner import Runner
 
 
-def system_tables() -> dict[str, tuple[int, TableDef]]:
+def system_tables() -> dict[str, tuple[int, TableDef[Any]]]:
     """The system tables storage needs (``Database`` declares them on every open)."""
     return {STORAGE_TABLE: (STORAGE_TABLE_NUMBER, table(FileMetadata))}
 

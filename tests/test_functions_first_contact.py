@@ -205,7 +205,7 @@ def test_async_function_is_refused_at_decoration() -> None:
 
     for decorate in (fdb.query, fdb.mutation):
         for fn in (fetch, stream):
-            with pytest.raises(TypeError, match=r"synchronous.*asyncio\.to_thread\(db\.run"):
+            with pytest.raises(TypeError, match=r"synchronous.*await db\.run_async\("):
                 decorate(fn)
 
 

@@ -80,3 +80,47 @@ def test_the_sdist_carries_the_test_suite_whole_and_the_license(tmp_path: Path) 
     assert docs <= members, sorted(docs - members)  # tests/test_docs.py reads them
     assert {"LICENSE", "pyproject.toml", "fusiondb/__init__.py", "fusiondb/py.typed"} <= members
     assert not [m for m in members if m.endswith((".pyc", ".db"))]
+
+
+def test_an_editable_install_is_visible_to_type_checkers(tmp_path: Path) -> None:
+    # `pip install -e .` must leave the sources where mypy and pyright look (a .pth path, not
+    # an import hook they cannot follow). Offline and fast: the editable wheel is built with
+    # this venv's setuptools, then pip installs it, without dependencies, in a fresh venv.
+    import shutil
+    import subprocess
+    import sys
+    import venv
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "*.egg-info", "__pycache__", "build", "dist", ".*_cache", ".hypothesis", "*.db*"
+    ))
+    code = "import sys; from setuptools import build_meta; print(build_meta.build_editable(sys.argv[1]))"
+    built = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=src, capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = tmp_path / built.stdout.strip().splitlines()[-1]
+    venv.create(tmp_path / "env", with_pip=False)
+    python = str(tmp_path / "env" / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", str(wheel)]
+    installed = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "app.py").write_text("import fusiondb as fdb\n\nversion: int = fdb.__version__\n")
+    bin_dir = Path(sys.executable).parent
+    mypy = subprocess.run(
+        [str(bin_dir / "mypy"), "--strict", "--no-incremental", "--python-executable", python, "app.py"],
+        cwd=user, capture_output=True, text=True, timeout=300,
+    )
+    # Found and read: the one error is the str given to an int, nothing about a missing module.
+    assert 'expression has type "str", variable has type "int"' in mypy.stdout, mypy.stdout
+    assert "Cannot find implementation" not in mypy.stdout and "import-not-found" not in mypy.stdout
+    pyright = subprocess.run(
+        [str(bin_dir / "pyright"), "--pythonpath", python, "app.py"],
+        cwd=user, capture_output=True, text=True, timeout=300,
+    )
+    assert "reportAssignmentType" in pyright.stdout, pyright.stdout
+    assert "reportMissingImports" not in pyright.stdout, pyright.stdout

@@ -79,7 +79,7 @@ class _Function(Generic[P, R]):
             raise TypeError(
                 f"@fdb.{self.kind} {name} is an async def: fusiondb functions are synchronous "
                 f"(a transaction runs start to end on one thread). Declare it with def, and "
-                f"from asyncio run it in a thread: await asyncio.to_thread(db.run, {name}, ...)"
+                f"from asyncio run it in a thread: await db.run_async({name}, ...)"
             )
         try:
             sig = inspect.signature(fn)

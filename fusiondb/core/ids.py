@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -144,21 +144,23 @@ def decode_id(value: object) -> tuple[int, int] | None:
 
 
 class _IdType(str):
-    """Runtime class of ``fdb.Id["table"]`` annotations: a ``str`` that validates its shape.
+    """Runtime class of ``fdb.Id["table"]`` and ``fdb.IdOf[Model]`` annotations: a ``str``
+    that validates its shape.
 
     Pydantic checks that the value is a well-formed id; the database checks, on every write,
-    that it names a document of ``table`` (the numbering of tables lives in the file).
+    that it names a document of ``table`` (the numbering of tables lives in the file). An
+    ``IdOf[Model]`` learns its table when a ``Schema`` declares the table of ``model``.
     """
 
     table: str = ""
+    model: type | None = None
 
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        table = cls.table
-
         def check(value: str, info: core_schema.ValidationInfo) -> str:
+            table = cls.table  # read now: an IdOf[Model] learns it from the Schema
             decoded = decode_id(value)
             if decoded is None:
                 raise ValueError(f"not a document id (expected an id of table {table!r})")
@@ -172,11 +174,7 @@ class _IdType(str):
                     raise ValueError(f"id of {where}, expected an id of table {table!r}")
             return value
 
-        return core_schema.with_info_after_validator_function(
-            check,
-            core_schema.str_schema(),
-            metadata={"fusiondb_id_table": table},
-        )
+        return core_schema.with_info_after_validator_function(check, core_schema.str_schema())
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> Any:
@@ -205,9 +203,47 @@ class _IdFactory:
 
 Id: Any = _IdFactory()
 
+M = TypeVar("M")
+_ID_OF: dict[type, type[_IdType]] = {}  # IdOf[model] by model
 
-def id_table_of(annotation: object) -> str | None:
-    """The table named by an ``Id[...]`` annotation, else ``None``."""
+if TYPE_CHECKING:
+
+    class IdOf(str, Generic[M]):
+        """``fdb.IdOf[Task]``: the id of a document of the table whose model is ``Task``.
+
+        To a type checker a ``str`` subtype that remembers the model (``db.get`` of one
+        returns a ``Task | None``); at run time a ``str`` validated as ``fdb.Id`` is.
+        """
+
+else:
+
+    class IdOf:
+        """``fdb.IdOf[Task]``: the id of a document of the table whose model is ``Task``."""
+
+        def __class_getitem__(cls, model: type) -> type[str]:
+            if not isinstance(model, type):
+                raise TypeError(f"IdOf[...] takes a document model, e.g. IdOf[Task], got {model!r}")
+            cached = _ID_OF.get(model)
+            if cached is None:
+                name = f"IdOf[{model.__name__}]"
+                cached = _ID_OF[model] = type(name, (_IdType,), {"model": model})
+            return cached
+
+
+def id_target_of(annotation: object) -> str | type | None:
+    """What an ``Id[...]`` annotation refers to: a table name (``Id["tasks"]``), a model
+    (``IdOf[Task]``, until a schema names its table), else ``None``."""
     if isinstance(annotation, type) and issubclass(annotation, _IdType):
-        return annotation.table
+        return annotation.model or annotation.table
     return None
+
+
+def bind_id_table(model: type, table: str) -> str | None:
+    """A schema declares ``table`` with ``model``: ``IdOf[model]`` now names it. Returns the
+    other table it already named (a model's ids name one table), else ``None``."""
+    cls = _ID_OF.get(model)
+    if cls is None or cls.table in ("", table):
+        if cls is not None:
+            cls.table = table
+        return None
+    return cls.table

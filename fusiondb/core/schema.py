@@ -11,13 +11,13 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from .errors import SchemaError
-from .ids import id_table_of
+from .ids import bind_id_table, id_target_of
 from .limits import MAX_INDEX_FIELDS, MAX_INDEXES, name_problem
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -117,9 +117,10 @@ def resolve_field_path(model: type[BaseModel], path: str, *, table: str) -> None
         )
 
 
-def _id_targets(annotation: Any, seen: set[type]) -> list[str]:
-    """Tables named by ``Id[...]`` anywhere in an annotation: unions, containers, nested models."""
-    target = id_table_of(annotation)
+def _id_targets(annotation: Any, seen: set[type]) -> list[str | type]:
+    """Tables (``Id["tasks"]``) or models (``IdOf[Task]``) referenced anywhere in an
+    annotation: unions, containers, nested models."""
+    target = id_target_of(annotation)
     if target is not None:
         return [target]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -145,17 +146,24 @@ class SearchIndexDef:
     filter_fields: tuple[str, ...]
 
 
-@dataclass
-class TableDef:
-    """A table's declaration: its model and its indexes. Build with ``fdb.table(Model)``."""
+M = TypeVar("M", bound=Document)
 
-    model: type[Document]
+
+@dataclass
+class TableDef(Generic[M]):
+    """A table's declaration: its model and its indexes. Build with ``fdb.table(Model)``.
+
+    It is also a typed handle on the table, generic in the model: ``db.query(tasks)`` is a
+    query of ``Task``s, ``db.insert(tasks, ...)`` returns an ``fdb.IdOf[Task]``.
+    """
+
+    model: type[M]
     indexes: dict[str, IndexDef] = field(default_factory=dict)
     search_indexes: dict[str, SearchIndexDef] = field(default_factory=dict)
 
     RESERVED_INDEXES: ClassVar[tuple[str, ...]] = (CREATION_INDEX, ID_INDEX)
 
-    def index(self, name: str, fields: Sequence[str]) -> TableDef:
+    def index(self, name: str, fields: Sequence[str]) -> TableDef[M]:
         """Add an index over ``fields`` (compound and dotted paths allowed), then creation time."""
         check_name("index", name)
         if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
@@ -192,7 +200,7 @@ class TableDef:
 
     def search_index(
         self, name: str, *, search_field: str, filter_fields: Sequence[str] = ()
-    ) -> TableDef:
+    ) -> TableDef[M]:
         """Add a full-text search index over ``search_field`` with equality ``filter_fields``."""
         check_name("search index", name)
         if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
@@ -216,7 +224,7 @@ class TableDef:
         return self
 
 
-def table(model: type[Document]) -> TableDef:
+def table(model: type[M]) -> TableDef[M]:
     """Declare a table whose documents are instances of ``model`` (a ``fdb.Document``)."""
     if not (isinstance(model, type) and issubclass(model, Document)) or model is Document:
         raise SchemaError(
@@ -265,6 +273,8 @@ def _check_declared_names(model: type[Document]) -> None:
 
 def _unwrap_all(annotation: Any) -> list[Any]:
     """Every type an annotation mentions: unions, containers (``list[Address]``), Annotated."""
+    if id_target_of(annotation) is not None:
+        return [annotation]
     out = [annotation]
     for arg in typing.get_args(annotation):
         out.extend(_unwrap_all(arg))
@@ -274,20 +284,21 @@ def _unwrap_all(annotation: Any) -> list[Any]:
 class Schema:
     """The whole declared schema: ``fdb.Schema(tasks=fdb.table(Task), ...)``."""
 
-    def __init__(self, **tables: TableDef) -> None:
+    def __init__(self, **tables: TableDef[Any]) -> None:
         for name, tdef in tables.items():
             check_name("table", name)
             if not isinstance(tdef, TableDef):
                 raise SchemaError(
                     f"table {name!r}: expected fdb.table(Model), got {tdef!r}", table=name
                 )
-        self.tables: dict[str, TableDef] = dict(tables)
+        self.tables: dict[str, TableDef[Any]] = dict(tables)
         self._check_references()
 
     def _check_references(self) -> None:
         for name, tdef in self.tables.items():
             for fname, finfo in tdef.model.model_fields.items():
-                for target in _id_targets(finfo.annotation, set()):
+                for found in _id_targets(finfo.annotation, set()):
+                    target = found if isinstance(found, str) else self._table_of(found, name, fname)
                     if not target.startswith("_") and target not in self.tables:
                         raise SchemaError(
                             f"table {name!r}: field {fname!r} references table {target!r}, "
@@ -295,6 +306,29 @@ class Schema:
                             table=name,
                             name=fname,
                         )
+
+    def _table_of(self, model: type, table: str, fname: str) -> str:
+        """The table an ``IdOf[model]`` field names: the one table of this schema whose model
+        is ``model`` (remembered for validating ids)."""
+        names = [n for n, t in self.tables.items() if t.model is model]
+        if len(names) != 1:
+            which = "no table" if not names else f"tables {names}"
+            raise SchemaError(
+                f"table {table!r}: field {fname!r} is an IdOf[{model.__name__}], but {which} of "
+                f"the schema has model {model.__name__}: declare it once, or use "
+                f"Annotated[str, fdb.Id['table']]",
+                table=table,
+                name=fname,
+            )
+        other = bind_id_table(model, names[0])
+        if other is not None:
+            raise SchemaError(
+                f"table {table!r}: field {fname!r}: IdOf[{model.__name__}] already names table "
+                f"{other!r} of another schema; ids of a model name one table",
+                table=table,
+                name=fname,
+            )
+        return names[0]
 
     def __repr__(self) -> str:
         return f"Schema({', '.join(self.tables)})"

@@ -167,7 +167,7 @@ def write_catalog(txn: WriteTxn, catalog: StoredCatalog) -> None:
 _JSON_SCHEMAS: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
 
 
-def json_schema_of(tdef: TableDef) -> dict[str, Any]:
+def json_schema_of(tdef: TableDef[Any]) -> dict[str, Any]:
     """The model's JSON Schema as the catalog stores it: no titles, JSON types only."""
     raw = _JSON_SCHEMAS.get(tdef.model)
     if raw is None:
@@ -182,7 +182,7 @@ class _Plan:
     """What open will do to one declared table."""
 
     name: str
-    tdef: TableDef
+    tdef: TableDef[Any]
     info: TableInfo
     stored: StoredTable | None
     json_schema: dict[str, Any]
@@ -192,7 +192,7 @@ class _Plan:
 
 
 def _plan(
-    name: str, tdef: TableDef, info: TableInfo, stored: StoredTable | None
+    name: str, tdef: TableDef[Any], info: TableInfo, stored: StoredTable | None
 ) -> _Plan:
     new_schema = json_schema_of(tdef)
     fingerprint = validator_fingerprint(tdef.model)
@@ -236,7 +236,7 @@ def _mismatch(failed: list[Validation]) -> SchemaMismatch:
 def open_catalog(
     txn: WriteTxn,
     schema: Schema,
-    system_tables: dict[str, tuple[int, TableDef]],
+    system_tables: dict[str, tuple[int, TableDef[Any]]],
     *,
     validate: bool = True,
     progress: ProgressCallback | None = None,
@@ -246,7 +246,7 @@ def open_catalog(
     catalog = read_catalog(txn)
     shapes_before = _snapshot(catalog.shapes())
     json_before = _snapshot({n: t.to_json() for n, t in catalog.tables.items()})
-    declared: dict[str, tuple[int | None, TableDef]] = dict(system_tables.items())
+    declared: dict[str, tuple[int | None, TableDef[Any]]] = dict(system_tables.items())
     declared.update({name: (None, tdef) for name, tdef in schema.tables.items()})
 
     plans: list[_Plan] = []
@@ -302,7 +302,7 @@ def open_catalog(
     return OpenResult(catalog, infos, changes)
 
 
-def view_fields(tdef: TableDef) -> tuple[str, ...]:
+def view_fields(tdef: TableDef[Any]) -> tuple[str, ...]:
     """The columns of a table's SQL view: its model's top-level fields as stored (by field
     name), less the system fields and any name SQL paths cannot spell (non-ASCII)."""
     return tuple(

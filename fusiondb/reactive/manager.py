@@ -81,7 +81,7 @@ class SubscriptionManager:
         self._fresh = 0  # live queries made and values published since the last freeze
         self._froze = False
 
-    def subscribe(self, fn: Any, args: dict[str, Any]) -> Subscription:
+    def subscribe(self, fn: Any, args: dict[str, Any]) -> Subscription[Any]:
         """A new handle on the live query for (fn, args), evaluating it if nobody watches it."""
         key = args_key(fn, args)
         with self._lock:
@@ -108,7 +108,7 @@ class SubscriptionManager:
             self._ensure_thread()
             # Attached under the lock, so a concurrent close of another handle on this
             # live query cannot drop it in between.
-            sub = Subscription(live)
+            sub: Subscription[Any] = Subscription(live)
         self._fresh += 1
         self._maybe_freeze()
         return sub

@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from blinker import Signal
 
@@ -22,9 +22,11 @@ from ..core.errors import DatabaseClosed
 from .live import STATE, Live
 
 log = logging.getLogger("fusiondb.subscriptions")
+R = TypeVar("R")  # what the subscribed query returns
+V = TypeVar("V")  # what a signal is sent with: the value, or the error
 
 
-class ChangedSignal(Signal):
+class ChangedSignal(Signal, Generic[V]):
     """A blinker ``Signal`` of one subscription, sent with one keyword: ``value=`` for
     ``changed``, ``error=`` for ``failed`` (``arg``).
 
@@ -33,7 +35,8 @@ class ChangedSignal(Signal):
     ``sub.close()`` disconnects everything). ``send`` is blinker's, with two differences: a
     receiver taking one positional parameter gets the value (or error) alone
     (``def cb(value)``), and a receiver that raises is logged instead of stopping the others.
-    ``muted()`` works as in blinker.
+    ``muted()`` works as in blinker. To a type checker it is generic in what it sends: a
+    receiver is ``(value: V)`` or ``(sender, value: V)``.
     """
 
     def __init__(self, arg: str = "value") -> None:
@@ -41,7 +44,18 @@ class ChangedSignal(Signal):
         self.arg = arg
         self._value_only: dict[int, tuple[Any, bool]] = {}
 
-    def connect(self, receiver: Any, sender: Any = Signal.ANY, weak: bool = False) -> Any:
+    @overload  # type: ignore[override]
+    def connect(
+        self, receiver: Callable[[V], object], sender: Any = ..., weak: bool = ...
+    ) -> Callable[[V], object]: ...
+    @overload
+    def connect(
+        self, receiver: Callable[[Any, V], object], sender: Any = ..., weak: bool = ...
+    ) -> Callable[[Any, V], object]: ...
+
+    def connect(  # pyright: ignore[reportIncompatibleMethodOverride]
+        self, receiver: Any, sender: Any = Signal.ANY, weak: bool = False
+    ) -> Any:
         return super().connect(receiver, sender, weak)
 
     def send(
@@ -65,8 +79,9 @@ class ChangedSignal(Signal):
         return results
 
 
-class Subscription:
-    """A live query. Create with ``db.subscribe(query_fn, **args)``.
+class Subscription(Generic[R]):
+    """A live query. Create with ``db.subscribe(query_fn, **args)``; generic in what the
+    query returns (``value``, iteration and ``changed`` give an ``R``).
 
     Small on purpose (a process may hold 100,000): slots, and the two signals are made only
     when first used (a blinker signal is ~0.7 KB and a dozen GC-tracked containers).
@@ -79,19 +94,19 @@ class Subscription:
         self._closed = False
         self._final: Any = None
         self._seen = live.generation  # the newest value this handle has handed out
-        self._changed: ChangedSignal | None = None
-        self._failed: ChangedSignal | None = None
+        self._changed: ChangedSignal[R] | None = None
+        self._failed: ChangedSignal[BaseException] | None = None
         live.handles.append(self)
 
     @property
-    def changed(self) -> ChangedSignal:
+    def changed(self) -> ChangedSignal[R]:
         """Sent with ``value=`` after each new value (on the subscription thread)."""
         if self._changed is None:
             self._changed = ChangedSignal("value")
         return self._changed
 
     @property
-    def failed(self) -> ChangedSignal:
+    def failed(self) -> ChangedSignal[BaseException]:
         """Sent with ``error=`` when a re-run raises (on the subscription thread)."""
         if self._failed is None:
             self._failed = ChangedSignal("error")
@@ -106,14 +121,14 @@ class Subscription:
             self._failed.send(self, error=error)
 
     @property
-    def value(self) -> Any:
+    def value(self) -> R:
         """The latest published result."""
         if self._closed:
-            return self._final
+            return self._final  # type: ignore[no-any-return]
         live = self._live
         with STATE:
             self._seen = live.generation
-            return live.value
+            return live.value  # type: ignore[no-any-return]
 
     @property
     def closed(self) -> bool:
@@ -141,15 +156,15 @@ class Subscription:
             if signal is not None:
                 signal.receivers.clear()
 
-    def __enter__(self) -> Subscription:
+    def __enter__(self) -> Subscription[R]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def wait(
-        self, predicate: Callable[[Any], bool] | None = None, timeout: float | None = None
-    ) -> Any:
+        self, predicate: Callable[[R], bool] | None = None, timeout: float | None = None
+    ) -> R:
         """Block until ``predicate(value)`` holds, or (without one) until a newer value than
         this handle last gave out; returns that value. Raises ``TimeoutError`` after
         ``timeout`` seconds, the query's error while it fails, ``DatabaseClosed`` once the
@@ -172,9 +187,9 @@ class Subscription:
             if not good():
                 raise DatabaseClosed("subscription closed")
             self._seen = live.generation
-            return self._final if self._closed else live.value
+            return self._final if self._closed else live.value  # type: ignore[no-any-return]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[R]:
         live = self._live
         cond = live.condition()
         seen = -1
@@ -190,7 +205,7 @@ class Subscription:
                 value = live.value
             yield value
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
+    async def __aiter__(self) -> AsyncIterator[R]:
         live = self._live
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
@@ -214,6 +229,30 @@ class Subscription:
                     await event.wait()
                     continue
                 yield value
+        finally:
+            live.remove_waiter(entry)
+
+    async def next(self) -> R:
+        """``wait()`` for a coroutine: the next value newer than this handle last gave out,
+        awaited on the running loop (no thread blocks). Raises the query's error while it
+        fails, ``DatabaseClosed`` once the subscription or database is closed. Cancelling
+        the awaiting task leaves the subscription as it was."""
+        live = self._live
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        live.add_waiter(entry)
+        try:
+            while True:
+                with STATE:
+                    if live.error is not None:
+                        raise live.error
+                    if live.generation != self._seen and not self._closed:
+                        self._seen = live.generation
+                        return live.value  # type: ignore[no-any-return]
+                    if self._ended():
+                        raise DatabaseClosed("subscription closed")
+                    event.clear()
+                await event.wait()
         finally:
             live.remove_waiter(entry)
 

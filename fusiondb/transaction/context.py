@@ -95,8 +95,9 @@ class TxnContext:
                 "function while it runs"
             )
 
-    def resolve(self, table_or_id: str, doc_id: str | None) -> tuple[TableInfo, int, str]:
-        """(table, rowid, id) for ``get(id)`` or ``get(table, id)``; InvalidId otherwise."""
+    def resolve(self, table_or_id: object, doc_id: object) -> tuple[TableInfo, int, str]:
+        """(table, rowid, id) for ``get(id)`` or ``get(table, id)`` (a table's name or its
+        ``TableDef``); InvalidId otherwise."""
         if doc_id is None:
             doc_id, expected = table_or_id, None
         else:
@@ -116,7 +117,7 @@ class TxnContext:
                 id=doc_id,
                 table=expected.name,
             )
-        return info, decoded[1], doc_id
+        return info, decoded[1], str(doc_id)  # decoded: a str
 
     def read(self, info: TableInfo, rowid: int, doc_id: str) -> Any:
         """Document ``rowid`` of ``info``'s table as a model, or ``None``; recorded in the

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 
@@ -177,7 +177,10 @@ def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
     )
 
 
-def _evolve(query: Query, **changes: Any) -> Query:
+T = TypeVar("T")  # what a query returns: its table's model (Any by table name), or dicts
+
+
+def _evolve(query: Query[T], **changes: Any) -> Query[T]:
     """``dataclasses.replace`` without its per-field checks (it sits on every query built)."""
     new = object.__new__(Query)
     new.__dict__.update(query.__dict__)
@@ -186,17 +189,18 @@ def _evolve(query: Query, **changes: Any) -> Query:
 
 
 @dataclass(frozen=True)
-class PaginationResult:
+class PaginationResult(Generic[T]):
     """One page: ``page``, ``is_done`` and the ``continue_cursor`` for the next call."""
 
-    page: list[Any]
+    page: list[T]
     is_done: bool
     continue_cursor: str
 
 
 @dataclass(frozen=True)
-class Query:
-    """An immutable query description; each method returns a new one."""
+class Query(Generic[T]):
+    """An immutable query description; each method returns a new one. Generic in what it
+    returns: ``db.query(tasks)`` of a typed handle is a ``Query[Task]``."""
 
     _ctx: TxnContext
     _info: TableInfo
@@ -213,7 +217,7 @@ class Query:
 
     def with_index(
         self, name: str, range: Callable[[IndexRange], IndexRange] | None = None
-    ) -> Query:
+    ) -> Query[T]:
         """Scan index ``name`` over the range the callback builds (all of it if none)."""
         if self._indexed:
             raise InvalidQuery("with_index() can be called once per query", table=self._info.name)
@@ -255,7 +259,7 @@ class Query:
             raise ValueError(f"by_id ranges compare ids of table {self._info.name!r}, got {value!r}")
         return decoded[1]
 
-    def with_search_index(self, name: str, search: Callable[[SearchFilter], SearchFilter]) -> Query:
+    def with_search_index(self, name: str, search: Callable[[SearchFilter], SearchFilter]) -> Query[T]:
         """Full-text search: ``lambda q: q.search("text", "buy milk").eq("user_id", u)``.
 
         Results come in relevance order (bm25), the last word matching as a prefix; the
@@ -287,7 +291,7 @@ class Query:
         spec = search_query.finish(q, self._ctx.txn.tokenize)
         return _evolve(self, _index=name, _indexed=True, _search=spec)
 
-    def order(self, order: Literal["asc", "desc"]) -> Query:
+    def order(self, order: Literal["asc", "desc"]) -> Query[T]:
         if self._search is not None:
             raise InvalidQuery(
                 "order() on a search query: search results come in relevance order",
@@ -300,7 +304,7 @@ class Query:
             raise InvalidQuery("order() can be called once per query", table=self._info.name)
         return _evolve(self, _order=order, _ordered=True)
 
-    def filter(self, predicate: Callable[[Any], Any]) -> Query:
+    def filter(self, predicate: Callable[[Any], Any]) -> Query[T]:
         """Keep documents for which ``predicate`` holds; compiled to SQL when it can be."""
         expr = compile_filter(predicate)
         if expr is not None:
@@ -311,9 +315,9 @@ class Query:
             return _evolve(self, _sql_filters=(*self._sql_filters, expr))
         return _evolve(self, _py_filters=(*self._py_filters, predicate))
 
-    def as_dicts(self) -> Query:
+    def as_dicts(self) -> Query[dict[str, Any]]:
         """Return plain dicts (with ``id`` and ``creation_time``) instead of models."""
-        return _evolve(self, _dicts=True)
+        return _evolve(self, _dicts=True)  # type: ignore[arg-type]  # the same query, as dicts
 
     def _scan(self, limit: int | None, after: Key | None = None, until: Key | None = None) -> tuple[
         list[Any], Key | None, bool
@@ -384,10 +388,10 @@ class Query:
             lo, hi = hi, lo
         readset.add_range(self._info.name, self._index, lo, hi)
 
-    def _decode(self, rows: list[Any]) -> list[Any]:
+    def _decode(self, rows: list[Any]) -> list[T]:
         return decode_rows(self._info, rows, self._dicts)
 
-    def collect(self) -> list[Any]:
+    def collect(self) -> list[T]:
         """Every matching document, in index order (a search: at most MAX_SEARCH_RESULTS)."""
         search = self._search
         rows, _, _ = self._scan(None if search is None else MAX_SEARCH_RESULTS + 1)
@@ -396,7 +400,7 @@ class Query:
             search_query.check_results(self._info.name, search, len(rows), more)
         return self._decode(rows)
 
-    def take(self, n: int) -> list[Any]:
+    def take(self, n: int) -> list[T]:
         """The first ``n`` matching documents."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidQuery(f"take(n) needs a non-negative int, got {n!r}")
@@ -407,12 +411,12 @@ class Query:
         rows, _, _ = self._scan(n)
         return self._decode(rows)
 
-    def first(self) -> Any | None:
+    def first(self) -> T | None:
         """The first matching document, or ``None``."""
         docs = self.take(1)
         return docs[0] if docs else None
 
-    def unique(self) -> Any | None:
+    def unique(self) -> T | None:
         """The only matching document, ``None`` if there is none; raises if there are several."""
         docs = self.take(2)
         if len(docs) > 1:
@@ -433,7 +437,7 @@ class Query:
 
     def paginate(
         self, cursor: str | None = None, num_items: int = 100, *, end_cursor: str | None = None
-    ) -> PaginationResult:
+    ) -> PaginationResult[T]:
         """One page of up to ``num_items`` after ``cursor``.
 
         The cursor names a key, not an offset, so it stays valid across inserts and deletes.
@@ -479,7 +483,7 @@ class Query:
         self._ctx.pin_end(self.pin_key(cursor), next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[T]:
         """Iterate in batches, so a large table is never wholly in memory."""
         after: Key | None = None
         while True:

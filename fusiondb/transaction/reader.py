@@ -8,14 +8,17 @@ loudly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, overload
 
 from ..core.errors import ReadOnlyError
 from ..core.functions import nested_run_error
-from ..core.ids import decode_id
+from ..core.ids import IdOf, decode_id
+from ..core.schema import Document, TableDef
 from .context import TxnContext
 from .files import ReaderStorage
 from .query import Query
+
+M = TypeVar("M", bound=Document)
 
 
 class Reader:
@@ -25,8 +28,16 @@ class Reader:
         self._ctx = ctx
         self._tables = ctx.tables
 
-    def get(self, table_or_id: str, doc_id: str | None = None) -> Any:
-        """The document with this id, or ``None``. ``get(id)`` or ``get("tasks", id)``."""
+    @overload
+    def get(self, table_or_id: IdOf[M], doc_id: None = None) -> M | None: ...
+    @overload
+    def get(self, table_or_id: TableDef[M], doc_id: str) -> M | None: ...
+    @overload
+    def get(self, table_or_id: str, doc_id: str | None = None) -> Any: ...
+
+    def get(self, table_or_id: str | TableDef[Any], doc_id: str | None = None) -> Any:
+        """The document with this id, or ``None``. ``get(id)``, ``get("tasks", id)`` or
+        ``get(tasks, id)`` (a typed handle ``tasks = fdb.table(Task)``)."""
         ctx = self._ctx
         if not ctx.active:
             ctx.check()
@@ -34,10 +45,8 @@ class Reader:
         decoded = decode_id(table_or_id) if doc_id is None else None
         info = self._tables.by_number.get(decoded[0]) if decoded is not None else None
         if info is not None and decoded is not None:
-            rowid = decoded[1]
-            doc_id = table_or_id
-        else:
-            info, rowid, doc_id = ctx.resolve(table_or_id, doc_id)
+            return ctx.read(info, decoded[1], table_or_id)  # type: ignore[arg-type]  # an id
+        info, rowid, doc_id = ctx.resolve(table_or_id, doc_id)
         return ctx.read(info, rowid, doc_id)
 
     @property
@@ -45,13 +54,25 @@ class Reader:
         """Files, read-only inside a query: ``open(id)``, ``get_metadata(id)``."""
         return ReaderStorage(self._ctx)
 
-    def query(self, table: str) -> Query:
-        """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise)."""
+    @overload
+    def query(self, table: TableDef[M]) -> Query[M]: ...
+    @overload
+    def query(self, table: str) -> Query[Any]: ...
+
+    def query(self, table: str | TableDef[Any]) -> Query[Any]:
+        """Start a query over ``table`` (by creation time unless ``with_index`` says otherwise):
+        its name, or its typed handle (``db.query(tasks)`` is a ``Query[Task]``)."""
         self._ctx.check()
         return Query(self._ctx, self._tables.get(table))
 
-    def normalize_id(self, table: str, value: object) -> str | None:
-        """``value`` if it is an id of ``table`` in this database, else ``None`` (as Convex)."""
+    @overload
+    def normalize_id(self, table: TableDef[M], value: object) -> IdOf[M] | None: ...
+    @overload
+    def normalize_id(self, table: str, value: object) -> str | None: ...
+
+    def normalize_id(self, table: str | TableDef[Any], value: object) -> str | None:
+        """``value`` if it is an id of ``table`` in this database, else ``None`` (as Convex);
+        with a typed handle, an ``fdb.IdOf`` its model."""
         info = self._tables.get(table)
         decoded = decode_id(value)
         if decoded is None or decoded[0] != info.number:
@@ -67,7 +88,7 @@ class Reader:
             f"{op}() inside a query: queries are read-only; write in a @fdb.mutation"
         )
 
-    def insert(self, table: str, doc: Any) -> str:
+    def insert(self, table: str | TableDef[Any], doc: Any) -> str:
         raise self._read_only("insert")
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.errors import SchemaError
+from ..core.schema import TableDef
 from ..core.tableinfo import TableInfo
 
 
@@ -23,7 +24,10 @@ class Tables:
         self.names = {t.number: t.name for t in self.by_name.values()}
 
     def get(self, name: object) -> TableInfo:
-        """The table named ``name``; ``SchemaError`` saying what exists when there is none."""
+        """The table named ``name`` (or declared by the handle ``fdb.table(Model)``);
+        ``SchemaError`` saying what exists when there is none."""
+        if isinstance(name, TableDef):
+            return self.of_model(name.model)
         info = self.by_name.get(name) if isinstance(name, str) else None
         if info is None:
             if isinstance(name, str) and name in self.removed:
@@ -39,6 +43,19 @@ class Tables:
                 table=str(name),
             )
         return info
+
+    def of_model(self, model: type) -> TableInfo:
+        """The one table whose model is ``model`` (what a typed handle ``fdb.table(Model)``
+        names; the schema may declare tables under any name)."""
+        found = [t for t in self.by_name.values() if t.model is model and not t.system]
+        if len(found) != 1:
+            which = "no table" if not found else f"tables {sorted(t.name for t in found)}"
+            raise SchemaError(
+                f"fdb.table({model.__name__}): {which} of this database has model "
+                f"{model.__name__}; pass the table's name instead",
+                table=model.__name__,
+            )
+        return found[0]
 
     def forget_removed(self, name: str) -> None:
         """``name`` was dropped from the file (``db.drop_table``)."""

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 from ..core.documents import encode, to_input, unknown_fields
 from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
-from ..core.ids import MAX_ROWID, encode_id
-from ..core.schema import SYSTEM_FIELDS
+from ..core.ids import MAX_ROWID, IdOf, encode_id
+from ..core.schema import SYSTEM_FIELDS, TableDef
 from ..core.tableinfo import TableInfo
 from .context import Clock, TxnContext
 from .files import WriterStorage
-from .reader import Reader
+from .reader import M, Reader
 
 
 class Writer(Reader, Nesting):
@@ -40,7 +40,7 @@ class Writer(Reader, Nesting):
         """Files, in this transaction: ``store``, ``delete``, ``open``, ``get_metadata``."""
         return WriterStorage(self._ctx)
 
-    def _writable(self, table: str) -> TableInfo:
+    def _writable(self, table: str | TableDef[Any]) -> TableInfo:
         info = self._tables.get(table)
         if info.system:
             raise ReadOnlyError(
@@ -49,8 +49,14 @@ class Writer(Reader, Nesting):
             )
         return info
 
-    def insert(self, table: str, doc: Any) -> str:
-        """Validate and store a new document; returns its id."""
+    @overload
+    def insert(self, table: TableDef[M], doc: M | Mapping[str, Any]) -> IdOf[M]: ...
+    @overload
+    def insert(self, table: str, doc: Any) -> str: ...
+
+    def insert(self, table: str | TableDef[Any], doc: Any) -> str:
+        """Validate and store a new document in ``table`` (its name or its typed handle);
+        returns its id (an ``fdb.IdOf`` the model, given a handle)."""
         ctx = self._ctx
         if not ctx.active:
             ctx.check()

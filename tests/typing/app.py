@@ -64,7 +64,7 @@ def main(path: str | None = None) -> list[str]:
     db: fdb.Database = fdb.open(path, schema)
     try:
         seen: list[list[str]] = []
-        sub: fdb.Subscription = db.subscribe(list_by_user, user_id="u1")
+        sub: fdb.Subscription[list[Task]] = db.subscribe(list_by_user, user_id="u1")
         sub.changed.connect(lambda value: seen.append(titles(value)))
         task_id: str = db.run(add_task, text="milk", user_id="u1")
         db.run(comment, task=task_id, body="oat, please")
