@@ -159,7 +159,7 @@ def model_of(name: str, stored: StoredTable, live_tables: frozenset[str]) -> typ
     return model
 
 
-def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> TableDef:
+def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> TableDef[Document]:
     """The declaration of stored table ``name``: its rebuilt model, indexes, search indexes."""
     tdef = table(model_of(name, stored, live_tables))
     for index, fields in stored.indexes.items():
@@ -178,7 +178,7 @@ def stored_schema(catalog: StoredCatalog) -> Schema:
 
 
 def adopt_catalog(
-    txn: ReadTxn, system_tables: dict[str, tuple[int, TableDef]]
+    txn: ReadTxn, system_tables: dict[str, tuple[int, TableDef[Any]]]
 ) -> tuple[Schema, OpenResult]:
     """The open database's tables as the file stores them; writes nothing. ``SchemaError``
     for a file that has no catalog (not a fusiondb file, or never opened)."""
