@@ -14,7 +14,7 @@ import orjson
 import pydantic
 import pydantic_core
 
-from .errors import DocumentTooLarge, ValidationError
+from .errors import DocumentTooLarge, InvalidQuery, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
 from .schema import SYSTEM_FIELDS, Document
 from .tableinfo import TableInfo
@@ -224,6 +224,10 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
     number = info.number
     try:
         models: list[Document] = info.validate_json_list("[" + ",".join([r[2] for r in rows]) + "]")
+    except TypeError:  # a BLOB row, which another program wrote
+        for row in rows:
+            stored_dict(info.name, number, row)
+        raise
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         pos = first["loc"][0] if first.get("loc") else 0
@@ -240,6 +244,8 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
 
 def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Document:
     """One stored row as a model; ``doc_id``, when the caller has it, saves re-encoding it."""
+    if not isinstance(row[2], str):
+        stored_dict(info.name, info.number, row)
     try:
         model: Document = info.validate_json(row[2])
     except pydantic.ValidationError as exc:
@@ -266,8 +272,16 @@ def python_filtered(
     validating the document again for the result.
     """
     model = decode_model(info, row)
-    if all(p(model) for p in predicates):
-        return (row[0], row[1], row[2], model)
+    try:
+        if all(p(model) for p in predicates):
+            return (row[0], row[1], row[2], model)
+    except AttributeError as exc:
+        # What a misspelt field does to a predicate that runs in Python.
+        raise InvalidQuery(
+            f"a filter on table {info.name!r} failed on a {info.model.__name__}: {exc}; "
+            f"its fields are {', '.join(sorted(info.field_names))}",
+            table=info.name,
+        ) from exc
     return None
 
 
@@ -282,12 +296,45 @@ def decode_rows(info: TableInfo, rows: Sequence[Any], dicts: bool) -> list[Any]:
 
 
 def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return stored_dicts(info.name, info.number, rows)
+
+
+def stored_dicts(table: str, number: int, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Stored rows of table ``table`` (number ``number``) as dicts with ``id`` and
+    ``creation_time``, whatever the model says."""
     if not rows:
         return []
-    number = info.number
-    docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
-    ids = encode_ids(number, [r[0] for r in rows])
-    for doc, doc_id, row in zip(docs, ids, rows, strict=True):
-        doc["id"] = doc_id
-        doc["creation_time"] = row[1]
+    try:
+        docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
+        ids = encode_ids(number, [r[0] for r in rows])
+        for doc, doc_id, row in zip(docs, ids, rows, strict=True):
+            doc["id"] = doc_id
+            doc["creation_time"] = row[1]
+    except (TypeError, orjson.JSONDecodeError):
+        # A row another program wrote: a BLOB, or JSON that is not an object. Find it.
+        for row in rows:
+            stored_dict(table, number, row)
+        raise
     return docs
+
+
+def stored_dict(table: str, number: int, row: Row) -> dict[str, Any]:
+    """One stored document as a dict; ``ValidationError`` if the row holds no JSON object
+    (written by another program than fusiondb)."""
+    raw: Any = row[2]
+    if isinstance(raw, str):
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            doc = None
+        if type(doc) is dict:
+            return doc
+    what = "a BLOB" if isinstance(raw, bytes) else f"{type(raw).__name__} {str(raw)[:40]!r}"
+    doc_id = encode_id(number, row[0])
+    raise ValidationError(
+        f"stored document {doc_id} of table {table!r} is not a JSON object but {what} "
+        "(written by another program than fusiondb?): delete it, or rewrite it with "
+        "db.replace",
+        table=table,
+        id=doc_id,
+    )

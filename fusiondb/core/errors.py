@@ -120,6 +120,10 @@ class InvalidQuery(FusionError, ValueError):
         self.field = field
 
 
+class InvalidArgument(FusionError, ValueError):
+    """An argument of a fusiondb call has a value it cannot take (``db.migrate(batch_size=0)``)."""
+
+
 class UniqueError(FusionError):
     """``unique()`` found more than one document."""
 
@@ -140,7 +144,7 @@ class DatabaseError(FusionError):
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
-    SchemaMismatch, ReadOnlyError, InvalidQuery, UniqueError, DatabaseClosed, DatabaseError,
+    SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidArgument, UniqueError, DatabaseClosed, DatabaseError,
 ):
     _error.__module__ = "fusiondb"
 del _error

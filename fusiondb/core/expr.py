@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import InvalidQuery
+from .keys import value_problem
 from .schema import FIELD_RE
 
 # Values a compiled expression can compare a field with.
@@ -99,6 +101,9 @@ def _lift(value: object) -> Expr:
         return value
     if not isinstance(value, VALUE_TYPES):
         raise TypeError(f"cannot compare a field with {type(value).__name__} in an expression")
+    problem = value_problem(value)
+    if problem is not None:
+        raise InvalidQuery(f"filter: cannot compare a field with this value: {problem}")
     return Literal(value)
 
 
@@ -111,8 +116,12 @@ class FieldProxy:
         return Field(name)
 
     def field(self, path: str) -> Field:
-        if not all(FIELD_RE.match(p) for p in path.split(".")):
-            raise TypeError(f"invalid field path {path!r}")
+        if not isinstance(path, str) or not all(FIELD_RE.match(p) for p in path.split(".")):
+            raise InvalidQuery(
+                f"filter: invalid field path {path!r}: use field names (a letter or '_', then "
+                "letters, digits or '_') joined by dots, e.g. q.field('address.city')",
+                field=str(path),
+            )
         return Field(path)
 
     def eq(self, a: object, b: object) -> Expr:
@@ -147,6 +156,8 @@ def compile_filter(predicate: Callable[[Any], Any]) -> Expr | None:
     """The predicate as an expression the engine can run, or ``None`` if it needs Python."""
     try:
         result = predicate(FieldProxy())
+    except InvalidQuery:
+        raise
     except (TypeError, AttributeError, ValueError, KeyError, IndexError):
         return None
     return result if _is_condition(result) else None

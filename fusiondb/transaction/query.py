@@ -19,7 +19,7 @@ import orjson
 from ..core.documents import decode_rows, python_filtered
 from ..core.errors import InvalidQuery, UniqueError
 from ..core.expr import Expr, compile_filter
-from ..core.keys import TOP, Key
+from ..core.keys import INT64_MAX, TOP, Key, value_problem
 from ..core.schema import CREATION_INDEX
 from ..core.tableinfo import TableInfo
 from ..engine.base import IndexScan
@@ -57,6 +57,9 @@ class IndexRange:
         if value is True or value is False:
             return int(value)
         if value is None or isinstance(value, int | float | str):
+            problem = value_problem(value)
+            if problem is not None:
+                raise self._err(f"cannot compare {field!r} with this value: {problem}", field)
             return value
         raise self._err(f"cannot compare {field!r} with a {type(value).__name__}", field)
 
@@ -122,12 +125,19 @@ def _cursor_decode(cursor: str, index: str, width: int) -> Key:
         name, key = orjson.loads(raw)
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidQuery(f"malformed pagination cursor {cursor!r}") from None
-    if name != index or not isinstance(key, list) or len(key) not in (0, width):
+    if not isinstance(key, list) or not all(_cursor_value(v) for v in key):
+        raise InvalidQuery(f"malformed pagination cursor {cursor!r}")
+    if name != index or len(key) not in (0, width):
         raise InvalidQuery(
             f"this cursor belongs to another query (index {name!r}); pass the "
             "continue_cursor of the same query"
         )
     return tuple(key)
+
+
+def _cursor_value(value: Any) -> bool:
+    """Whether a decoded cursor holds ``value`` where an index key value goes."""
+    return (value is None or isinstance(value, int | float | str)) and value_problem(value) is None
 
 
 def _evolve(query: Query, **changes: Any) -> Query:
@@ -323,8 +333,8 @@ class Query:
 
     def take(self, n: int) -> list[Any]:
         """The first ``n`` matching documents."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise InvalidQuery(f"take(n) needs a non-negative int, got {n!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= INT64_MAX:
+            raise InvalidQuery(f"take(n) needs an int from 0 to 2**63-1, got {n!r}")
         if n == 0:
             return []
         rows, _, _ = self._scan(n)
@@ -359,8 +369,10 @@ class Query:
         With ``end_cursor`` the page instead runs exactly up to that key (as Convex's
         ``endCursor``), which is how a live page keeps its boundaries.
         """
-        if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
-            raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
+        if not isinstance(num_items, int) or isinstance(num_items, bool) or not (
+            1 <= num_items <= INT64_MAX
+        ):
+            raise InvalidQuery(f"num_items must be an int from 1 to 2**63-1, got {num_items!r}")
         width = len(self._fields) + 2
         after = _cursor_decode(cursor, self._cursor_name, width) or None if cursor else None
         until = _cursor_decode(end_cursor, self._cursor_name, width) or None if end_cursor else None

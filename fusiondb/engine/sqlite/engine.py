@@ -80,14 +80,19 @@ class _Engine:
                     conn.close()
 
 
+def _rollback(engine: _Engine, conn: apsw.Connection) -> None:
+    """End ``conn``'s transaction if one is open: after any exception, KeyboardInterrupt
+    included, a connection goes back to its pool or its lock idle, never mid-transaction."""
+    if not engine.closed and conn.in_transaction:
+        with contextlib.suppress(apsw.Error):
+            conn.execute("ROLLBACK")
+
+
 def _end_write(engine: _Engine, exc: BaseException | None) -> None:
     """Leave a write transaction: roll back what was not committed, release the lock, and
     raise a driver error as a fusiondb one."""
     try:
-        conn = engine.writer.conn
-        if not engine.closed and conn.in_transaction:
-            with contextlib.suppress(apsw.Error):
-                conn.execute("ROLLBACK")
+        _rollback(engine, engine.writer.conn)
     finally:
         engine.lock.release()
     if isinstance(exc, apsw.Error):
@@ -111,7 +116,11 @@ class _MemoryRead:
                     txn.cur.execute("BEGIN")
             engine.depth += 1
         except BaseException:
-            engine.lock.release()
+            try:
+                if engine.depth == 0:
+                    _rollback(engine, engine.writer.conn)
+            finally:
+                engine.lock.release()
             raise
         return txn
 
@@ -121,8 +130,11 @@ class _MemoryRead:
         try:
             engine.depth -= 1
             if engine.depth == 0 and not engine.closed:
-                with TRANSLATE:
-                    engine.writer.cur.execute("COMMIT")
+                try:
+                    with TRANSLATE:
+                        engine.writer.cur.execute("COMMIT")
+                finally:
+                    _rollback(engine, engine.writer.conn)  # only if COMMIT did not happen
         finally:
             engine.lock.release()
         if isinstance(exc, apsw.Error):
@@ -144,9 +156,14 @@ class _MemoryWrite:
             if engine.depth:
                 raise _nested_write()
             txn = engine.writer
-            with TRANSLATE:
-                txn.cur.execute("BEGIN IMMEDIATE")
-            engine.depth = 1
+            try:
+                with TRANSLATE:
+                    txn.cur.execute("BEGIN IMMEDIATE")
+                engine.depth = 1
+            except BaseException:
+                engine.depth = 0
+                _rollback(engine, txn.conn)
+                raise
         except BaseException:
             engine.lock.release()
             raise
@@ -232,16 +249,15 @@ class _FileWrite:
             txn = engine.writer
             if txn.conn.in_transaction:
                 raise _nested_write()
-            with TRANSLATE:
-                begin_immediate(txn.cur)
             try:
+                with TRANSLATE:
+                    begin_immediate(txn.cur)
                 version = txn.conn.data_version()
                 txn.foreign = version != txn.last_version
                 if txn.foreign:
                     engine.check_guard(txn)
             except BaseException:
-                with contextlib.suppress(apsw.Error):
-                    txn.cur.execute("ROLLBACK")
+                _rollback(engine, txn.conn)
                 raise
         except BaseException:
             engine.lock.release()
@@ -277,6 +293,7 @@ class FileEngine(_Engine):
         return _FileRead(self, txn)
 
     def checkin(self, slot: _FileRead) -> None:
+        _rollback(self, slot.txn.conn)
         with self._pool_lock:
             if self._closed:
                 slot.txn.conn.close()
