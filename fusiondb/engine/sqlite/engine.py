@@ -54,7 +54,7 @@ class _Engine:
         self._closed = False
         # Reentrant: an in-memory read inside a running transaction on the same thread.
         self.lock = threading.RLock()
-        self.writer = SqliteTxn(connect(path), shared=path is not None)
+        self.writer = SqliteTxn(connect(path, first=True), shared=path is not None)
 
     @property
     def closed(self) -> bool:
