@@ -113,8 +113,9 @@ def crash_child(path: str, scenario: str, first_batch: int, seed: int, conn: Any
             file_id = db.storage.store(data)
             conn.send(("file", file_id, hashlib.sha256(data).hexdigest()))
         elif scenario == "migrate" and n % 5 == 0:
-            db.migrate("entries", lambda d: {**d, "payload": d["payload"] + "m"},
-                       name=f"m{seed}-{n}", batch_size=300)
+            db.migrate(
+                "entries", lambda d: {**d, "payload": d["payload"] + "m"}, name=f"m{seed}-{n}", batch_size=300
+            )
         db.run(put_batch, batch=batch)
         conn.send(("batch", batch))
         batch += 1
@@ -196,7 +197,10 @@ def check_crashed_file(path: str, acked: list[int], files: list[tuple[str, str]]
             assert db.wait_idle(30)
             consistent = sub.value == db.run(batch_counts)
     return {
-        "integrity": status, "lost": lost, "partial": partial, "bad_files": bad_files,
+        "integrity": status,
+        "lost": lost,
+        "partial": partial,
+        "bad_files": bad_files,
         "consistent": consistent,
     }
 

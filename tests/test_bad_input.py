@@ -31,9 +31,11 @@ def _tasks(db: fdb.Database, build: Callable[[Any], Any]) -> Any:
 
 QUERIES: dict[str, Callable[[Any], Any]] = {
     "range int >= 2**63": lambda q: q.with_index(
-        "by_user_priority", lambda r: r.eq("user_id", "u").gt("priority", BIG)).collect(),
+        "by_user_priority", lambda r: r.eq("user_id", "u").gt("priority", BIG)
+    ).collect(),
     "range int < -2**63": lambda q: q.with_index(
-        "by_user_priority", lambda r: r.eq("user_id", "u").lt("priority", -BIG - 1)).collect(),
+        "by_user_priority", lambda r: r.eq("user_id", "u").lt("priority", -BIG - 1)
+    ).collect(),
     "range lone surrogate": lambda q: q.with_index("by_user", lambda r: r.eq("user_id", "\ud800")).collect(),
     "filter int >= 2**63": lambda q: q.filter(lambda t: t.priority > BIG).collect(),
     "filter lone surrogate": lambda q: q.filter(lambda t: t.text == "\udfff").collect(),
@@ -63,16 +65,22 @@ def test_search_with_lone_surrogate_is_invalid_query(make_db: Any) -> None:
 
     db = make_db(fdb.Schema(docs=fdb.table(Doc).search_index("s", search_field="text")))
     with pytest.raises(fdb.InvalidQuery, match="surrogate"):
-        read(db, lambda r: r.query("docs")
-             .with_search_index("s", lambda q: q.search("text", "a\ud800")).collect())
+        read(
+            db,
+            lambda r: r.query("docs").with_search_index("s", lambda q: q.search("text", "a\ud800")).collect(),
+        )
 
 
-@pytest.mark.parametrize("call", [
-    lambda db: db.system.read("tasks", limit=BIG),
-    lambda db: db.system.read("tasks", limit=-1),
-    lambda db: db.migrate("tasks", lambda d: None, batch_size=0, name="m"),
-    lambda db: db.migrate("tasks", lambda d: None, name=""),
-], ids=["system-limit-big", "system-limit-negative", "migrate-batch-0", "migrate-empty-name"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda db: db.system.read("tasks", limit=BIG),
+        lambda db: db.system.read("tasks", limit=-1),
+        lambda db: db.migrate("tasks", lambda d: None, batch_size=0, name="m"),
+        lambda db: db.migrate("tasks", lambda d: None, name=""),
+    ],
+    ids=["system-limit-big", "system-limit-negative", "migrate-batch-0", "migrate-empty-name"],
+)
 def test_bad_arguments_raise_invalid_argument(db: fdb.Database, call: Callable[[Any], Any]) -> None:
     with pytest.raises(fdb.InvalidArgument):
         call(db)
@@ -125,8 +133,12 @@ def test_table_differing_in_case_from_a_stored_one_is_refused(tmp_path: Path) ->
 # -- rows and catalogs written by another program -----------------------------------------
 
 
-FOREIGN_ROWS = {"json-array": "[1, 2]", "json-number": "42", "json-null": "null",
-                "blob": b'{"text": "a", "user_id": "u"}'}
+FOREIGN_ROWS = {
+    "json-array": "[1, 2]",
+    "json-number": "42",
+    "json-null": "null",
+    "blob": b'{"text": "a", "user_id": "u"}',
+}
 
 
 @pytest.mark.parametrize("kind", FOREIGN_ROWS)
@@ -161,13 +173,16 @@ def test_foreign_rows_raise_validation_error(tmp_path: Path, kind: str) -> None:
         db.run(patch, doc_id=good, fields={"text": "still writable"})
 
 
-@pytest.mark.parametrize("damage", [
-    "DELETE FROM _fdb_catalog WHERE key = 'tables'",
-    "UPDATE _fdb_catalog SET value = '{not json' WHERE key = 'tables'",
-    "UPDATE _fdb_catalog SET value = '[1]' WHERE key = 'tables'",
-    "UPDATE _fdb_catalog SET value = '\"x\"' WHERE key = 'version'",
-    "UPDATE _fdb_catalog SET value = '{\"tasks\": {\"indexes\": {}}}' WHERE key = 'tables'",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "DELETE FROM _fdb_catalog WHERE key = 'tables'",
+        "UPDATE _fdb_catalog SET value = '{not json' WHERE key = 'tables'",
+        "UPDATE _fdb_catalog SET value = '[1]' WHERE key = 'tables'",
+        "UPDATE _fdb_catalog SET value = '\"x\"' WHERE key = 'version'",
+        "UPDATE _fdb_catalog SET value = '{\"tasks\": {\"indexes\": {}}}' WHERE key = 'tables'",
+    ],
+)
 def test_damaged_catalog_is_a_schema_error(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "catalog.db"
     fdb.open(path, schema).close()

@@ -85,7 +85,8 @@ def test_disk_full_rolls_back_and_keeps_the_database_usable(
     pages = apsw.Connection(str(path)).pragma("page_count")
     # Every connection fusiondb opens gets a page limit a little over the current size.
     monkeypatch.setattr(
-        connection, "FILE_SETTINGS",
+        connection,
+        "FILE_SETTINGS",
         (*connection.FILE_SETTINGS, connection._pragma("max_page_count", pages + 8)),
     )
     with fdb.open(path, schema) as db:

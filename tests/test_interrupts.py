@@ -74,11 +74,13 @@ class _InterruptingTranslate:
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
-def test_interrupt_while_taking_the_write_lock(db: fdb.Database, monkeypatch: pytest.MonkeyPatch,
-                                                after: bool) -> None:
+def test_interrupt_while_taking_the_write_lock(
+    db: fdb.Database, monkeypatch: pytest.MonkeyPatch, after: bool
+) -> None:
     if db.path is not None:
-        monkeypatch.setattr(sqlite_engine, "begin_immediate",
-                            _interrupting(sqlite_engine.begin_immediate, after))
+        monkeypatch.setattr(
+            sqlite_engine, "begin_immediate", _interrupting(sqlite_engine.begin_immediate, after)
+        )
     else:
         monkeypatch.setattr(sqlite_engine, "TRANSLATE", _InterruptingTranslate(1, after))
     with pytest.raises(KeyboardInterrupt):
@@ -125,8 +127,9 @@ def test_interrupt_inside_a_query(db: fdb.Database) -> None:
 @pytest.mark.parametrize(
     ("nth", "after"), [(1, False), (1, True), (2, False)], ids=["begin", "after-begin", "commit"]
 )
-def test_interrupt_while_a_read_begins_or_commits(db: fdb.Database, monkeypatch: pytest.MonkeyPatch,
-                                                   nth: int, after: bool) -> None:
+def test_interrupt_while_a_read_begins_or_commits(
+    db: fdb.Database, monkeypatch: pytest.MonkeyPatch, nth: int, after: bool
+) -> None:
     db.run(add_task, text="x", user_id="u")
     monkeypatch.setattr(sqlite_engine, "TRANSLATE", _InterruptingTranslate(nth, after))
     with pytest.raises(KeyboardInterrupt):
@@ -137,8 +140,7 @@ def test_interrupt_while_a_read_begins_or_commits(db: fdb.Database, monkeypatch:
     _still_usable(db)
 
 
-def test_interrupt_while_a_file_reader_begins(file_db: fdb.Database,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_while_a_file_reader_begins(file_db: fdb.Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader began its transaction, then the interrupt: it must not go back to the pool
     still inside it (the next query on it would fail with "cannot start a transaction")."""
     db = file_db
@@ -158,13 +160,15 @@ def test_interrupt_while_a_file_reader_begins(file_db: fdb.Database,
     _still_usable(db)
 
 
-def test_interrupt_while_the_guard_checks(file_db: fdb.Database,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_while_the_guard_checks(file_db: fdb.Database, monkeypatch: pytest.MonkeyPatch) -> None:
     db = file_db
     with SPAWN.Pool(1) as pool:  # another process commits: the next write checks the guard
         pool.apply(_other_process_writes, (db.path,))
-    monkeypatch.setattr(sqlite_engine.FileEngine, "check_guard",
-                        _interrupting(sqlite_engine.FileEngine.check_guard, after=False))
+    monkeypatch.setattr(
+        sqlite_engine.FileEngine,
+        "check_guard",
+        _interrupting(sqlite_engine.FileEngine.check_guard, after=False),
+    )
     with pytest.raises(KeyboardInterrupt):
         db.run(add_task, text="x", user_id="u")
     monkeypatch.undo()
