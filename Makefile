@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test stress demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy fusiondb
 	$(VENV)/bin/lint-imports
+
+# The long runs of the reliability suites (crash kills, concurrent writers, convergence, fuzz,
+# resource cycles), with their figures printed at the end.
+STRESS_TESTS := tests/test_crash.py tests/test_concurrent_writers.py tests/test_convergence.py \
+	tests/test_fuzz_inputs.py tests/test_resources.py
+
+stress: $(STAMP)
+	FUSIONDB_STRESS=1 $(PY) -m pytest -q $(STRESS_TESTS)
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo

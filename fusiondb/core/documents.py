@@ -7,6 +7,8 @@ than validating row by row.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +18,7 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, InvalidQuery, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
+from .keys import INT64_MAX, INT64_MIN
 from .schema import SYSTEM_FIELDS, Document
 from .tableinfo import TableInfo
 
@@ -174,6 +177,19 @@ def encode(
     # Cheap pre-check: only a document with many brackets can be too deep.
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         check_structure(info.name, orjson.loads(raw))
+    # JSON holds integers of any size, but SQLite (indexes, filters) and the JSON reader of
+    # as_dicts() stop at 64 bits: refuse larger ones rather than read them back changed.
+    if _LONG_DIGITS.search(raw) is not None:
+        path = _big_int(json.loads(raw), [])
+        if path is not None:
+            where = ".".join(path)
+            raise ValidationError(
+                f"a document for table {info.name!r} is invalid: {where}: integers must fit "
+                f"in 64 bits ({INT64_MIN} to {INT64_MAX}); store larger ones as strings",
+                table=info.name,
+                field=where,
+                id=doc_id,
+            )
     # pydantic accepts NaN and infinity for floats but writes them to JSON as null, which
     # the model would then refuse on every read; refuse them here instead.
     if info.may_hold_floats:
@@ -189,6 +205,22 @@ def encode(
             )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode(), model
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+def _big_int(value: Any, path: list[str]) -> list[str] | None:
+    """Path to the first integer outside 64 bits in decoded JSON."""
+    if type(value) is int:
+        return None if INT64_MIN <= value <= INT64_MAX else path
+    items: Any = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        found = _big_int(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def _non_finite(value: Any, path: list[str]) -> list[str] | None:
