@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import fusiondb as fdb
-from tests.models import add_task, all_tasks, list_by_user
+from tests.models import add_task, all_tasks, list_by_user, read
 from tests.stress_workers import (
     SPAWN,
     counter_schema,
@@ -72,9 +72,9 @@ def test_eight_threads_share_one_database(make_file_db: Any) -> None:
 
     def reader(k: int) -> None:
         for _ in range(rounds):
-            tasks = db.run(all_tasks)
-            mine = db.run(list_by_user, user_id="u0")
-            assert len(mine) <= len(tasks)
+            # One snapshot: a user's tasks are some of all the tasks, whatever commits meanwhile.
+            tasks, mine = read(db, lambda r: (all_tasks.fn(r), list_by_user.fn(r, user_id="u0")))
+            assert {t.id for t in mine} <= {t.id for t in tasks}
 
     def subscriber(k: int) -> None:
         rng = random.Random(k)
