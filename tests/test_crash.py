@@ -19,7 +19,7 @@ def test_killed_writers_lose_nothing_acknowledged_and_leave_nothing_partial(tmp_
     rounds = scale(20, 300)
     rng = random.Random(18)
     path = str(tmp_path / "crash.db")
-    prepare_crash_file(path, scale(10_000, 60_000))
+    prepare_crash_file(path, scale(10_000, 20_000))
     totals = {"kills": 0, "acknowledged": 0, "files": 0, "lost": 0, "partial": 0}
     seen = set()
     for k in range(rounds):
