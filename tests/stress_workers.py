@@ -56,6 +56,7 @@ class Entry(fdb.Document):
 
 
 PARTS = 3  # entries per numbered mutation
+ROUND_SPAN = 1_000_000  # batch numbers of one crash round: first_batch + [0, ROUND_SPAN)
 crash_schema = fdb.Schema(entries=fdb.table(Entry).index("by_batch", ["batch"]))
 # Opening with this one builds an index over the whole (big) table.
 crash_schema_indexed = fdb.Schema(
@@ -76,8 +77,9 @@ def preload(db: fdb.Writer, n: int, start: int) -> None:
 
 
 @fdb.query
-def batch_counts(db: fdb.Reader) -> dict[int, int]:
-    rows = db.query("entries").with_index("by_batch", lambda q: q.gte("batch", 0)).collect()
+def batch_counts(db: fdb.Reader, lo: int, hi: int) -> dict[int, int]:
+    """Entries per numbered mutation in [lo, hi): one round's (earlier rounds were checked)."""
+    rows = db.query("entries").with_index("by_batch", lambda q: q.gte("batch", lo).lt("batch", hi)).collect()
     return dict(Counter(e.batch for e in rows))
 
 
@@ -169,7 +171,7 @@ def crash_round(path: str, scenario: str, first_batch: int, rng: random.Random) 
             files.append((msg[1], msg[2]))
     parent.close()
     assert alive, f"the crash child ({scenario}) died by itself with exit code {proc.exitcode}"
-    return {"acked": acked, "files": files, **check_crashed_file(path, acked, files)}
+    return {"acked": acked, "files": files, **check_crashed_file(path, first_batch, acked, files)}
 
 
 def integrity(path: str) -> str:
@@ -180,11 +182,15 @@ def integrity(path: str) -> str:
         conn.close()
 
 
-def check_crashed_file(path: str, acked: list[int], files: list[tuple[str, str]]) -> dict[str, Any]:
-    """Reopen after a kill: integrity, lost and partial mutations, files, a fresh subscription."""
+def check_crashed_file(
+    path: str, first_batch: int, acked: list[int], files: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """Reopen after a kill: integrity, lost and partial mutations of the round (its batches
+    start at ``first_batch``), files, a fresh subscription."""
     status = integrity(path)
+    span = {"lo": first_batch, "hi": first_batch + ROUND_SPAN}
     with fdb.open(path, crash_schema) as db:
-        counts = db.run(batch_counts)
+        counts = db.run(batch_counts, **span)
         lost = [b for b in acked if b not in counts]
         partial = [b for b, c in counts.items() if c != PARTS]
         bad_files = []
@@ -194,9 +200,9 @@ def check_crashed_file(path: str, acked: list[int], files: list[tuple[str, str]]
                 if hashlib.sha256(stream.read()).hexdigest() != sha:
                     bad_files.append(file_id)
             db.storage.delete(file_id)  # checked: keep the file small for the next rounds
-        with db.subscribe(batch_counts) as sub:
+        with db.subscribe(batch_counts, **span) as sub:
             assert db.wait_idle(30)
-            consistent = sub.value == db.run(batch_counts)
+            consistent = sub.value == db.run(batch_counts, **span)
     return {
         "integrity": status,
         "lost": lost,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tests.stress_workers import SCENARIOS, crash_round, prepare_crash_file, record, scale
+from tests.stress_workers import ROUND_SPAN, SCENARIOS, crash_round, prepare_crash_file, record, scale
 
 
 def test_killed_writers_lose_nothing_acknowledged_and_leave_nothing_partial(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_killed_writers_lose_nothing_acknowledged_and_leave_nothing_partial(tmp_
     seen = set()
     for k in range(rounds):
         scenario = SCENARIOS[k % len(SCENARIOS)]
-        out = crash_round(path, scenario, first_batch=k * 1_000_000, rng=rng)
+        out = crash_round(path, scenario, first_batch=k * ROUND_SPAN, rng=rng)
         assert out["integrity"] == "ok", (scenario, out["integrity"])
         assert not out["lost"], f"{scenario}: acknowledged mutations lost: {out['lost'][:10]}"
         assert not out["partial"], f"{scenario}: partial mutations visible: {out['partial'][:10]}"
