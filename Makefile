@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test test-lowest demo bench lint docs clean
+.PHONY: test test-lowest stress demo bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The long runs of the reliability suites (crash kills, concurrent writers, convergence, fuzz,
+# resource cycles), with their figures printed at the end.
+STRESS_TESTS := tests/test_crash.py tests/test_concurrent_writers.py tests/test_convergence.py \
+	tests/test_fuzz_inputs.py tests/test_resources.py
+
+stress: $(STAMP)
+	FUSIONDB_STRESS=1 $(PY) -m pytest -q $(STRESS_TESTS)
 
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo

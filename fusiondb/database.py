@@ -291,6 +291,11 @@ class Database:
         seconds), then close every subscription and connection. Safe to call twice."""
         if self._engine.closed:
             return
+        if self._runner.running():
+            raise FusionError(
+                "db.close() inside a running query or mutation: close the database after "
+                "the function returns"
+            )
         self._subs.close(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -328,8 +333,15 @@ def open_stored(path: str | os.PathLike[str]) -> Database:
 def open(
     path: str | os.PathLike[str] | None, schema: Schema, **options: Any
 ) -> Database:
-    """Open (creating if needed) the database at ``path``; ``None`` gives an ephemeral one."""
-    return Database(None if path is None else os.fspath(path), schema, **options)
+    """Open (creating if needed) the database at ``path``; ``None`` gives an ephemeral one.
+
+    ``":memory:"`` and ``""`` (what SQLite calls a private in-memory and a temporary
+    database) are ephemeral too: only this ``Database`` sees them.
+    """
+    where = None if path is None else os.fspath(path)
+    if where in (":memory:", ""):
+        where = None
+    return Database(where, schema, **options)
 
 
 @asynccontextmanager

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from .core.errors import ReadOnlyError
+from .core.documents import stored_dict
+from .core.errors import InvalidArgument, ReadOnlyError
 from .core.ids import encode_id
+from .core.keys import INT64_MAX
 from .core.progress import Progress, ProgressCallback
 from .core.schema import SYSTEM_FIELDS
 from .core.tableinfo import TableInfo
@@ -59,11 +59,13 @@ class _State:
 def migration_name(table: str, fn: Callable[..., Any], name: str | None) -> str:
     if name is not None:
         if not isinstance(name, str) or not name:
-            raise ValueError("db.migrate(name=...) takes a non-empty string")
+            raise InvalidArgument(
+                f"db.migrate(name=...) takes a non-empty string naming the migration, got {name!r}"
+            )
         return name
     qualname = getattr(fn, "__qualname__", None)
     if not qualname or "<lambda>" in qualname:
-        raise ValueError(
+        raise InvalidArgument(
             "db.migrate(): give the migration a name=... (it is how a migration interrupted "
             "by a crash is resumed, and how a finished one is recognised)"
         )
@@ -81,7 +83,8 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
     rows = txn.rows_after(table, state.last_rowid, batch_size)
     for rowid, ct, raw in rows:
         doc_id = encode_id(info.number, rowid)
-        doc = orjson.loads(raw)
+        doc = stored_dict(table, info.number, (rowid, ct, raw))
+        stored = dict(doc)
         doc["id"] = doc_id
         doc["creation_time"] = ct
         out = fn(doc)
@@ -93,7 +96,6 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
                 f"document as it is), got {type(out).__name__}"
             )
         new = {k: v for k, v in out.items() if k not in SYSTEM_FIELDS}
-        stored = orjson.loads(raw)
         if new != stored:
             writer.replace(doc_id, _without_leftovers(info, new, stored))
             state.changed += 1
@@ -131,8 +133,13 @@ def run_migration(
     """Run (or resume) the migration ``name`` of ``table`` to the end (see the module docstring)."""
     if not callable(fn):
         raise TypeError(f"db.migrate() takes a function doc -> dict | None, got {fn!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"db.migrate(batch_size=...) must be a positive int, got {batch_size!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not (
+        1 <= batch_size <= INT64_MAX
+    ):
+        raise InvalidArgument(
+            f"db.migrate(batch_size=...) must be a positive int (documents per batch), "
+            f"got {batch_size!r}"
+        )
     if runner.tables.get(table).system:  # an unknown table fails here, before anything runs
         raise ReadOnlyError(f"table {table!r} is maintained by fusiondb and cannot be migrated")
     key = migration_name(table, fn, name)

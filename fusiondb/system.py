@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from .core.errors import SchemaError
-from .core.ids import encode_id
+from .core.documents import stored_dicts
+from .core.errors import InvalidArgument, SchemaError
+from .core.keys import INT64_MAX
 from .engine.base import Engine
 from .evolution.catalog import StoredCatalog, read_catalog
 
@@ -67,24 +66,22 @@ class System:
         No model is applied: you get what is stored, including fields removed from the model
         and tables removed from the schema. Read-only; in creation order; ``limit`` caps it.
         """
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= INT64_MAX
+        ):
+            raise InvalidArgument(
+                f"db.system.read(limit=...) takes None or an int from 0 to 2**63-1, got {limit!r}"
+            )
         with self._engine.read() as txn:
-            stored = read_catalog(txn).tables.get(table)
+            stored = read_catalog(txn).tables.get(table) if isinstance(table, str) else None
             if stored is None:
                 raise SchemaError(f"this file has no table {table!r}", table=str(table))
             rows: list[Any] = txn.rows_after(table, 0, -1 if limit is None else limit)
-        if not rows:
-            return []
-        docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
-        for doc, (rowid, ct, _) in zip(docs, rows, strict=True):
-            doc["id"] = encode_id(stored.number, rowid)
-            doc["creation_time"] = ct
-        return docs
+        return stored_dicts(table, stored.number, rows)
 
     def stored_schema(self, table: str) -> dict[str, Any]:
         """The JSON Schema of the model ``table`` was last opened with, as the file records it."""
-        stored = self._catalog().tables.get(table)
+        stored = self._catalog().tables.get(table) if isinstance(table, str) else None
         if stored is None:
             raise SchemaError(f"this file has no table {table!r}", table=str(table))
         return stored.json_schema

@@ -86,3 +86,14 @@ def file_db(make_file_db: DbFactory) -> fdb.Database:
 @pytest.fixture
 def fusiondb_schema() -> fdb.Schema:
     return models_schema
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Under ``make stress`` (FUSIONDB_STRESS=1): the figures the reliability suites recorded."""
+    from tests.stress_workers import FIGURES, STRESS
+
+    if not STRESS or not FIGURES:
+        return
+    terminalreporter.section("fusiondb stress figures")
+    for suite, figures in FIGURES.items():
+        terminalreporter.write_line(f"{suite}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))

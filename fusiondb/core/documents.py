@@ -8,6 +8,8 @@ than validating row by row.
 from __future__ import annotations
 
 import functools
+import json
+import re
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,8 +18,9 @@ import orjson
 import pydantic
 import pydantic_core
 
-from .errors import DocumentTooLarge, ValidationError
+from .errors import DocumentTooLarge, InvalidQuery, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
+from .keys import INT64_MAX, INT64_MIN
 from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
@@ -206,6 +209,19 @@ def encode(
     # the name rules, and only a document whose text shows a suspect name is walked.
     if info.may_hold_dynamic_names and may_hold_bad_names(raw):
         check_names(info.name, orjson.loads(raw), doc_id=doc_id)
+    # JSON holds integers of any size, but SQLite (indexes, filters) and the JSON reader of
+    # as_dicts() stop at 64 bits: refuse larger ones rather than read them back changed.
+    if _LONG_DIGITS.search(raw) is not None:
+        path = _big_int(json.loads(raw), [])
+        if path is not None:
+            where = ".".join(path)
+            raise ValidationError(
+                f"a document for table {info.name!r} is invalid: {where}: integers must fit "
+                f"in 64 bits ({INT64_MIN} to {INT64_MAX}); store larger ones as strings",
+                table=info.name,
+                field=where,
+                id=doc_id,
+            )
     # pydantic accepts NaN and infinity for floats but writes them to JSON as null, which
     # the model would then refuse on every read; refuse them here instead.
     if info.may_hold_floats:
@@ -221,6 +237,22 @@ def encode(
             )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode(), model
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+def _big_int(value: Any, path: list[str]) -> list[str] | None:
+    """Path to the first integer outside 64 bits in decoded JSON."""
+    if type(value) is int:
+        return None if INT64_MIN <= value <= INT64_MAX else path
+    items: Any = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        found = _big_int(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def _non_finite(value: Any, path: list[str]) -> list[str] | None:
@@ -248,6 +280,10 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
     number = info.number
     try:
         models: list[Document] = info.validate_json_list("[" + ",".join([r[2] for r in rows]) + "]")
+    except TypeError:  # a BLOB row, which another program wrote
+        for row in rows:
+            stored_dict(info.name, number, row)
+        raise
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         pos = first["loc"][0] if first.get("loc") else 0
@@ -266,6 +302,8 @@ def decode_models(info: TableInfo, rows: Sequence[Row]) -> list[Document]:
 
 def decode_model(info: TableInfo, row: Row, doc_id: str | None = None) -> Document:
     """One stored row as a model; ``doc_id``, when the caller has it, saves re-encoding it."""
+    if not isinstance(row[2], str):
+        stored_dict(info.name, info.number, row)
     try:
         model: Document = info.validate_json(row[2])
     except pydantic.ValidationError as exc:
@@ -296,8 +334,16 @@ def python_filtered(
     validating the document again for the result.
     """
     model = decode_model(info, row)
-    if all(p(model) for p in predicates):
-        return (row[0], row[1], row[2], model)
+    try:
+        if all(p(model) for p in predicates):
+            return (row[0], row[1], row[2], model)
+    except AttributeError as exc:
+        # What a misspelt field does to a predicate that runs in Python.
+        raise InvalidQuery(
+            f"a filter on table {info.name!r} failed on a {info.model.__name__}: {exc}; "
+            f"its fields are {', '.join(sorted(info.field_names))}",
+            table=info.name,
+        ) from exc
     return None
 
 
@@ -312,14 +358,25 @@ def decode_rows(info: TableInfo, rows: Sequence[Any], dicts: bool) -> list[Any]:
 
 
 def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return stored_dicts(info.name, info.number, rows)
+
+
+def stored_dicts(table: str, number: int, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Stored rows of table ``table`` (number ``number``) as dicts with ``id`` and
+    ``creation_time``, whatever the model says."""
     if not rows:
         return []
-    number = info.number
-    docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
-    ids = encode_ids(number, [r[0] for r in rows])
-    for doc, doc_id, row in zip(docs, ids, rows, strict=True):
-        doc["id"] = doc_id
-        doc["creation_time"] = row[1]
+    try:
+        docs: list[dict[str, Any]] = orjson.loads("[" + ",".join([r[2] for r in rows]) + "]")
+        ids = encode_ids(number, [r[0] for r in rows])
+        for doc, doc_id, row in zip(docs, ids, rows, strict=True):
+            doc["id"] = doc_id
+            doc["creation_time"] = row[1]
+    except (TypeError, orjson.JSONDecodeError):
+        # A row another program wrote: a BLOB, or JSON that is not an object. Find it.
+        for row in rows:
+            stored_dict(table, number, row)
+        raise
     return docs
 
 
@@ -378,3 +435,25 @@ def _field_adapter(model: type[pydantic.BaseModel], path: str) -> pydantic.TypeA
     if metadata:
         annotation = typing.Annotated[(annotation, *metadata)]
     return pydantic.TypeAdapter(annotation)
+
+
+def stored_dict(table: str, number: int, row: Row) -> dict[str, Any]:
+    """One stored document as a dict; ``ValidationError`` if the row holds no JSON object
+    (written by another program than fusiondb)."""
+    raw: Any = row[2]
+    if isinstance(raw, str):
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            doc = None
+        if type(doc) is dict:
+            return doc
+    what = "a BLOB" if isinstance(raw, bytes) else f"{type(raw).__name__} {str(raw)[:40]!r}"
+    doc_id = encode_id(number, row[0])
+    raise ValidationError(
+        f"stored document {doc_id} of table {table!r} is not a JSON object but {what} "
+        "(written by another program than fusiondb?): delete it, or rewrite it with "
+        "db.replace",
+        table=table,
+        id=doc_id,
+    )

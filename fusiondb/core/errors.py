@@ -125,6 +125,10 @@ class InvalidCursor(InvalidQuery):
     order or range), as Convex's ``InvalidCursor``. Using it would silently return wrong pages."""
 
 
+class InvalidArgument(FusionError, ValueError):
+    """An argument of a fusiondb call has a value it cannot take (``db.migrate(batch_size=0)``)."""
+
+
 class UniqueError(FusionError):
     """``unique()`` found more than one document."""
 
@@ -164,8 +168,8 @@ class NotADatabase(FusionError):
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
-    SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, UniqueError, DatabaseClosed, DatabaseError,
-    InvalidImport, NotADatabase,
+    SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
+    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase,
 ):
     _error.__module__ = "fusiondb"
 del _error

@@ -27,7 +27,7 @@ import pydantic_core
 
 from .errors import InvalidQuery
 from .ids import decode_id
-from .keys import normalize_value
+from .keys import normalize_value, value_problem
 from .schema import FIELD_RE, SYSTEM_FIELDS
 from .tableinfo import TableInfo
 
@@ -123,6 +123,9 @@ def _lift(value: object) -> Expr:
         return Literal(list(value) if isinstance(value, tuple) else value)  # see in_python
     if not isinstance(value, VALUE_TYPES):
         raise TypeError(f"cannot compare a field with {type(value).__name__} in an expression")
+    problem = value_problem(value)
+    if problem is not None:
+        raise InvalidQuery(f"filter: cannot compare a field with this value: {problem}")
     return Literal(value)
 
 
@@ -135,8 +138,12 @@ class FieldProxy:
         return Field(name)
 
     def field(self, path: str) -> Field:
-        if not all(FIELD_RE.match(p) for p in path.split(".")):
-            raise TypeError(f"invalid field path {path!r}")
+        if not isinstance(path, str) or not all(FIELD_RE.match(p) for p in path.split(".")):
+            raise InvalidQuery(
+                f"filter: invalid field path {path!r}: use field names (a letter or '_', then "
+                "letters, digits or '_') joined by dots, e.g. q.field('address.city')",
+                field=str(path),
+            )
         return Field(path)
 
     def eq(self, a: object, b: object) -> Expr:
@@ -171,6 +178,8 @@ def compile_filter(predicate: Callable[[Any], Any]) -> Expr | None:
     """The predicate as an expression the engine can run, or ``None`` if it needs Python."""
     try:
         result = predicate(FieldProxy())
+    except InvalidQuery:
+        raise
     except (TypeError, AttributeError, ValueError, KeyError, IndexError):
         return None
     return result if _is_condition(result) else None

@@ -36,6 +36,25 @@ class _Top:
 TOP = _Top()
 
 Key = tuple[Any, ...]
+
+# SQLite's integers are 64-bit.
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+def value_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be compared with stored values in SQL, or ``None`` if it can."""
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            return f"the integer {value} is outside the 64-bit range SQLite stores"
+    elif isinstance(value, str) and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return f"the string {value!r} holds a lone surrogate, which UTF-8 cannot encode"
+    return None
+
+
 # A search index's entry for one document: (searched text, filter field values).
 SearchEntry = tuple[str, tuple[Any, ...]]
 

@@ -74,6 +74,23 @@ def check_name(kind: str, name: str, *, system_ok: bool = False) -> str:
     return name
 
 
+def check_case_collisions(names: typing.Iterable[str], existing: typing.Iterable[str] = ()) -> None:
+    """Refuse table names that differ only in case (from each other or from ``existing``, the
+    tables a file already holds): SQLite does not tell them apart, so they would share one
+    table."""
+    seen = {n.lower(): n for n in existing}
+    for name in names:
+        other = seen.get(name.lower())
+        if other is not None and other != name:
+            raise SchemaError(
+                f"table {name!r} differs from table {other!r} only in case; SQLite does not "
+                "tell such names apart: choose another name",
+                table=name,
+                name=name,
+            )
+        seen.setdefault(name.lower(), name)
+
+
 def unwrap_annotation(annotation: Any) -> list[Any]:
     """The alternatives of an annotation: ``A | None`` -> [A, None]; Annotated stripped."""
     origin = typing.get_origin(annotation)
@@ -166,8 +183,7 @@ class TableDef(Generic[M]):
     def index(self, name: str, fields: Sequence[str]) -> TableDef[M]:
         """Add an index over ``fields`` (compound and dotted paths allowed), then creation time."""
         check_name("index", name)
-        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
-            raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        self._check_new_index(name)
         self._check_room(name)
         if isinstance(fields, str):
             raise SchemaError(
@@ -186,8 +202,30 @@ class TableDef(Generic[M]):
             raise SchemaError(f"index {name!r} repeats a field", name=name)
         for path in fields:
             resolve_field_path(self.model, path, table=self.model.__name__)
+        indexed = {p for idx in self.indexes.values() for p in idx.fields}
+        for path in fields:
+            twin = next((p for p in indexed if p.lower() == path.lower() and p != path), None)
+            if twin is not None:
+                # Index columns are named after their field path, and SQLite ignores case.
+                raise SchemaError(
+                    f"index {name!r}: field {path!r} differs from the indexed field {twin!r} "
+                    "only in case; index one of them, or rename a field",
+                    name=name,
+                )
         self.indexes[name] = IndexDef(name, tuple(fields))
         return self
+
+    def _check_new_index(self, name: str) -> None:
+        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
+            raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        # SQLite names are case-insensitive: by_user and By_User would be one SQL index.
+        for other in (*self.RESERVED_INDEXES, *self.indexes, *self.search_indexes):
+            if other.lower() == name.lower():
+                raise SchemaError(
+                    f"index {name!r} differs from index {other!r} only in case; SQLite does not "
+                    "tell such names apart: choose another name",
+                    name=name,
+                )
 
     def _check_room(self, name: str) -> None:
         if len(self.indexes) + len(self.search_indexes) >= MAX_INDEXES:
@@ -203,8 +241,7 @@ class TableDef(Generic[M]):
     ) -> TableDef[M]:
         """Add a full-text search index over ``search_field`` with equality ``filter_fields``."""
         check_name("search index", name)
-        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
-            raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
+        self._check_new_index(name)
         self._check_room(name)
         if isinstance(filter_fields, str):
             raise SchemaError(
@@ -292,6 +329,7 @@ class Schema:
                     f"table {name!r}: expected fdb.table(Model), got {tdef!r}", table=name
                 )
         self.tables: dict[str, TableDef[Any]] = dict(tables)
+        check_case_collisions(self.tables)
         self._check_references()
 
     def _check_references(self) -> None:

@@ -27,7 +27,15 @@ from pydantic import TypeAdapter
 
 from ..core.errors import SchemaError, SchemaMismatch
 from ..core.progress import ProgressCallback
-from ..core.schema import FIELD_RE, SYSTEM_FIELDS, IndexDef, Schema, SearchIndexDef, TableDef
+from ..core.schema import (
+    FIELD_RE,
+    SYSTEM_FIELDS,
+    IndexDef,
+    Schema,
+    SearchIndexDef,
+    TableDef,
+    check_case_collisions,
+)
 from ..core.tableinfo import TableInfo
 from ..engine.base import ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
@@ -136,17 +144,32 @@ def read_catalog(txn: ReadTxn) -> StoredCatalog:
     rows = txn.read_catalog()
     if not rows:
         return StoredCatalog(0, FIRST_USER_TABLE_NUMBER, {})
-    fmt = orjson.loads(rows["format"])
-    if fmt > CATALOG_FORMAT:
-        raise SchemaError(
-            f"this file was written by a newer fusiondb (catalog format {fmt}); upgrade fusiondb"
+    try:
+        fmt = orjson.loads(rows["format"])
+        if fmt > CATALOG_FORMAT:
+            raise SchemaError(
+                f"this file was written by a newer fusiondb (catalog format {fmt}); "
+                "upgrade fusiondb to open it"
+            )
+        tables = {
+            name: StoredTable.from_json(data)
+            for name, data in orjson.loads(rows["tables"]).items()
+        }
+        catalog = StoredCatalog(
+            orjson.loads(rows["version"]), orjson.loads(rows["next_table_number"]), tables
         )
-    tables = {
-        name: StoredTable.from_json(data) for name, data in orjson.loads(rows["tables"]).items()
-    }
-    return StoredCatalog(
-        orjson.loads(rows["version"]), orjson.loads(rows["next_table_number"]), tables
-    )
+        entries_ok = all(
+            isinstance(t.number, int) and isinstance(t.indexes, dict) for t in tables.values()
+        )
+        if not (entries_ok and isinstance(catalog.version, int)
+                and isinstance(catalog.next_table_number, int)):
+            raise TypeError("a catalog entry has the wrong type")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError too
+        raise SchemaError(
+            f"this file's fusiondb catalog (table _fdb_catalog) is damaged ({type(exc).__name__}: "
+            f"{exc}); restore the file from a backup, or read its tables with another SQLite tool"
+        ) from None
+    return catalog
 
 
 def write_catalog(txn: WriteTxn, catalog: StoredCatalog) -> None:
@@ -248,6 +271,7 @@ def open_catalog(
     json_before = _snapshot({n: t.to_json() for n, t in catalog.tables.items()})
     declared: dict[str, tuple[int | None, TableDef[Any]]] = dict(system_tables.items())
     declared.update({name: (None, tdef) for name, tdef in schema.tables.items()})
+    check_case_collisions(declared, catalog.tables)
 
     plans: list[_Plan] = []
     infos: dict[str, TableInfo] = {}

@@ -21,7 +21,7 @@ from ..core.documents import decode_rows, index_value, python_filtered
 from ..core.errors import InvalidCursor, InvalidQuery, UniqueError
 from ..core.expr import Expr, ExprFilter, bind, compile_filter, in_python
 from ..core.ids import decode_id
-from ..core.keys import TOP, Key
+from ..core.keys import INT64_MAX, TOP, Key, value_problem
 from ..core.limits import MAX_SEARCH_RESULTS
 from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
@@ -62,9 +62,13 @@ class IndexRange:
 
     def _check_value(self, field: str, value: Any) -> Any:
         try:
-            return self._convert(field, value)
+            value = self._convert(field, value)
         except ValueError as exc:
             raise self._err(str(exc), field) from None
+        problem = value_problem(value)
+        if problem is not None:
+            raise self._err(f"cannot compare {field!r} with this value: {problem}", field)
+        return value
 
     def eq(self, field: str, value: Any) -> IndexRange:
         if self.lower is not None or self.upper is not None:
@@ -160,9 +164,7 @@ def _cursor_decode(cursor: str, scope: CursorScope, width: int) -> Key:
         raise malformed
     if name != scope.name:
         raise _other_query(scope, f"index {name!r}")
-    if type(key) is not list or len(key) not in (0, width) or not all(
-        v is None or type(v) in (int, float, str) for v in key
-    ):
+    if type(key) is not list or len(key) not in (0, width) or not all(_cursor_value(v) for v in key):
         raise malformed
     if order != scope.order:
         raise _other_query(scope, f"order {order!r}, this query's is {scope.order!r}")
@@ -176,6 +178,11 @@ def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
         f"this cursor belongs to another query ({what}); pass the continue_cursor of the same query"
     )
 
+
+
+def _cursor_value(value: Any) -> bool:
+    """Whether a decoded cursor holds ``value`` where an index key value goes."""
+    return (value is None or type(value) in (int, float, str)) and value_problem(value) is None
 
 T = TypeVar("T")  # what a query returns: its table's model (Any by table name), or dicts
 
@@ -402,8 +409,8 @@ class Query(Generic[T]):
 
     def take(self, n: int) -> list[T]:
         """The first ``n`` matching documents."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise InvalidQuery(f"take(n) needs a non-negative int, got {n!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= INT64_MAX:
+            raise InvalidQuery(f"take(n) needs an int from 0 to 2**63-1, got {n!r}")
         if n == 0:
             return []
         if self._search is not None:
@@ -444,8 +451,10 @@ class Query(Generic[T]):
         With ``end_cursor`` the page instead runs exactly up to that key (as Convex's
         ``endCursor``), which is how a live page keeps its boundaries.
         """
-        if not isinstance(num_items, int) or isinstance(num_items, bool) or num_items < 1:
-            raise InvalidQuery(f"num_items must be a positive int, got {num_items!r}")
+        if not isinstance(num_items, int) or isinstance(num_items, bool) or not (
+            1 <= num_items <= INT64_MAX
+        ):
+            raise InvalidQuery(f"num_items must be an int from 1 to 2**63-1, got {num_items!r}")
         if self._search is not None:
             search_query.check_results(
                 self._info.name, self._search, num_items, f"paginate(num_items={num_items})"

@@ -15,7 +15,7 @@ from typing import Any
 from ..core.documents import Row, python_filtered
 from ..core.errors import InvalidQuery
 from ..core.expr import Expr
-from ..core.keys import Key
+from ..core.keys import Key, value_problem
 from ..core.limits import MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS
 from ..core.schema import SearchIndexDef
 from ..core.tableinfo import TableInfo
@@ -56,6 +56,9 @@ class SearchFilter:
             raise self.error(f"search({field!r}): this index searches {self._def.search_field!r}", field)
         if not isinstance(text, str):
             raise self.error(f"search() takes a str to look for, got {type(text).__name__}", field)
+        problem = value_problem(text)
+        if problem is not None:
+            raise self.error(f"search(): {problem}", field)
         self.text = text
         return self
 
@@ -72,6 +75,9 @@ class SearchFilter:
             value = int(value)
         elif value is not None and not isinstance(value, int | float | str):
             raise self.error(f"cannot compare {field!r} with a {type(value).__name__}", field)
+        problem = value_problem(value)
+        if problem is not None:
+            raise self.error(f"cannot compare {field!r} with this value: {problem}", field)
         self.filters.append((position, value))
         return self
 

@@ -10,7 +10,7 @@ from typing import Any, overload
 
 import orjson
 
-from ..core.documents import encode, to_input, unknown_fields
+from ..core.documents import encode, stored_dict, to_input, unknown_fields
 from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
 from ..core.ids import MAX_ROWID, IdOf, encode_id
@@ -88,7 +88,7 @@ class Writer(Reader, Nesting):
                 id=doc_id,
                 table=info.name,
             )
-        return info, rowid, doc_id, found[1], orjson.loads(found[2])
+        return info, rowid, doc_id, found[1], stored_dict(info.name, info.number, found)
 
     def _update(self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str) -> None:
         self._txn.update(info.name, rowid, raw)

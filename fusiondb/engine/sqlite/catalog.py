@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import apsw
 
+CATALOG_TABLE = "_fdb_catalog"
+
 CREATE_CATALOG = (
     "CREATE TABLE IF NOT EXISTS _fdb_catalog (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 )

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import apsw
 
-from .errors import TRANSLATE
+from ...core.errors import DatabaseError, ReadOnlyError, SchemaError
+from .catalog import CATALOG_TABLE
+from .errors import TRANSLATE, translated
 
 BUSY_TIMEOUT_MS = 5_000
 STATEMENT_CACHE_SIZE = 256
@@ -42,15 +44,70 @@ MEMORY_SETTINGS: tuple[Callable[[apsw.Connection], None], ...] = (
 )
 
 
-def connect(path: str | None) -> apsw.Connection:
-    """Open one configured connection to ``path`` (``None``: a private in-memory database)."""
-    with TRANSLATE:
-        conn = apsw.Connection(
-            ":memory:" if path is None else path, statementcachesize=STATEMENT_CACHE_SIZE
-        )
-        for setting in MEMORY_SETTINGS if path is None else FILE_SETTINGS:
-            setting(conn)
+def connect(path: str | None, *, first: bool = False) -> apsw.Connection:
+    """Open one configured connection to ``path`` (``None``: a private in-memory database).
+
+    ``first``: the engine's first connection to the file, which checks that the file is a
+    fusiondb database (or empty) before any setting changes it.
+    """
+    if path is None:
+        with TRANSLATE:
+            conn = apsw.Connection(":memory:", statementcachesize=STATEMENT_CACHE_SIZE)
+            for setting in MEMORY_SETTINGS:
+                setting(conn)
+        return conn
+    try:
+        conn = apsw.Connection(path, statementcachesize=STATEMENT_CACHE_SIZE)
+        try:
+            if first:
+                _busy_timeout(conn)
+                _check_ours(conn, path)
+            for setting in FILE_SETTINGS:
+                setting(conn)
+            if first and conn.readonly("main"):
+                raise apsw.ReadOnlyError("opened read-only")
+        except BaseException:
+            conn.close()
+            raise
+    except apsw.CantOpenError as exc:
+        raise DatabaseError(
+            f"cannot open the database file {path!r}: check that its directory exists and that "
+            "this process may read and write both (SQLite creates -wal and -shm files beside "
+            "it)",
+            orig=exc,
+        ) from exc
+    except apsw.ReadOnlyError as exc:
+        raise ReadOnlyError(_read_only(path), orig=exc) from exc
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        raise DatabaseError(
+            f"{path!r} is not a SQLite database, or it is corrupt ({exc}); nothing was changed: "
+            "check the path, or restore the file from a backup",
+            orig=exc,
+        ) from exc
+    except apsw.Error as exc:
+        translated(exc)
     return conn
+
+
+def _read_only(path: str) -> str:
+    return (
+        f"the database file {path!r} (or its directory) is read-only for this process: "
+        "fusiondb writes to the file, and to its -wal and -shm files, even to read it; "
+        "make both writable, or copy the file somewhere writable"
+    )
+
+
+def _check_ours(conn: apsw.Connection, path: str) -> None:
+    """Refuse a SQLite file that another program made (tables, but no fusiondb catalog)."""
+    tables = [
+        str(r[0]) for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    ]
+    if tables and CATALOG_TABLE not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise SchemaError(
+            f"{path!r} is a SQLite database that fusiondb did not create (it has the tables "
+            f"{shown} and no {CATALOG_TABLE}); nothing was changed: open a new file instead"
+        )
 
 
 def begin_immediate(cur: apsw.Cursor) -> None:

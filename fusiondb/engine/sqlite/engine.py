@@ -55,7 +55,7 @@ class _Engine:
         self._closed = False
         # Reentrant: an in-memory read inside a running transaction on the same thread.
         self.lock = threading.RLock()
-        self.writer = SqliteTxn(connect(path), shared=path is not None)
+        self.writer = SqliteTxn(connect(path, first=True), shared=path is not None)
 
     @property
     def closed(self) -> bool:
@@ -94,14 +94,19 @@ class _Engine:
                     conn.close()
 
 
+def _rollback(engine: _Engine, conn: apsw.Connection) -> None:
+    """End ``conn``'s transaction if one is open: after any exception, KeyboardInterrupt
+    included, a connection goes back to its pool or its lock idle, never mid-transaction."""
+    if not engine.closed and conn.in_transaction:
+        with contextlib.suppress(apsw.Error):
+            conn.execute("ROLLBACK")
+
+
 def _end_write(engine: _Engine, exc: BaseException | None) -> None:
     """Leave a write transaction: roll back what was not committed, release the lock, and
     raise a driver error as a fusiondb one."""
     try:
-        conn = engine.writer.conn
-        if not engine.closed and conn.in_transaction:
-            with contextlib.suppress(apsw.Error):
-                conn.execute("ROLLBACK")
+        _rollback(engine, engine.writer.conn)
     finally:
         engine.lock.release()
     if isinstance(exc, apsw.Error):
@@ -125,7 +130,11 @@ class _MemoryRead:
                     txn.cur.execute("BEGIN")
             engine.depth += 1
         except BaseException:
-            engine.lock.release()
+            try:
+                if engine.depth == 0:
+                    _rollback(engine, engine.writer.conn)
+            finally:
+                engine.lock.release()
             raise
         return txn
 
@@ -135,8 +144,11 @@ class _MemoryRead:
         try:
             engine.depth -= 1
             if engine.depth == 0 and not engine.closed:
-                with TRANSLATE:
-                    engine.writer.cur.execute("COMMIT")
+                try:
+                    with TRANSLATE:
+                        engine.writer.cur.execute("COMMIT")
+                finally:
+                    _rollback(engine, engine.writer.conn)  # only if COMMIT did not happen
         finally:
             engine.lock.release()
         if isinstance(exc, apsw.Error):
@@ -158,10 +170,15 @@ class _MemoryWrite:
             if engine.depth:
                 raise _nested_write()
             txn = engine.writer
-            with TRANSLATE:
-                txn.cur.execute("BEGIN IMMEDIATE")
-            txn.begin_write()
-            engine.depth = 1
+            try:
+                with TRANSLATE:
+                    txn.cur.execute("BEGIN IMMEDIATE")
+                txn.begin_write()
+                engine.depth = 1
+            except BaseException:
+                engine.depth = 0
+                _rollback(engine, txn.conn)
+                raise
         except BaseException:
             engine.lock.release()
             raise
@@ -247,17 +264,16 @@ class _FileWrite:
             txn = engine.writer
             if txn.conn.in_transaction:
                 raise _nested_write()
-            with TRANSLATE:
-                begin_immediate(txn.cur)
-            txn.begin_write()
             try:
+                with TRANSLATE:
+                    begin_immediate(txn.cur)
+                txn.begin_write()
                 version = txn.conn.data_version()
                 txn.foreign = version != txn.last_version
                 if txn.foreign:
                     engine.check_guard(txn)
             except BaseException:
-                with contextlib.suppress(apsw.Error):
-                    txn.cur.execute("ROLLBACK")
+                _rollback(engine, txn.conn)
                 raise
         except BaseException:
             engine.lock.release()
@@ -293,6 +309,7 @@ class FileEngine(_Engine):
         return _FileRead(self, txn)
 
     def checkin(self, slot: _FileRead) -> None:
+        _rollback(self, slot.txn.conn)
         with self._pool_lock:
             if self._closed:
                 slot.txn.conn.close()

@@ -16,6 +16,12 @@ def translated(exc: apsw.Error) -> NoReturn:
         raise ReadOnlyError(f"the database is read-only: {exc}", orig=exc) from exc
     if isinstance(exc, apsw.TooBigError):
         raise DatabaseError(f"value too large for SQLite: {exc}", orig=exc) from exc
+    if isinstance(exc, apsw.FullError):
+        raise DatabaseError(
+            f"the disk, or the database's size limit, is full ({exc}): the transaction was "
+            "rolled back and nothing of it was written; free some space and retry",
+            orig=exc,
+        ) from exc
     if isinstance(exc, apsw.ConnectionClosedError):
         raise DatabaseClosed("the database is closed", orig=exc) from exc
     raise DatabaseError(f"SQLite error: {exc}", orig=exc) from exc
