@@ -149,6 +149,10 @@ class Watcher:
 
     def close(self) -> None:
         self._stop.set()
+        if self._notifier is not None and self._notifier is not threading.current_thread():
+            # watchfiles looks at the stop event every few milliseconds: wait for it, so no
+            # thread outlives db.close().
+            self._notifier.join(timeout=5)
         self._conn.close()
 
 
