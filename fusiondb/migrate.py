@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from .core.bytesvalues import untag_any
 from .core.errors import ReadOnlyError
 from .core.ids import encode_id
 from .core.progress import Progress, ProgressCallback
@@ -81,7 +82,7 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
     rows = txn.rows_after(table, state.last_rowid, batch_size)
     for rowid, ct, raw in rows:
         doc_id = encode_id(info.number, rowid)
-        doc = orjson.loads(raw)
+        doc = untag_any(orjson.loads(raw))  # bytes as bytes
         doc["id"] = doc_id
         doc["creation_time"] = ct
         out = fn(doc)
@@ -93,7 +94,7 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
                 f"document as it is), got {type(out).__name__}"
             )
         new = {k: v for k, v in out.items() if k not in SYSTEM_FIELDS}
-        stored = orjson.loads(raw)
+        stored = untag_any(orjson.loads(raw))
         if new != stored:
             writer.replace(doc_id, _without_leftovers(info, new, stored))
             state.changed += 1

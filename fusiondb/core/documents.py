@@ -18,6 +18,7 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
+from .keys import stored_json
 from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
@@ -206,7 +207,10 @@ def encode(
     # Declared names were checked with the schema; only keys no declaration names can break
     # the name rules, and only a document whose text shows a suspect name is walked.
     if info.may_hold_dynamic_names and may_hold_bad_names(raw):
-        check_names(info.name, orjson.loads(raw), doc_id=doc_id)
+        # Bytes are stored as {"$bytes": ...} objects: check the names of the data with its
+        # bytes as bytes, where a user's own "$bytes" key still shows (and is refused).
+        data_out = orjson.loads(raw) if b'"$bytes"' not in raw else model_data(info, model)
+        check_names(info.name, data_out, doc_id=doc_id)
     # pydantic accepts NaN and infinity for floats but writes them to JSON as null, which
     # the model would then refuse on every read; refuse them here instead.
     if info.may_hold_floats:
@@ -222,6 +226,11 @@ def encode(
             )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode(), model
+
+
+def model_data(info: TableInfo, model: Document) -> Any:
+    """The stored data of a validated model in Python form (bytes as bytes)."""
+    return info.adapter.serializer.to_python(model, exclude=_SYSTEM_EXCLUDE)
 
 
 def _non_finite(value: Any, path: list[str]) -> list[str] | None:
@@ -329,25 +338,32 @@ def decode_dicts(info: TableInfo, rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def index_value(info: TableInfo, path: str, value: Any) -> Any:
-    """``value`` as an index of ``info`` holds it for field ``path``, to compare with in a range.
+    """``value`` as a stored document holds it at field ``path``, to compare in a range or filter
+    by the value order (``core/keys.py``).
 
-    Booleans are 0/1 (as ``keys.extract`` gives them). Any other non-JSON value (a datetime, an
-    Enum member, a UUID...) is validated as the field's type and serialized as a document
-    stores it (pydantic's JSON mode: a datetime becomes its ISO text, an Enum its value).
-    Raises ``ValueError`` naming the problem for NaN (stored as nothing, equal to nothing)
-    and for a value the field does not accept or that is not one index value.
+    JSON values stay as they are (a ``bool`` stays a ``bool``, lists and dicts are compared
+    element by element); ``bytes`` become the stored ``{"$bytes": "<hex>"}``. Any other value
+    (a datetime, an Enum member, a UUID...) is validated as the field's type and serialized as
+    a document stores it (pydantic's JSON mode: a datetime becomes its ISO text, an Enum its
+    value). Raises ``ValueError`` naming the problem for NaN (stored as nothing, equal to
+    nothing) and for a value the field does not accept.
     """
     kind = type(value)
-    if kind is bool:
-        return int(value)
     if kind is float and value != value:
         raise ValueError(f"cannot compare {path!r} with NaN (it equals nothing, and is never stored)")
-    if value is None or kind is str or kind is int or kind is float:
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
         return value
+    if kind is bytes or kind is list or kind is dict:
+        try:
+            return stored_json(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot compare {path!r} with {value!r}: {exc}") from None
     adapter = _field_adapter(info.model, path)
     what = f"cannot compare {path!r} with a {kind.__name__}"
     if adapter is None:
-        raise ValueError(f"{what}: index values are None, bool, int, float or str")
+        raise ValueError(
+            f"{what}: compare with None, bool, int, float, str, bytes, a list or a dict"
+        )
     try:
         stored = adapter.dump_python(adapter.validate_python(value), mode="json", warnings=False)
     except pydantic.ValidationError as exc:
@@ -355,8 +371,6 @@ def index_value(info: TableInfo, path: str, value: Any) -> Any:
         raise ValueError(f"{what}: the field does not accept it ({reason})") from None
     except pydantic_core.PydanticSerializationError as exc:
         raise ValueError(f"{what}: it cannot be stored as the field's JSON ({exc})") from None
-    if isinstance(stored, dict | list):
-        raise ValueError(f"{what}: it is stored as JSON {type(stored).__name__}, not one index value")
     return index_value(info, path, stored)
 
 

@@ -39,9 +39,9 @@ class IndexScan(NamedTuple):
     ``after`` and ``until`` are full keys (pagination: strictly after, up to and including),
     ``filters`` conditions every returned document meets, ``limit`` caps the rows.
 
-    Rows come back as ``(rowid, creation_time, doc, *values)`` where ``values`` are the
-    document's values of the fields after the ``eqs`` prefix, so the caller can rebuild the
-    last row's key without decoding it.
+    Values are as ``core.keys`` defines them (JSON values in Convex's order); ``composite``
+    names the fields whose type may hold arrays or objects (their index columns encode them).
+    Rows come back as ``(rowid, creation_time, doc)``.
     """
 
     table: str
@@ -55,6 +55,7 @@ class IndexScan(NamedTuple):
     after: Key | None
     until: Key | None
     limit: int | None
+    composite: frozenset[str] = frozenset()
 
 
 class SearchScan(NamedTuple):
@@ -114,7 +115,7 @@ class ReadTxn(Protocol):
         ...
 
     def max_creation_time(self, table: str) -> float | None:
-        """The newest creation time stored in ``table``."""
+        """The creation time of the newest row of ``table`` (the highest rowid)."""
         ...
 
     def tokenize(self, text: str) -> list[str]:
@@ -213,10 +214,17 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def create_index(
-        self, table: str, index: str, fields: tuple[str, ...], rows: int,
-        progress: ProgressCallback | None,
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        rows: int, progress: ProgressCallback | None,
     ) -> None:
-        """Create an index over ``fields`` (then creation time); ``rows`` sizes the progress."""
+        """Create an index over ``fields`` (then creation order), in the value order of
+        ``core/keys.py``; ``composite``: the fields whose type may hold arrays or objects;
+        ``rows`` sizes the progress."""
+        ...
+
+    def drop_format1_indexes(self, table: str) -> None:
+        """Drop a file-format-1 table's indexes and their generated columns (the upgrade to
+        format 2 then builds the indexes again)."""
         ...
 
     def drop_index(self, table: str, index: str) -> None: ...

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ..core.bytesvalues import untag_any
 from ..core.documents import encode, to_input, unknown_fields
 from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
@@ -101,7 +102,7 @@ class Writer(Reader, Nesting):
             raise ValidationError(
                 f"patch() takes a dict of fields, got {type(fields).__name__}", table=info.name
             )
-        merged = dict(old)
+        merged = untag_any(old)  # stored bytes ({"$bytes": ...}) back to bytes
         for name, value in fields.items():
             if name in SYSTEM_FIELDS:
                 raise ValidationError(

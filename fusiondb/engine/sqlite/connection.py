@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import apsw
 
+from ...core.keys import sort_bytes_of_json
+from .ddl import SORT_BYTES_FUNCTION
 from .errors import TRANSLATE
 
 BUSY_TIMEOUT_MS = 5_000
@@ -42,6 +44,14 @@ MEMORY_SETTINGS: tuple[Callable[[apsw.Connection], None], ...] = (
 )
 
 
+def _functions(conn: apsw.Connection) -> None:
+    # Index columns over fields that may hold arrays or objects call it (ddl.value_sql):
+    # deterministic, and innocuous so that it may run from the schema.
+    conn.create_scalar_function(
+        SORT_BYTES_FUNCTION, sort_bytes_of_json, 1, deterministic=True, flags=apsw.SQLITE_INNOCUOUS
+    )
+
+
 def connect(path: str | None) -> apsw.Connection:
     """Open one configured connection to ``path`` (``None``: a private in-memory database)."""
     with TRANSLATE:
@@ -50,6 +60,7 @@ def connect(path: str | None) -> apsw.Connection:
         )
         for setting in MEMORY_SETTINGS if path is None else FILE_SETTINGS:
             setting(conn)
+        _functions(conn)
     return conn
 
 

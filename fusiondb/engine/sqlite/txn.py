@@ -19,7 +19,7 @@ import apsw
 from ...core.documents import Row
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
-from ...core.schema import CREATION_INDEX, SearchIndexDef
+from ...core.schema import SearchIndexDef
 from ..base import IndexScan, SearchScan
 from . import blobs, catalog, changelog, ddl, fts, views
 from .scan import scan_sql
@@ -41,7 +41,7 @@ _GET = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id = ?")
 _INSERT = _PerTable("INSERT INTO {t}(creation_time, doc) VALUES (?, ?)")
 _UPDATE = _PerTable("UPDATE {t} SET doc = ? WHERE _id = ?")
 _DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
-_MAX_CT = _PerTable("SELECT max(creation_time) FROM {t}")
+_MAX_CT = _PerTable("SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1")
 _ROWS_AFTER = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id > ? ORDER BY _id LIMIT ?")
 _COUNT_AFTER = _PerTable("SELECT count(*) FROM {t} WHERE _id > ?")
 
@@ -206,8 +206,8 @@ class SqliteTxn:
         self.cur.execute(blobs.CREATE_CHUNKS_INDEX)
 
     def create_table(self, table: str) -> None:
+        # No creation-time index: creation order is rowid order (the table's own B-tree).
         self.cur.execute(ddl.create_table(table))
-        self.cur.execute(ddl.create_index(table, CREATION_INDEX, ()))
 
     def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
         for index in search_indexes:
@@ -226,15 +226,20 @@ class SqliteTxn:
         self.cur.execute(views.drop_view_sql(table))
         self.cur.execute(sql)
 
+    def _columns(self, table: str) -> set[str]:
+        return {str(r[1]) for r in self.cur.execute(f"PRAGMA table_xinfo({ddl.quote(table)})")}
+
     def create_index(
-        self, table: str, index: str, fields: tuple[str, ...], rows: int,
-        progress: ProgressCallback | None,
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        rows: int, progress: ProgressCallback | None,
     ) -> None:
-        columns = {str(r[1]) for r in self.cur.execute(f"PRAGMA table_xinfo({ddl.quote(table)})")}
+        columns = self._columns(table)
         for path in fields:
-            if ddl.column_of(path) not in columns:
-                self.cur.execute(ddl.add_generated_column(table, path))
-        sql = ddl.create_index(table, index, fields)
+            if ddl.tag_column(path) not in columns:
+                self.cur.execute(ddl.add_tag_column(table, path))
+            if ddl.value_column(path, path in composite) not in columns:
+                self.cur.execute(ddl.add_value_column(table, path, path in composite))
+        sql = ddl.create_index(table, index, fields, composite)
         if not rows:
             self.cur.execute(sql)
             return
@@ -255,6 +260,21 @@ class SqliteTxn:
         finally:
             self.conn.set_progress_handler(None, id=tick)
         report.finish()
+
+    def drop_format1_indexes(self, table: str) -> None:
+        prefix = f"{table}$"
+        names = [
+            str(r[0]) for r in self.cur.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            ).fetchall()
+        ]
+        for name in names:
+            if name.startswith(prefix):
+                self.cur.execute(f"DROP INDEX {ddl.quote(name)}")
+        # Format 1's generated columns are "$<path>" (format 2's end in $t, $v or $c).
+        for column in sorted(self._columns(table)):
+            if column.startswith("$") and column.count("$") == 1:
+                self.cur.execute(ddl.drop_column(table, column))
 
     def drop_index(self, table: str, index: str) -> None:
         self.cur.execute(ddl.drop_index(table, index))
