@@ -78,7 +78,8 @@ NUMBERS = (
 SCALARS = st.none() | st.booleans() | NUMBERS | st.text(max_size=4) | st.binary(max_size=3)
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "ab"]), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "ab"]), inner, max_size=3),
     max_leaves=6,
 )
 
