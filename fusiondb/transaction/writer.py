@@ -4,7 +4,7 @@ recorded in the transaction's write set (``context.TxnContext.record``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -14,12 +14,15 @@ from ..core.bytesvalues import untag_any
 from ..core.documents import encode, to_input, unknown_fields
 from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
-from ..core.ids import MAX_ROWID, encode_id
+from ..core.ids import MAX_ROWID, encode_id, encode_ids
 from ..core.schema import SYSTEM_FIELDS
 from ..core.tableinfo import TableInfo
 from .context import Clock, TxnContext
 from .files import WriterStorage
 from .reader import Reader
+
+# Documents stored per statement by insert_many.
+INSERT_BATCH = 1_000
 
 
 class Writer(Reader, Nesting):
@@ -59,6 +62,58 @@ class Writer(Reader, Nesting):
         if info is None or info.system:
             info = self._writable(table)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
+        clock = self._synced_clock(info)
+        ct = clock()
+        rowid = self._txn.insert(info.name, ct, raw)
+        if rowid > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+        return encode_id(info.number, rowid)
+
+    def insert_many(self, table: str, docs: Iterable[Any]) -> list[str]:
+        """Validate and store new documents; returns their ids, in order.
+
+        The same as ``[db.insert(table, d) for d in docs]``: the same validation, the same
+        write set, and on an invalid document the same error (its message says which
+        document, counting from 0) after the documents before it were stored. Faster for
+        many: documents are stored ``INSERT_BATCH`` at a time with one statement, and their
+        ids encoded together.
+        """
+        ctx = self._ctx
+        ctx.check()
+        info = self._writable(table)
+        names = self._tables.names
+        ids: list[str] = []
+        batch: list[str] = []
+        for i, doc in enumerate(docs):
+            try:
+                raw, _ = encode(info, to_input(info, doc), names)
+            except ValidationError as exc:
+                self._insert_batch(info, batch, ids)
+                exc.args = (f"insert_many(): document {i}: {exc.args[0]}", *exc.args[1:])
+                raise
+            batch.append(raw)
+            if len(batch) >= INSERT_BATCH:
+                self._insert_batch(info, batch, ids)
+                batch = []
+        self._insert_batch(info, batch, ids)
+        return ids
+
+    def _insert_batch(self, info: TableInfo, raws: list[str], ids: list[str]) -> None:
+        if not raws:
+            return
+        clock = self._synced_clock(info)
+        cts = [clock() for _ in raws]
+        first = self._txn.insert_many(info.name, list(zip(cts, raws, strict=True)))
+        rowids = range(first, first + len(raws))
+        if rowids[-1] > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        ctx = self._ctx
+        for rowid, ct, raw in zip(rowids, cts, raws, strict=True):
+            ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+        ids.extend(encode_ids(info.number, rowids))
+
+    def _synced_clock(self, info: TableInfo) -> Clock:
         clock = self._clock
         if info.name not in clock.synced:
             # Another process may have inserted with a clock a hair ahead of ours: start
@@ -66,12 +121,7 @@ class Writer(Reader, Nesting):
             # Once per table until another connection commits (Clock.forget).
             clock.synced.add(info.name)
             clock.floor(self._txn.max_creation_time(info.name))
-        ct = clock()
-        rowid = self._txn.insert(info.name, ct, raw)
-        if rowid > MAX_ROWID:
-            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
-        ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
-        return encode_id(info.number, rowid)
+        return clock
 
     def _existing(self, doc_id: str, op: str) -> tuple[TableInfo, int, str, float, dict[str, Any]]:
         info, rowid, doc_id = self._ctx.resolve(doc_id, None)
