@@ -290,3 +290,28 @@ def test_subscriptions_over_mixed_type_ranges_rerun_exactly(
         sub.close()
     finally:
         db.close()
+
+
+def test_a_write_between_values_python_calls_equal_reruns_the_range_it_enters() -> None:
+    # 1 == True and [1] == [True] in Python, but not in the value order: moving from one to
+    # the other leaves one range and enters another.
+    runs: Counter[str] = Counter()
+
+    @fdb.query
+    def bools(r: fdb.Reader) -> list[Any]:
+        runs["q"] += 1
+        return [d.v for d in r.query("items").with_index("by_v", lambda q: q.gt("v", 5)).collect()]
+
+    db = fdb.open(None, order_schema)
+    try:
+        [doc_id] = db.run(insert_values, values=[1])
+        sub = db.subscribe(bools)
+        assert db.wait_idle() and sub.value == []
+        for old, new in [(1, True), (True, [1]), ([1], [True])]:
+            before = runs["q"]
+            db.run(fdb.mutation(lambda w, v=new: w.replace(doc_id, {"v": v})))
+            assert db.wait_idle()
+            assert runs["q"] == before + 1, (old, new)
+        assert sub.value == [[True]]
+    finally:
+        db.close()

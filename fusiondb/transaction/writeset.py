@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from ..core.keys import Key, KeyLayout, SearchEntry, search_entry
+from ..core.keys import Key, KeyLayout, SearchEntry, normalize_key, search_entry
 from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
 
@@ -127,7 +127,9 @@ class WriteSet:
                 b = None if new is None else (*[new[p] for p in positions], ct, rowid)
                 if a is not None:
                     bucket.append(a)
-                if b is not None and b != a:
+                # Python's == takes True for 1 and [True] for [1]; in the value order they
+                # are different keys, so an "equal" pair is compared as normalized keys too.
+                if b is not None and (b != a or normalize_key(b) != normalize_key(a)):  # type: ignore[arg-type]
                     bucket.append(b)
         return out
 
