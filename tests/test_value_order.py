@@ -315,3 +315,18 @@ def test_a_write_between_values_python_calls_equal_reruns_the_range_it_enters() 
         assert sub.value == [[True]]
     finally:
         db.close()
+
+
+def test_subscriptions_with_arguments_python_calls_equal_do_not_share() -> None:
+    @fdb.query
+    def equal_to(r: fdb.Reader, v: Any) -> list[Any]:
+        return [d.v for d in r.query("items").with_index("by_v", lambda q: q.eq("v", v)).collect()]
+
+    db = fdb.open(None, order_schema)
+    try:
+        db.run(insert_values, values=[1, True, 1.0])
+        subs = [db.subscribe(equal_to, v=v) for v in (1, True, (1,), (True,))]
+        assert db.wait_idle()
+        assert [s.value for s in subs] == [[1, 1.0], [True], [], []]
+    finally:
+        db.close()
