@@ -330,3 +330,26 @@ def test_subscriptions_with_arguments_python_calls_equal_do_not_share() -> None:
         assert [s.value for s in subs] == [[1, 1.0], [True], [], []]
     finally:
         db.close()
+
+
+class Narrow(fdb.Document):
+    v: int = 0
+
+
+class Wide(fdb.Document):
+    v: int | list[int] = 0
+
+
+def test_a_field_that_starts_holding_lists_gets_its_index_rebuilt(tmp_path: Any) -> None:
+    path = tmp_path / "x.db"
+    db = fdb.open(path, fdb.Schema(items=fdb.table(Narrow).index("by_v", ["v"])))
+    db.run(fdb.mutation(lambda w: w.insert_many("items", [{"v": 3}, {"v": 1}])))
+    db.close()
+    db = fdb.open(path, fdb.Schema(items=fdb.table(Wide).index("by_v", ["v"])))
+    try:
+        assert "add_index" in [c.kind for c in db.schema_changes]  # rebuilt with list columns
+        db.run(fdb.mutation(lambda w: w.insert_many("items", [{"v": [2]}, {"v": [1, 5]}, {"v": 2}])))
+        got = read(db, lambda r: r.query("items").with_index("by_v", lambda q: q.gt("v", 1)).collect())
+        assert [d.v for d in got] == [2, 3, [1, 5], [2]]
+    finally:
+        db.close()
