@@ -194,20 +194,30 @@ FILTER_OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-@settings(max_examples=80, deadline=None)
-@given(values=st.lists(VALUES, max_size=10), op=st.sampled_from(list(FILTER_OPS)), literal=VALUES)
+@settings(max_examples=120, deadline=None)
+@given(
+    values=st.lists(VALUES, max_size=10), op=st.sampled_from(list(FILTER_OPS)), literal=VALUES,
+    flipped=st.booleans(), missing=st.integers(0, 1),
+)
 def test_filters_in_sql_and_in_python_follow_the_reference(
-    values: list[Any], op: str, literal: Any
+    values: list[Any], op: str, literal: Any, flipped: bool, missing: int
 ) -> None:
     db = fdb.open(None, order_schema)
     try:
         ids = db.run(insert_values, values=values)
+        ids += db.run(fdb.mutation(lambda w: [w.insert("items", {"g": 1}) for _ in range(missing)]))
+        values = [*values, *[None] * missing]
+        gs = [i % 2 for i in range(len(values) - missing)] + [1] * missing
         fn = FILTER_OPS[op]
 
         def pred(q: Any) -> Any:
-            return fn(q.v, literal)
+            return fn(literal, q.v) if flipped else fn(q.v, literal)
 
-        want = [i for i, v in zip(ids, values, strict=True) if fn(ref_cmp(v, literal), 0)]
+        def holds(v: Any) -> bool:
+            c = ref_cmp(literal, v) if flipped else ref_cmp(v, literal)
+            return bool(fn(c, 0))
+
+        want = [i for i, v in zip(ids, values, strict=True) if holds(v)]
         got = read(db, lambda r: r.query("items").filter(pred).collect())
         assert [d.id for d in got] == want
         # The Python evaluator (used for list and dict literals) agrees on every document.
@@ -217,6 +227,10 @@ def test_filters_in_sql_and_in_python_follow_the_reference(
         python = ExprFilter(expr)
         docs = read(db, lambda r: r.query("items").collect())
         assert [d.id for d in docs if python(d)] == want
+        # A field against another field: the general (tag, value) comparison.
+        got = read(db, lambda r: r.query("items").filter(lambda q: fn(q.v, q.g)).collect())
+        want = [i for i, v, g in zip(ids, values, gs, strict=True) if fn(ref_cmp(v, g), 0)]
+        assert [d.id for d in got] == want
     finally:
         db.close()
 
@@ -351,5 +365,31 @@ def test_a_field_that_starts_holding_lists_gets_its_index_rebuilt(tmp_path: Any)
         db.run(fdb.mutation(lambda w: w.insert_many("items", [{"v": [2]}, {"v": [1, 5]}, {"v": 2}])))
         got = read(db, lambda r: r.query("items").with_index("by_v", lambda q: q.gt("v", 1)).collect())
         assert [d.v for d in got] == [2, 3, [1, 5], [2]]
+    finally:
+        db.close()
+
+
+SAMPLE = [None, -1, 0, 0.5, 1, 1.0, 2**53 + 1, False, True, "", "a", "b", b"", b"\x00", [], [0], [True],
+          {}, {"a": 1}]
+
+
+def test_every_filter_op_against_every_kind_of_value() -> None:
+    # Exhaustive over one value of each kind (and a missing field): each comparison compiled
+    # to SQL, either way round, against the reference.
+    db = fdb.open(None, order_schema)
+    try:
+        ids = db.run(insert_values, values=SAMPLE)
+        ids += db.run(fdb.mutation(lambda w: [w.insert("items", {"g": 0})]))
+        values = [*SAMPLE, None]
+        for literal in SAMPLE:
+            for op, fn in FILTER_OPS.items():
+                for flipped in (False, True):
+                    def pred(q: Any, fn: Any = fn, lit: Any = literal, flipped: bool = flipped) -> Any:
+                        return fn(lit, q.v) if flipped else fn(q.v, lit)
+
+                    got = [d.id for d in read(db, lambda r, p=pred: r.query("items").filter(p).collect())]
+                    want = [i for i, v in zip(ids, values, strict=True)
+                            if fn(ref_cmp(literal, v) if flipped else ref_cmp(v, literal), 0)]
+                    assert got == want, (literal, op, flipped)
     finally:
         db.close()

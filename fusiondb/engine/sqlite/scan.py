@@ -13,13 +13,14 @@ cursor, no filter) reuse their SQL text: only the parameters change.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from ...core.expr import Compare, Expr, Field, Literal, Logical, Not, SystemField
-from ...core.keys import sql_key
+from ...core.keys import TAG_BOOL, TAG_NULL, TAG_STRING, sql_key
 from ...core.schema import CREATION_INDEX, ID_INDEX
 from ..base import IndexScan
-from .ddl import index_columns, index_sql_name, quote, tag_sql, value_sql
+from .ddl import index_columns, index_sql_name, json_path, quote, tag_sql, value_sql
 
 _SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _SYSTEM_COLUMNS = {"rowid": "_id", "creation_time": "creation_time"}
@@ -44,6 +45,42 @@ def _side(expr: Expr, params: list[Any]) -> tuple[str, str]:
     raise TypeError(f"not a value expression: {expr!r}")
 
 
+# json_type's answer for each type tag (core.keys.TAG_*); a missing value (NULL) is tag 0 too.
+_JSON_TYPES = (
+    ("null", 0), ("integer", 1), ("real", 1), ("true", 2), ("false", 2), ("text", 3),
+    ("array", 5), ("object", 6),  # an object may hold bytes (tag 4): past tag 3 all the same
+)
+_PY_OP = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+}
+_MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _field_vs_scalar(path: str, op: str, value: Any, params: list[Any]) -> str:
+    """``field op value`` for a value of tag null, number, bool or string, with one
+    ``json_type`` per document: the answer is known from the field's type alone unless it
+    has the value's own type, where its text or number is compared. The same truth as the
+    general ``(tag, value)`` row-value comparison (the tests hold both to a reference)."""
+    tag, sql_value = sql_key(value)
+    jp = json_path(path)
+    test = _PY_OP[op]
+    parts = [f"CASE json_type(doc, '{jp}')"]
+    for name, t in _JSON_TYPES:
+        if t != tag:
+            result = str(int(test(t, tag)))
+        elif tag == TAG_NULL:
+            result = str(int(test(0, 0)))
+        elif tag == TAG_BOOL:
+            result = str(int(test(int(name == "true"), sql_value)))
+        else:
+            params.append(sql_value)
+            result = f"((doc ->> '{jp}') {'<>' if op == '!=' else op} ?)"
+        parts.append(f"WHEN '{name}' THEN {result}")
+    parts.append(f"ELSE {int(test(TAG_NULL, tag)) if tag != TAG_NULL else int(test(0, 0))} END")
+    return "(" + " ".join(parts) + ")"
+
+
 def compile_expr(expr: Expr, params: list[Any]) -> str:
     """SQL for a filter expression over the stored JSON (``doc``); values go to ``params``.
 
@@ -56,6 +93,14 @@ def compile_expr(expr: Expr, params: list[Any]) -> str:
         params.append(bool(expr.value))
         return "?"
     if isinstance(expr, Compare):
+        left, right, op = expr.left, expr.right, expr.op
+        if isinstance(left, Literal) and isinstance(right, Field):
+            left, right, op = right, left, _MIRROR[op]
+        if (
+            isinstance(left, Field) and isinstance(right, Literal)
+            and sql_key(right.value)[0] <= TAG_STRING
+        ):
+            return _field_vs_scalar(left.path, op, right.value, params)
         lt, lv = _side(expr.left, params)
         rt, rv = _side(expr.right, params)
         op = "<>" if expr.op == "!=" else expr.op
