@@ -97,3 +97,34 @@ def test_an_invalid_document_is_named_and_those_before_it_are_stored(
         assert len(read(db, lambda r: r.query("tasks").collect())) == 3
     finally:
         db.close()
+
+
+def test_a_too_large_document_is_named_too() -> None:
+    docs: list[Any] = [{"text": f"t{i}", "user_id": "u"} for i in range(4)]
+    docs[2] = {"text": "x" * (1 << 20), "user_id": "u"}
+
+    @fdb.mutation
+    def catch(db: fdb.Writer) -> str:
+        try:
+            db.insert_many("tasks", docs)
+        except fdb.DocumentTooLarge as exc:
+            return str(exc)
+        return ""
+
+    db = fdb.open(None, schema)
+    try:
+        assert db.run(catch).startswith("insert_many(): document 2: a document for table 'tasks' is")
+        assert [t.text for t in read(db, lambda r: r.query("tasks").collect())] == ["t0", "t1"]
+    finally:
+        db.close()
+
+
+def test_encode_many_is_encode_of_each() -> None:
+    # The batch path against its reference, encode() per document.
+    from fusiondb.core.documents import encode, encode_many
+    from fusiondb.core.tableinfo import TableInfo
+
+    t = schema.tables["tasks"]
+    info = TableInfo("tasks", 16, t.model, t.indexes, t.search_indexes)
+    datas = [{"text": f"t{i}", "user_id": f"u{i}", "priority": i, "completed": i % 2 == 0} for i in range(50)]
+    assert encode_many(info, datas, {16: "tasks"}) == [encode(info, d, {16: "tasks"})[0] for d in datas]

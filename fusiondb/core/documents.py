@@ -180,6 +180,25 @@ def encode(
         raise ValidationError(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
+    return _stored(info, model, data, doc_id), model
+
+
+def encode_many(info: TableInfo, datas: list[dict[str, Any]], names: dict[int, str]) -> list[str]:
+    """``[encode(info, d, names)[0] for d in datas]``, validating the list in one pydantic-core
+    call (the same model validation, item by item). When some document is invalid, raises
+    what ``encode`` raises for the first one; ``ValidationError.args`` then names it, and the
+    caller learns its position from ``encode`` itself (see ``Writer.insert_many``)."""
+    try:
+        models: list[Document] = info.validate_python_list(datas, context={ID_CONTEXT_KEY: names})
+    except (pydantic.ValidationError, RecursionError):
+        for data in datas:
+            encode(info, data, names)  # raises for the first invalid document, as encode does
+        raise AssertionError("a list that fails validation has an invalid item") from None
+    return [_stored(info, model, data, None) for model, data in zip(models, datas, strict=True)]
+
+
+def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> str:
+    """The stored JSON text of a validated model, after the checks every write makes."""
     try:
         d = model.__dict__
         if d["id"] is None and d["creation_time"] is None:  # the usual case
@@ -225,7 +244,7 @@ def encode(
                 id=doc_id,
             )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
-    return raw.decode(), model
+    return raw.decode()
 
 
 def model_data(info: TableInfo, model: Document) -> Any:

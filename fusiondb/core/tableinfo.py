@@ -268,6 +268,7 @@ class TableInfo:
     validate_python: Callable[..., Any] = field(init=False, repr=False, compare=False)
     validate_json: Callable[..., Any] = field(init=False, repr=False, compare=False)
     validate_json_list: Callable[..., Any] = field(init=False, repr=False, compare=False)
+    validate_python_list: Callable[..., Any] = field(init=False, repr=False, compare=False)
     # Indexed fields whose type may hold an array or object (their index columns encode them).
     composite: frozenset[str] = field(init=False, repr=False, compare=False)
     # How write sets record this table's documents (keys.KeyLayout), built once.
@@ -286,10 +287,12 @@ class TableInfo:
             self.validate_python = functools.partial(one.validate_python, by_name=True)
             self.validate_json = functools.partial(one.validate_json, by_name=True)
             self.validate_json_list = functools.partial(many.validate_json, by_name=True)
+            self.validate_python_list = functools.partial(many.validate_python, by_name=True)
         else:
             self.validate_python = one.validate_python
             self.validate_json = one.validate_json
             self.validate_json_list = many.validate_json
+            self.validate_python_list = many.validate_python
         fields = self.model.model_fields
         self.field_names = frozenset(fields)
         aliases = {

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from ..core.bytesvalues import untag_any
-from ..core.documents import encode, to_input, unknown_fields
-from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
+from ..core.documents import encode, encode_many, to_input, unknown_fields
+from ..core.errors import DocumentNotFound, DocumentTooLarge, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
 from ..core.ids import MAX_ROWID, encode_id, encode_ids
 from ..core.schema import SYSTEM_FIELDS
@@ -23,6 +23,16 @@ from .reader import Reader
 
 # Documents stored per statement by insert_many.
 INSERT_BATCH = 1_000
+
+
+# What a write raises for a document it refuses (insert_many names the document in them).
+_REFUSED = (ValidationError, DocumentTooLarge)
+
+
+def _nth(exc: ValidationError | DocumentTooLarge, i: int) -> ValidationError | DocumentTooLarge:
+    """``exc`` for the ``i``-th document of an ``insert_many`` call (counting from 0)."""
+    exc.args = (f"insert_many(): document {i}: {exc.args[0]}", *exc.args[1:])
+    return exc
 
 
 class Writer(Reader, Nesting):
@@ -82,22 +92,39 @@ class Writer(Reader, Nesting):
         ctx = self._ctx
         ctx.check()
         info = self._writable(table)
-        names = self._tables.names
         ids: list[str] = []
-        batch: list[str] = []
+        batch: list[dict[str, Any]] = []
         for i, doc in enumerate(docs):
             try:
-                raw, _ = encode(info, to_input(info, doc), names)
+                data = to_input(info, doc)
             except ValidationError as exc:
-                self._insert_batch(info, batch, ids)
-                exc.args = (f"insert_many(): document {i}: {exc.args[0]}", *exc.args[1:])
-                raise
-            batch.append(raw)
+                self._encode_batch(info, batch, i - len(batch), ids)
+                raise _nth(exc, i) from None
+            batch.append(data)
             if len(batch) >= INSERT_BATCH:
-                self._insert_batch(info, batch, ids)
+                self._encode_batch(info, batch, i + 1 - len(batch), ids)
                 batch = []
-        self._insert_batch(info, batch, ids)
+        self._encode_batch(info, batch, len(ids), ids)
         return ids
+
+    def _encode_batch(
+        self, info: TableInfo, batch: list[dict[str, Any]], first: int, ids: list[str]
+    ) -> None:
+        """Validate and store ``batch`` (documents ``first``... of the call); on an invalid
+        one, store those before it and raise its error."""
+        if not batch:
+            return
+        try:
+            raws = encode_many(info, batch, self._tables.names)
+        except _REFUSED:
+            for j, data in enumerate(batch):
+                try:
+                    encode(info, data, self._tables.names)
+                except _REFUSED as exc:
+                    self._insert_batch(info, encode_many(info, batch[:j], self._tables.names), ids)
+                    raise _nth(exc, first + j) from None
+            raise
+        self._insert_batch(info, raws, ids)
 
     def _insert_batch(self, info: TableInfo, raws: list[str], ids: list[str]) -> None:
         if not raws:
