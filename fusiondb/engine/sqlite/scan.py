@@ -24,8 +24,9 @@ from .ddl import index_columns, index_sql_name, json_path, quote, tag_sql, value
 
 _SQL_OP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _SYSTEM_COLUMNS = {"rowid": "_id", "creation_time": "creation_time"}
-# A key position: an index field (its tag and value columns), the creation time, the rowid.
-_CT = ("creation_time",)
+# A key position: an index field (its tag and value columns), the creation time (a number:
+# tag 1, so that a bound at None, a bool or a string follows the value order), the rowid.
+_CT = ("1", "creation_time")
 _ROWID = ("_id",)
 # SQL text per scan shape; shapes come from the schema, so few exist.
 _CACHE: dict[tuple[Any, ...], str] = {}
@@ -126,9 +127,25 @@ def _params(position: tuple[str, ...], value: Any) -> tuple[Any, ...]:
     return sql_key(value) if len(position) == 2 else (value,)
 
 
-def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
-    """The statement and parameters for ``spec`` (rows as ``IndexScan`` documents them)."""
+def creation_bounds(spec: IndexScan) -> list[tuple[str, Any]]:
+    """The scan's bounds on the creation time (when its range is on that position)."""
+    if spec.index_name == ID_INDEX or len(spec.eqs) != len(spec.fields):
+        return []
+    return [b for b in (spec.lower, spec.upper) if b is not None]
+
+
+def scan_sql(
+    spec: IndexScan, rowids: tuple[int | None, int | None] = (None, None)
+) -> tuple[str, list[Any]]:
+    """The statement and parameters for ``spec`` (rows as ``IndexScan`` documents them).
+
+    ``rowids``: the row numbers ``[first, last)`` that hold the creation times the scan's
+    creation-time bounds keep (``txn.SqliteTxn`` finds them), so that SQLite seeks to them
+    instead of testing every row; the creation-time conditions stay."""
     limited = spec.limit is not None
+    if rowids != (None, None):
+        params: list[Any] = []
+        return _build(spec, params, rowids), params
     if spec.after is None and spec.until is None and not spec.filters:
         shape = (
             spec.table, spec.index_name, spec.fields, spec.composite, spec.desc, limited,
@@ -143,7 +160,7 @@ def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
             _CACHE[shape] = sql
         # Parameters in the order _build appends them: eqs, bounds, limit.
         positions = _positions(spec)
-        params: list[Any] = []
+        params = []
         for position, value in zip(positions, spec.eqs, strict=False):
             params.extend(_params(position, value))
         at = positions[len(spec.eqs)] if len(spec.eqs) < len(positions) else _ROWID
@@ -164,7 +181,9 @@ def _condition(position: tuple[str, ...], op: str, value: Any, params: list[Any]
     return f"{position[0]} {op} ?"
 
 
-def _build(spec: IndexScan, params: list[Any]) -> str:
+def _build(
+    spec: IndexScan, params: list[Any], rowids: tuple[int | None, int | None] = (None, None)
+) -> str:
     positions = _positions(spec)
     where: list[str] = []
     for position, value in zip(positions, spec.eqs, strict=False):
@@ -178,6 +197,12 @@ def _build(spec: IndexScan, params: list[Any]) -> str:
     for bound in (spec.lower, spec.upper):
         if bound is not None:
             where.append(_condition(positions[pos], _SQL_OP[bound[0]], bound[1], params))
+    if rowids[0] is not None:
+        where.append("_id >= ?")
+        params.append(rowids[0])
+    if rowids[1] is not None:
+        where.append("_id < ?")
+        params.append(rowids[1])
     for expr in spec.filters:
         where.append(compile_expr(expr, params))
     # The rest of the key, less the creation time, which the rowid after it orders the same.

@@ -22,7 +22,7 @@ from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ..base import IndexScan, SearchScan
 from . import blobs, catalog, changelog, ddl, fts, views
-from .scan import scan_sql
+from .scan import creation_bounds, scan_sql
 
 
 class _PerTable(dict[str, str]):
@@ -44,6 +44,12 @@ _DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
 _MAX_CT = _PerTable("SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1")
 _ROWS_AFTER = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id > ? ORDER BY _id LIMIT ?")
 _COUNT_AFTER = _PerTable("SELECT count(*) FROM {t} WHERE _id > ?")
+_ROWID_SPAN = _PerTable("SELECT min(_id), max(_id) FROM {t}")
+_NEXT_ROW = _PerTable("SELECT _id, creation_time FROM {t} WHERE _id >= ? ORDER BY _id LIMIT 1")
+# Below this many row numbers, a creation-time bound is a plain condition on each row; above,
+# the row numbers it keeps are found first by binary search (creation time increases with
+# the row number), ~log2(rows) lookups.
+SEEK_MIN_ROWS = 2_048
 
 # CREATE INDEX costs about this many SQLite VM steps per row, plus per indexed column;
 # the progress bar estimates its total from them.
@@ -98,14 +104,47 @@ class SqliteTxn:
         return row
 
     def scan(self, spec: IndexScan) -> list[Any]:
-        sql, params = scan_sql(spec)
+        sql, params = scan_sql(spec, self._rowids(spec))
         rows: list[Any] = self.cur.execute(sql, params).fetchall()
         return rows
 
     def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
-        sql, params = scan_sql(spec)
+        sql, params = scan_sql(spec, self._rowids(spec))
         rows: Iterator[Any] = self.conn.execute(sql, params)
         return rows
+
+    def _rowids(self, spec: IndexScan) -> tuple[int | None, int | None]:
+        """The row numbers ``[first, last)`` whose creation times the scan's creation-time
+        bounds keep, for a large table (see ``scan_sql``); ``(None, None)`` otherwise."""
+        bounds = creation_bounds(spec)
+        if not bounds:
+            return (None, None)
+        span = self.cur.execute(_ROWID_SPAN[spec.table]).get
+        if not isinstance(span, tuple) or span[0] is None or span[1] - span[0] < SEEK_MIN_ROWS:
+            return (None, None)
+        low, high = int(span[0]), int(span[1])
+        first = last = None
+        for op, t in bounds:
+            if op in ("gt", "gte"):
+                first = self._first_rowid(spec.table, t, op == "gte", low, high)
+            else:  # the rows before the first one past the bound
+                last = self._first_rowid(spec.table, t, op == "lt", low, high)
+        return (first, last)
+
+    def _first_rowid(self, table: str, t: Any, inclusive: bool, low: int, high: int) -> int:
+        """The first row number from which every row's creation time is past ``t`` (``>``, or
+        ``>=`` if ``inclusive``), ``high + 1`` if none: a binary search on row numbers."""
+        if not isinstance(t, int | float) or isinstance(t, bool):
+            return low if t is None else high + 1  # null sorts before, the rest after numbers
+        a, b = low, high + 1
+        while a < b:
+            mid = (a + b) // 2
+            rowid, ct = self.cur.execute(_NEXT_ROW[table], (mid,)).get  # type: ignore[misc]
+            if ct > t or (inclusive and ct == t):
+                b = mid
+            else:
+                a = int(rowid) + 1
+        return a
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
         return fts.search_rows(self.conn.cursor(), spec)
