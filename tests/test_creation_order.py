@@ -81,3 +81,19 @@ def test_a_bound_seeks_with_few_lookups(big: fdb.Database, monkeypatch: pytest.M
     got = read(big, lambda r: r.query("tasks").with_index(
         "by_creation_time", lambda q: q.gt("creation_time", t)).collect())
     assert len(lookups) == 1 and got and all(d.creation_time > t for d in got)
+
+
+def test_check_reports_rows_out_of_creation_order(tmp_path: Any) -> None:
+    import apsw
+
+    path = tmp_path / "x.db"
+    with fdb.open(path, schema) as db:
+        db.run(fdb.mutation(lambda w: w.insert_many("tasks", [{"text": "a", "user_id": "u"}] * 3)))
+        assert db.check().ok
+        conn = apsw.Connection(str(path))  # another tool, backdating a row
+        body = '{"text": "b", "user_id": "u"}'
+        conn.execute("INSERT INTO tasks(creation_time, doc) VALUES (1.0, ?)", (body,))
+        conn.close()
+        report = db.check()
+        assert not report.ok
+        assert any("'tasks': 1 row(s) have a creation time below" in p for p in report.integrity)

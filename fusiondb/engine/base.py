@@ -150,6 +150,11 @@ class ReadTxn(Protocol):
         nothing). Reads everything: slow on a large database."""
         ...
 
+    def creation_order_breaks(self, table: str) -> int:
+        """How many rows of ``table`` have a creation time below the row before them (row
+        order is creation order; only another tool's insert can break it)."""
+        ...
+
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         """Whether search index ``index`` of ``table`` holds exactly the entries of the
         table's documents (it may not, after another tool wrote to the database)."""

@@ -44,6 +44,10 @@ _DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
 _MAX_CT = _PerTable("SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1")
 _ROWS_AFTER = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id > ? ORDER BY _id LIMIT ?")
 _COUNT_AFTER = _PerTable("SELECT count(*) FROM {t} WHERE _id > ?")
+_ORDER_BREAKS = _PerTable(
+    "SELECT count(*) FROM (SELECT creation_time < lag(creation_time) OVER (ORDER BY _id) AS back "
+    "FROM {t}) WHERE back"
+)
 _ROWID_SPAN = _PerTable("SELECT min(_id), max(_id) FROM {t}")
 _NEXT_ROW = _PerTable("SELECT _id, creation_time FROM {t} WHERE _id >= ? ORDER BY _id LIMIT 1")
 # Below this many row numbers, a creation-time bound is a plain condition on each row; above,
@@ -183,6 +187,9 @@ class SqliteTxn:
     def integrity_problems(self) -> list[str]:
         rows = [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else rows
+
+    def creation_order_breaks(self, table: str) -> int:
+        return int(self.cur.execute(_ORDER_BREAKS[table]).get)  # type: ignore[arg-type]
 
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         return fts.matches(self.conn, table, index)
