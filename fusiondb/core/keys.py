@@ -75,20 +75,6 @@ def extract(doc: dict[str, Any], path: str) -> Any:
     return value
 
 
-def sql_value(doc: dict[str, Any], path: str) -> Any:
-    """What SQLite's ``doc ->> '$.path'`` gives: booleans as 0/1, arrays and objects as
-    JSON text (search index filter fields compare these)."""
-    value = extract(doc, path)
-    t = type(value)
-    if t is str or t is int or t is float or value is None:
-        return value
-    if t is bool:
-        return int(value)
-    if t is dict or t is list:
-        return orjson.dumps(value).decode()
-    return value
-
-
 def search_entry(index: SearchIndexDef, doc: dict[str, Any]) -> SearchEntry:
     """What search index ``index`` holds for ``doc``: its text ('' unless a string) and the
     values of its filter fields. The one definition used by writes, index builds and matching.
@@ -96,8 +82,17 @@ def search_entry(index: SearchIndexDef, doc: dict[str, Any]) -> SearchEntry:
     text = extract(doc, index.search_field)
     return (
         text if isinstance(text, str) else "",
-        tuple(sql_value(doc, f) for f in index.filter_fields),
+        tuple(search_value(doc, f) for f in index.filter_fields),
     )
+
+
+def search_value(doc: dict[str, Any], path: str) -> Any:
+    """A search filter field's value: the JSON value, an array or object as its JSON text
+    (search filters compare with ``eq`` only: the same value, booleans not numbers)."""
+    value = extract(doc, path)
+    if type(value) is dict or type(value) is list:
+        return orjson.dumps(value).decode()
+    return value
 
 
 def stored_json(value: Any) -> Any:

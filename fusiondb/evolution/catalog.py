@@ -314,17 +314,22 @@ def open_catalog(
 
 def _upgrade(txn: WriteTxn, catalog: StoredCatalog, changes: list[SchemaChange]) -> None:
     """Upgrade a format-1 file in place, in the open's transaction: drop every table's indexes
-    (and the by_creation_time index, and their generated columns). The open then builds the
-    declared indexes again in format 2, with progress, as it adds any new index; a table no
-    longer declared gets them back when it is declared again. Documents are not rewritten."""
+    (and the by_creation_time index, and their generated columns) and search indexes. The open
+    then builds the declared ones again in format 2, with progress, as it adds any new index;
+    a table no longer declared gets them back when it is declared again. Documents are not
+    rewritten."""
     if catalog.format != 1:
         raise SchemaError(
             f"this file has catalog format {catalog.format}, which this fusiondb cannot upgrade"
         )
     for name, stored in catalog.tables.items():
         txn.drop_format1_indexes(name)
-        rebuilt = ", ".join(stored.indexes) or "none"
+        # Search filter tokens changed too (a boolean is no longer the number 0/1).
+        for index in stored.search_indexes:
+            txn.drop_search_index(name, index)
+        rebuilt = ", ".join([*stored.indexes, *stored.search_indexes]) or "none"
         stored.indexes = {}
+        stored.search_indexes = {}
         changes.append(
             SchemaChange(name, "upgrade_format", f"file format 1 to 2; indexes rebuilt: {rebuilt}")
         )
