@@ -68,17 +68,15 @@ def _field_vs_scalar(path: str, op: str, value: Any, params: list[Any]) -> str:
     test = _PY_OP[op]
     parts = [f"CASE json_type(doc, '{jp}')"]
     for name, t in _JSON_TYPES:
-        if t != tag:
+        if t != tag or tag == TAG_NULL:  # decided by the types (null equals null)
             result = str(int(test(t, tag)))
-        elif tag == TAG_NULL:
-            result = str(int(test(0, 0)))
         elif tag == TAG_BOOL:
             result = str(int(test(int(name == "true"), sql_value)))
         else:
             params.append(sql_value)
             result = f"((doc ->> '{jp}') {'<>' if op == '!=' else op} ?)"
         parts.append(f"WHEN '{name}' THEN {result}")
-    parts.append(f"ELSE {int(test(TAG_NULL, tag)) if tag != TAG_NULL else int(test(0, 0))} END")
+    parts.append(f"ELSE {int(test(TAG_NULL, tag))} END")  # a missing field: null
     return "(" + " ".join(parts) + ")"
 
 
