@@ -67,8 +67,9 @@ def main() -> None:
         conn.pragma("journal_mode", "wal")
         conn.pragma("synchronous", "normal")
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(ddl.add_generated_column("tasks", "user_id"))
-        conn.execute(ddl.create_index("tasks", "by_user", ("user_id",)))
+        conn.execute(ddl.add_tag_column("tasks", "user_id"))
+        conn.execute(ddl.add_value_column("tasks", "user_id", False))
+        conn.execute(ddl.create_index("tasks", "by_user", ("user_id",), frozenset()))
         conn.execute("COMMIT")
         conn.close()
 

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_core.py          # BENCH_QUICK=1 for a smoke run
 
-(a) validated bulk insert of N documents in one mutation; raw: one transaction, executemany
+(a) validated bulk insert of N documents in one mutation (a loop of db.insert, and one
+    db.insert_many); raw: one transaction, executemany
     of orjson-encoded documents into an equivalent table (same virtual generated column and
     index on user_id).
 (b) an indexed query returning ~100 documents, as models and as dicts; raw: the same index
@@ -90,6 +91,11 @@ def insert_all(db: fdb.Writer, docs: list[Any]) -> None:
 
 
 @fdb.mutation
+def insert_many(db: fdb.Writer, docs: list[Any]) -> list[str]:
+    return db.insert_many("tasks", docs)
+
+
+@fdb.mutation
 def add_task(db: fdb.Writer, text: str, user_id: str) -> str:
     return db.insert("tasks", Task(text=text, user_id=user_id))
 
@@ -146,6 +152,13 @@ def bench_bulk(tmp: Path, n: int) -> None:
         setup,
     )
     report(f"(a) bulk insert {n} dicts, one mutation", r, f, per=n, unit="doc", target=0.5)
+    r, f = compare(
+        lambda: raw_insert_all(state["raw"], docs),
+        lambda: state["db"].run(insert_many, docs=docs),
+        repeats(3),
+        setup,
+    )
+    report(f"(a) bulk insert {n} dicts, db.insert_many", r, f, per=n, unit="doc", target=0.5)
     r, f = compare(
         lambda: raw_insert_all(state["raw"], docs),
         lambda: state["db"].run(insert_all, docs=models),

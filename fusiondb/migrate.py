@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from .core.bytesvalues import untag_any
 from .core.documents import stored_dict
 from .core.errors import InvalidArgument, ReadOnlyError
 from .core.ids import encode_id
@@ -83,8 +86,7 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
     rows = txn.rows_after(table, state.last_rowid, batch_size)
     for rowid, ct, raw in rows:
         doc_id = encode_id(info.number, rowid)
-        doc = stored_dict(table, info.number, (rowid, ct, raw))
-        stored = dict(doc)
+        doc = untag_any(stored_dict(table, info.number, (rowid, ct, raw)))  # bytes as bytes
         doc["id"] = doc_id
         doc["creation_time"] = ct
         out = fn(doc)
@@ -96,6 +98,7 @@ def _run_batch(ctx: TxnContext, table: str, name: str, fn: MigrateFn, batch_size
                 f"document as it is), got {type(out).__name__}"
             )
         new = {k: v for k, v in out.items() if k not in SYSTEM_FIELDS}
+        stored = untag_any(orjson.loads(raw))  # fn may have changed doc in place
         if new != stored:
             writer.replace(doc_id, _without_leftovers(info, new, stored))
             state.changed += 1

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import fusiondb as fdb
 from fusiondb.core.ids import MAX_ROWID, MAX_TABLE_NUMBER, decode_id, encode_id, encode_ids
-from fusiondb.core.keys import KeyLayout, extract
+from fusiondb.core.keys import KeyLayout, extract, search_value
 from fusiondb.core.tableinfo import TableInfo
 from fusiondb.engine import open_engine
 from fusiondb.transaction import writeset
@@ -83,17 +83,18 @@ def test_decode_id_matches_reference_on_damaged_ids() -> None:
 
 
 def reference_extract(doc: Any, path: str) -> Any:
+    """The JSON value at ``path`` (what index keys hold)."""
     value: Any = doc
     for part in path.split("."):
         if type(value) is not dict:
             return None
         value = value.get(part)
-        if value is None:
-            return None
-    if value is True:
-        return 1
-    if value is False:
-        return 0
+    return value
+
+
+def reference_search_value(doc: Any, path: str) -> Any:
+    """A search filter field's value: the JSON value, arrays and objects as JSON text."""
+    value = reference_extract(doc, path)
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return value
@@ -110,6 +111,8 @@ json_values = st.recursive(
 @given(json_values, st.sampled_from(["a", "b", "a.b", "a.b.c", "c.a"]))
 def test_extract_matches_reference(doc: Any, path: str) -> None:
     got, want = extract(doc, path), reference_extract(doc, path)
+    assert got == want and type(got) is type(want)
+    got, want = search_value(doc, path), reference_search_value(doc, path)
     assert got == want and type(got) is type(want)
 
 

@@ -236,14 +236,15 @@ def test_every_filter_spelling_works_with_lists_and_dicts(
 
 
 def test_ordering_with_lists_follows_the_index_order(tdb: fdb.Database) -> None:
-    # As in an index (docs/schema.md), a list sorts as its JSON text among text values:
-    # '["a","b"]' < '["a"]' < '[]' ('"' < ']' and ',' < ']'); a missing value makes an
-    # ordering false.
-    assert names(tdb, lambda q: q.lt(q.field("tags"), ["a"])) == ["ab"]
-    assert names(tdb, lambda q: q.gte(q.field("tags"), ["a"])) == ["a", "none"]
+    # As in an index (docs/queries.md, value order): lists compare element by element, then
+    # by length ([] < ["a"] < ["a", "b"]); a missing value is null, below every list; every
+    # list sorts after every string.
+    assert names(tdb, lambda q: q.lt(q.field("tags"), ["a"])) == ["none"]
+    assert names(tdb, lambda q: q.gte(q.field("tags"), ["a"])) == ["a", "ab"]
     assert names(tdb, lambda q: q.gt(q.field("meta.j"), [0])) == ["a"]
     assert names(tdb, lambda q: q.not_(q.gt(q.field("meta.j"), [0]))) == ["ab", "none"]
-    assert names(tdb, lambda q: q.gt(q.field("tags"), "zzz")) == []  # a list sorts among text
+    assert names(tdb, lambda q: q.lt(q.field("meta.j"), [0])) == ["ab", "none"]
+    assert names(tdb, lambda q: q.gt(q.field("tags"), "zzz")) == ["a", "ab", "none"]
 
 
 def test_list_filters_combine_with_pagination(tdb: fdb.Database) -> None:

@@ -574,7 +574,7 @@ def test_creation_time_floor_is_redone_after_another_connection_commits(tmp_path
     lookups: list[str] = []
 
     def trace(cursor: Any, sql: str, bindings: Any) -> bool:
-        if "max(creation_time)" in sql:
+        if "SELECT creation_time FROM" in sql:
             lookups.append(sql)
         return True
 

@@ -20,7 +20,7 @@ import pydantic_core
 
 from .errors import DocumentTooLarge, InvalidQuery, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
-from .keys import INT64_MAX, INT64_MIN
+from .keys import INT64_MAX, INT64_MIN, stored_json
 from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
@@ -183,6 +183,25 @@ def encode(
         raise ValidationError(
             f"a document for table {info.name!r} is nested too deeply", table=info.name
         ) from None
+    return _stored(info, model, data, doc_id), model
+
+
+def encode_many(info: TableInfo, datas: list[dict[str, Any]], names: dict[int, str]) -> list[str]:
+    """``[encode(info, d, names)[0] for d in datas]``, validating the list in one pydantic-core
+    call (the same model validation, item by item). When some document is invalid, raises
+    what ``encode`` raises for the first one; ``ValidationError.args`` then names it, and the
+    caller learns its position from ``encode`` itself (see ``Writer.insert_many``)."""
+    try:
+        models: list[Document] = info.validate_python_list(datas, context={ID_CONTEXT_KEY: names})
+    except (pydantic.ValidationError, RecursionError):
+        for data in datas:
+            encode(info, data, names)  # raises for the first invalid document, as encode does
+        raise AssertionError("a list that fails validation has an invalid item") from None
+    return [_stored(info, model, data, None) for model, data in zip(models, datas, strict=True)]
+
+
+def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> str:
+    """The stored JSON text of a validated model, after the checks every write makes."""
     try:
         # id and creation_time never go in the body. Excluding them by name is also faster
         # than letting their exclude_if (a Python callback per field) decide.
@@ -208,7 +227,10 @@ def encode(
     # Declared names were checked with the schema; only keys no declaration names can break
     # the name rules, and only a document whose text shows a suspect name is walked.
     if info.may_hold_dynamic_names and may_hold_bad_names(raw):
-        check_names(info.name, orjson.loads(raw), doc_id=doc_id)
+        # Bytes are stored as {"$bytes": ...} objects: check the names of the data with its
+        # bytes as bytes, where a user's own "$bytes" key still shows (and is refused).
+        data_out = orjson.loads(raw) if b'"$bytes"' not in raw else model_data(info, model)
+        check_names(info.name, data_out, doc_id=doc_id)
     # JSON holds integers of any size, but SQLite (indexes, filters) and the JSON reader of
     # as_dicts() stop at 64 bits: refuse larger ones rather than read them back changed.
     if _LONG_DIGITS.search(raw) is not None:
@@ -236,7 +258,12 @@ def encode(
                 id=doc_id,
             )
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
-    return raw.decode(), model
+    return raw.decode()
+
+
+def model_data(info: TableInfo, model: Document) -> Any:
+    """The stored data of a validated model in Python form (bytes as bytes)."""
+    return info.adapter.serializer.to_python(model, exclude=_SYSTEM_EXCLUDE)
 
 
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
@@ -381,25 +408,32 @@ def stored_dicts(table: str, number: int, rows: Sequence[Row]) -> list[dict[str,
 
 
 def index_value(info: TableInfo, path: str, value: Any) -> Any:
-    """``value`` as an index of ``info`` holds it for field ``path``, to compare with in a range.
+    """``value`` as a stored document holds it at field ``path``, to compare in a range or filter
+    by the value order (``core/keys.py``).
 
-    Booleans are 0/1 (as ``keys.extract`` gives them). Any other non-JSON value (a datetime, an
-    Enum member, a UUID...) is validated as the field's type and serialized as a document
-    stores it (pydantic's JSON mode: a datetime becomes its ISO text, an Enum its value).
-    Raises ``ValueError`` naming the problem for NaN (stored as nothing, equal to nothing)
-    and for a value the field does not accept or that is not one index value.
+    JSON values stay as they are (a ``bool`` stays a ``bool``, lists and dicts are compared
+    element by element); ``bytes`` become the stored ``{"$bytes": "<hex>"}``. Any other value
+    (a datetime, an Enum member, a UUID...) is validated as the field's type and serialized as
+    a document stores it (pydantic's JSON mode: a datetime becomes its ISO text, an Enum its
+    value). Raises ``ValueError`` naming the problem for NaN (stored as nothing, equal to
+    nothing) and for a value the field does not accept.
     """
     kind = type(value)
-    if kind is bool:
-        return int(value)
     if kind is float and value != value:
         raise ValueError(f"cannot compare {path!r} with NaN (it equals nothing, and is never stored)")
-    if value is None or kind is str or kind is int or kind is float:
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
         return value
+    if kind is bytes or kind is list or kind is dict:
+        try:
+            return stored_json(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot compare {path!r} with {value!r}: {exc}") from None
     adapter = _field_adapter(info.model, path)
     what = f"cannot compare {path!r} with a {kind.__name__}"
     if adapter is None:
-        raise ValueError(f"{what}: index values are None, bool, int, float or str")
+        raise ValueError(
+            f"{what}: compare with None, bool, int, float, str, bytes, a list or a dict"
+        )
     try:
         stored = adapter.dump_python(adapter.validate_python(value), mode="json", warnings=False)
     except pydantic.ValidationError as exc:
@@ -407,8 +441,6 @@ def index_value(info: TableInfo, path: str, value: Any) -> Any:
         raise ValueError(f"{what}: the field does not accept it ({reason})") from None
     except pydantic_core.PydanticSerializationError as exc:
         raise ValueError(f"{what}: it cannot be stored as the field's JSON ({exc})") from None
-    if isinstance(stored, dict | list):
-        raise ValueError(f"{what}: it is stored as JSON {type(stored).__name__}, not one index value")
     return index_value(info, path, stored)
 
 

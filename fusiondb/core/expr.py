@@ -21,18 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pydantic
 import pydantic_core
 
 from .errors import InvalidQuery
 from .ids import decode_id
-from .keys import normalize_value, value_problem
+from .keys import normalize_value, stored_json, value_problem
 from .schema import FIELD_RE, SYSTEM_FIELDS
 from .tableinfo import TableInfo
 
 # Values a compiled expression can compare a field with.
-VALUE_TYPES = (str, int, float, bool, type(None))
+VALUE_TYPES = (str, int, float, bool, bytes, type(None))
 
 
 class Expr:
@@ -235,7 +234,12 @@ def _bind(expr: Expr, info: TableInfo) -> Expr:
                 f"table {info.name!r}: a filter compares with NaN, which equals nothing and "
                 "cannot be stored", table=info.name,
             )
-        return expr
+        try:
+            return Literal(stored_json(expr.value))  # as a document stores it (bytes tagged)
+        except (TypeError, ValueError) as exc:
+            raise InvalidQuery(
+                f"table {info.name!r}: a filter compares with {expr.value!r}: {exc}", table=info.name
+            ) from None
     if isinstance(expr, Field):
         return _bind_field(expr, info)
     raise TypeError(f"not a filter expression: {expr!r}")
@@ -302,10 +306,11 @@ _MISSING = object()
 
 class ExprFilter:
     """A filter expression evaluated in Python on a document model, with the meaning the
-    compiled SQL has: values as stored (JSON: a nested model is a dict, a date its text), a
-    missing field equal to ``None``, an ordering with a missing value false. Two lists or
-    dicts are equal as Python values (``[1.0] == [1]``; dict key order does not count);
-    ordering follows the index order (numbers < text, a list or dict as its JSON text)."""
+    compiled SQL has (``engine/sqlite/scan.py``): values as stored (JSON: a nested model is a
+    dict, a date its text, bytes ``{"$bytes": hex}``), a missing field equal to ``None``, and
+    every comparison in the value order of the indexes (``core/keys.py``: null < numbers <
+    booleans < strings < bytes < lists < dicts; ``[1.0] == [1]``, ``[True] != [1]``, the
+    order of a dict's keys does not count)."""
 
     def __init__(self, expr: Expr) -> None:
         self.expr = expr
@@ -325,11 +330,7 @@ class ExprFilter:
             return doc.creation_time
         if isinstance(expr, Compare):
             a, b = self._eval(expr.left, doc), self._eval(expr.right, doc)
-            if expr.op in ("=", "!="):
-                return _equal(a, b) == (expr.op == "=")
-            if a is None or b is None:
-                return False
-            return _ORDER[expr.op](_ordered(a), _ordered(b))
+            return _ORDER[expr.op](normalize_value(a), normalize_value(b))
         if isinstance(expr, Logical):
             parts = (self._eval(p, doc) for p in expr.parts)
             return all(parts) if expr.op == "AND" else any(parts)
@@ -347,24 +348,21 @@ def _resolve(doc: Any, path: str) -> Any:
             value = getattr(value, part, None)
         else:
             return None
+    return stored_json(_jsonable(value))
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON data with bytes kept as bytes (``stored_json`` tags them)."""
+    if type(value) is bytes:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     return pydantic_core.to_jsonable_python(value, by_alias=False)
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, list | dict) or isinstance(b, list | dict):
-        return bool(a == b)
-    return _ordered(a) == _ordered(b) if a is not None and b is not None else a is b
-
-
-def _ordered(value: Any) -> tuple[int, Any]:
-    """The value's place in the index order (core/keys.py), booleans as 0/1."""
-    if isinstance(value, bool):
-        value = int(value)
-    elif isinstance(value, list | dict):
-        value = orjson.dumps(value).decode()
-    return normalize_value(value)
-
-
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne,
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }

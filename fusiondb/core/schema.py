@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar, Union
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from .bytesvalues import tag_bytes
 from .errors import SchemaError
 from .ids import bind_id_table, id_target_of
 from .limits import MAX_INDEX_FIELDS, MAX_INDEXES, name_problem
@@ -42,6 +43,13 @@ class Document(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: pydantic.GetCoreSchemaHandler
+    ) -> Any:
+        # bytes are stored as {"$bytes": "<hex>"} (core/bytesvalues.py).
+        return tag_bytes(handler(source))
 
     id: str | None = pydantic.Field(default=None, exclude_if=_is_none)
     creation_time: float | None = pydantic.Field(default=None, exclude_if=_is_none)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,57 @@ def may_hold_dynamic_names(stored: CoreSchema) -> bool:
     field, an untyped one, a model with ``extra="allow"``); ``True`` when unsure. Writes
     check the names of such documents (declared names were checked with the schema)."""
     return _schema_may(stored, _has_open_keys)
+
+
+def composite_paths(stored: CoreSchema | None, paths: Iterable[str]) -> frozenset[str]:
+    """Which of the field ``paths`` may hold an array or an object (not counting bytes),
+    judged from the stored JSON schema; unsure counts as yes. Their index columns encode
+    arrays and objects with fusiondb's SQL function (``engine/sqlite/ddl.py``)."""
+    paths = list(paths)
+    if stored is None:
+        return frozenset(paths)
+    try:
+        schema = GenerateJsonSchema().generate(stored, mode="serialization")
+    except Exception:
+        return frozenset(paths)
+    return frozenset(p for p in paths if _path_may(schema, p.split(".")))
+
+
+def _path_may(schema: dict[str, Any], parts: list[str]) -> bool:
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: frozenset[str]) -> list[Any]:
+        """The alternatives a node stands for (references and unions unfolded)."""
+        if not isinstance(node, dict):
+            return [node]
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            return [True] if name in seen else resolve(defs.get(name, True), seen | {name})
+        for key in ("anyOf", "oneOf", "allOf"):
+            if key in node:
+                return [a for n in node[key] for a in resolve(n, seen)]
+        return [node]
+
+    nodes = resolve(schema, frozenset())
+    for part in parts:
+        inner: list[Any] = []
+        for node in nodes:
+            if not isinstance(node, dict) or not any(k in node for k in _CONSTRAINED):
+                return True  # any value
+            if part in node.get("properties", {}):
+                inner.extend(resolve(node["properties"][part], frozenset()))
+            elif node.get("additionalProperties", False) is not False:
+                inner.extend(resolve(node["additionalProperties"], frozenset()))
+        nodes = inner
+    for node in nodes:
+        if not isinstance(node, dict) or not any(k in node for k in _CONSTRAINED):
+            return True
+        kind = node.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "array" in kinds or "object" in kinds or "prefixItems" in node:
+            return True
+    return False
 
 
 def _is_number(node: dict[str, Any]) -> bool:
@@ -160,6 +211,7 @@ class _ModelTools:
     may_hold_floats: bool
     by_name: bool | None
     may_hold_dynamic_names: bool
+    stored: CoreSchema | None
 
 
 # Per model class: building adapters costs milliseconds, and an ephemeral database per test
@@ -178,6 +230,7 @@ def _model_tools(model: type[Document]) -> _ModelTools:
             may_hold_floats(stored) if stored is not None else True,
             True if _has_alias(adapter.core_schema) else None,
             may_hold_dynamic_names(stored) if stored is not None else True,
+            stored,
         )
         _MODEL_CACHE[model] = cached
     return cached
@@ -215,6 +268,9 @@ class TableInfo:
     validate_python: Callable[..., Any] = field(init=False, repr=False, compare=False)
     validate_json: Callable[..., Any] = field(init=False, repr=False, compare=False)
     validate_json_list: Callable[..., Any] = field(init=False, repr=False, compare=False)
+    validate_python_list: Callable[..., Any] = field(init=False, repr=False, compare=False)
+    # Indexed fields whose type may hold an array or object (their index columns encode them).
+    composite: frozenset[str] = field(init=False, repr=False, compare=False)
     # How write sets record this table's documents (keys.KeyLayout), built once.
     layout: KeyLayout = field(init=False, repr=False, compare=False)
 
@@ -231,10 +287,12 @@ class TableInfo:
             self.validate_python = functools.partial(one.validate_python, by_name=True)
             self.validate_json = functools.partial(one.validate_json, by_name=True)
             self.validate_json_list = functools.partial(many.validate_json, by_name=True)
+            self.validate_python_list = functools.partial(many.validate_python, by_name=True)
         else:
             self.validate_python = one.validate_python
             self.validate_json = one.validate_json
             self.validate_json_list = many.validate_json
+            self.validate_python_list = many.validate_python
         fields = self.model.model_fields
         self.field_names = frozenset(fields)
         aliases = {
@@ -244,6 +302,9 @@ class TableInfo:
         self.writable_names = self.input_names - set(SYSTEM_FIELDS)
         self.allows_extra = self.model.model_config.get("extra") == "allow"
         self.ignores_extra = self.model.model_config.get("extra", "ignore") == "ignore"
+        self.composite = composite_paths(
+            tools.stored, sorted({f for i in self.indexes.values() for f in i.fields})
+        )
         self.layout = KeyLayout.build(
             ((i.name, i.fields) for i in self.indexes.values()), self.search_indexes
         )

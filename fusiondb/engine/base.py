@@ -39,9 +39,9 @@ class IndexScan(NamedTuple):
     ``after`` and ``until`` are full keys (pagination: strictly after, up to and including),
     ``filters`` conditions every returned document meets, ``limit`` caps the rows.
 
-    Rows come back as ``(rowid, creation_time, doc, *values)`` where ``values`` are the
-    document's values of the fields after the ``eqs`` prefix, so the caller can rebuild the
-    last row's key without decoding it.
+    Values are as ``core.keys`` defines them (JSON values in Convex's order); ``composite``
+    names the fields whose type may hold arrays or objects (their index columns encode them).
+    Rows come back as ``(rowid, creation_time, doc)``.
     """
 
     table: str
@@ -55,6 +55,7 @@ class IndexScan(NamedTuple):
     after: Key | None
     until: Key | None
     limit: int | None
+    composite: frozenset[str] = frozenset()
 
 
 class SearchScan(NamedTuple):
@@ -114,7 +115,7 @@ class ReadTxn(Protocol):
         ...
 
     def max_creation_time(self, table: str) -> float | None:
-        """The newest creation time stored in ``table``."""
+        """The creation time of the newest row of ``table`` (the highest rowid)."""
         ...
 
     def tokenize(self, text: str) -> list[str]:
@@ -149,6 +150,11 @@ class ReadTxn(Protocol):
         nothing). Reads everything: slow on a large database."""
         ...
 
+    def creation_order_breaks(self, table: str) -> int:
+        """How many rows of ``table`` have a creation time below the row before them (row
+        order is creation order; only another tool's insert can break it)."""
+        ...
+
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         """Whether search index ``index`` of ``table`` holds exactly the entries of the
         table's documents (it may not, after another tool wrote to the database)."""
@@ -165,6 +171,11 @@ class WriteTxn(ReadTxn, Protocol):
         """Store a new document; returns its row number (never reused). ``rowid``: store it
         under that row number (restoring an export; the caller checks it is free), and later
         inserts are numbered after it."""
+        ...
+
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+        """Store new documents ``(creation_time, doc)``, in one statement where the engine can;
+        they get consecutive row numbers: returns the first."""
         ...
 
     def update(self, table: str, rowid: int, doc: str) -> None: ...
@@ -215,10 +226,17 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def create_index(
-        self, table: str, index: str, fields: tuple[str, ...], rows: int,
-        progress: ProgressCallback | None,
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        rows: int, progress: ProgressCallback | None,
     ) -> None:
-        """Create an index over ``fields`` (then creation time); ``rows`` sizes the progress."""
+        """Create an index over ``fields`` (then creation order), in the value order of
+        ``core/keys.py``; ``composite``: the fields whose type may hold arrays or objects;
+        ``rows`` sizes the progress."""
+        ...
+
+    def drop_format1_indexes(self, table: str) -> None:
+        """Drop a file-format-1 table's indexes and their generated columns (the upgrade to
+        format 2 then builds the indexes again)."""
         ...
 
     def drop_index(self, table: str, index: str) -> None: ...

@@ -41,7 +41,13 @@ from ..engine.base import ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
 from .validate import Validation, validate_stored
 
-CATALOG_FORMAT = 1
+# The file format. 1: index keys as SQLite ordered ``doc ->> '$.field'`` (booleans as 0/1,
+# lists and dicts as JSON text), a by_creation_time index, creation_time in every index.
+# 2: Convex's value order (a type-tag and a value column per field, core/keys.py), creation
+# order from the rowid. Opening a format-1 file upgrades it (``_upgrade``).
+CATALOG_FORMAT = 2
+# A composite field (one whose type may hold arrays or objects) in an index's stored form.
+_COMPOSITE_MARK = "*"
 FIRST_USER_TABLE_NUMBER = 16
 
 
@@ -99,6 +105,7 @@ class StoredCatalog:
     version: int
     next_table_number: int
     tables: dict[str, StoredTable]
+    format: int = CATALOG_FORMAT
 
     def shapes(self) -> dict[str, Any]:
         return {name: t.shape() for name, t in self.tables.items()}
@@ -156,12 +163,12 @@ def read_catalog(txn: ReadTxn) -> StoredCatalog:
             for name, data in orjson.loads(rows["tables"]).items()
         }
         catalog = StoredCatalog(
-            orjson.loads(rows["version"]), orjson.loads(rows["next_table_number"]), tables
+            orjson.loads(rows["version"]), orjson.loads(rows["next_table_number"]), tables, fmt
         )
         entries_ok = all(
             isinstance(t.number, int) and isinstance(t.indexes, dict) for t in tables.values()
         )
-        if not (entries_ok and isinstance(catalog.version, int)
+        if not (entries_ok and isinstance(catalog.version, int) and isinstance(fmt, int)
                 and isinstance(catalog.next_table_number, int)):
             raise TypeError("a catalog entry has the wrong type")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError too
@@ -267,6 +274,10 @@ def open_catalog(
     """Bring the file up to the declared schema (see the module docstring for the steps)."""
     txn.ensure_internal_tables()
     catalog = read_catalog(txn)
+    changes: list[SchemaChange] = []
+    upgraded = catalog.format < CATALOG_FORMAT
+    if upgraded:
+        _upgrade(txn, catalog, changes)
     shapes_before = _snapshot(catalog.shapes())
     json_before = _snapshot({n: t.to_json() for n, t in catalog.tables.items()})
     declared: dict[str, tuple[int | None, TableDef[Any]]] = dict(system_tables.items())
@@ -308,7 +319,6 @@ def open_catalog(
         if failed:
             raise _mismatch(failed)
 
-    changes: list[SchemaChange] = []
     for p in plans:
         catalog.tables[p.name] = _apply(txn, p, validate, checked.get(p.name), changes, progress)
         # Kept up to date on every open, so files made before views existed get theirs too.
@@ -318,12 +328,43 @@ def open_catalog(
             stored.removed = True
             changes.append(SchemaChange(name, "remove_table", "documents kept"))
 
-    if _snapshot(catalog.shapes()) != shapes_before:
-        catalog.version += 1
+    if upgraded or _snapshot(catalog.shapes()) != shapes_before:
+        catalog.version += 1  # an upgrade too: processes holding the old format must notice
     changed = _snapshot({n: t.to_json() for n, t in catalog.tables.items()}) != json_before
-    if changed or txn.catalog_version() != catalog.version:
+    if upgraded or changed or txn.catalog_version() != catalog.version:
         write_catalog(txn, catalog)
     return OpenResult(catalog, infos, changes)
+
+
+def _upgrade(txn: WriteTxn, catalog: StoredCatalog, changes: list[SchemaChange]) -> None:
+    """Upgrade a format-1 file in place, in the open's transaction: drop every table's indexes
+    (and the by_creation_time index, and their generated columns) and search indexes. The open
+    then builds the declared ones again in format 2, with progress, as it adds any new index;
+    a table no longer declared gets them back when it is declared again. Documents are not
+    rewritten."""
+    if catalog.format != 1:
+        raise SchemaError(
+            f"this file has catalog format {catalog.format}, which this fusiondb cannot upgrade"
+        )
+    for name, stored in catalog.tables.items():
+        txn.drop_format1_indexes(name)
+        # Search filter tokens changed too (a boolean is no longer the number 0/1).
+        for index in stored.search_indexes:
+            txn.drop_search_index(name, index)
+        rebuilt = ", ".join([*stored.indexes, *stored.search_indexes]) or "none"
+        stored.indexes = {}
+        stored.search_indexes = {}
+        changes.append(
+            SchemaChange(name, "upgrade_format", f"file format 1 to 2; indexes rebuilt: {rebuilt}")
+        )
+    catalog.format = CATALOG_FORMAT
+
+
+def index_form(info: TableInfo, idx: IndexDef) -> list[str]:
+    """How the catalog records an index: its fields, a composite one (``TableInfo.composite``)
+    marked, so that a field whose type starts (or stops) holding arrays and objects gets its
+    indexes rebuilt with the other kind of value column."""
+    return [f + _COMPOSITE_MARK if f in info.composite else f for f in idx.fields]
 
 
 def view_fields(tdef: TableDef[Any]) -> tuple[str, ...]:
@@ -410,7 +451,7 @@ def _apply_indexes(
 ) -> None:
     for idx_name in list(stored.indexes):
         declared = p.tdef.indexes.get(idx_name)
-        if declared is None or list(declared.fields) != stored.indexes[idx_name]:
+        if declared is None or index_form(p.info, declared) != stored.indexes[idx_name]:
             txn.drop_index(p.name, idx_name)
             del stored.indexes[idx_name]
             if declared is None:
@@ -423,8 +464,8 @@ def _apply_indexes(
             rows = txn.count(p.name)
         if rows:
             _backfill_defaults(txn, p.name, p.info, idx)
-        txn.create_index(p.name, idx.name, idx.fields, rows, progress)
-        stored.indexes[idx.name] = list(idx.fields)
+        txn.create_index(p.name, idx.name, idx.fields, p.info.composite, rows, progress)
+        stored.indexes[idx.name] = index_form(p.info, idx)
         if p.stored is not None:
             changes.append(SchemaChange(p.name, "add_index", f"{idx.name}, {rows} documents"))
 

@@ -3,7 +3,7 @@
 A treap ordered by each interval's low end, every node carrying the highest high end in its
 subtree, so a stabbing query prunes every subtree that ends before the point. Insert and
 remove are O(log n) expected. Points and ends are normalized keys (see
-``core.keys.normalize_key``), which compare like SQLite orders index entries.
+``core.keys.normalize_key``), which compare in the value order of the indexes (Convex's).
 """
 
 from __future__ import annotations

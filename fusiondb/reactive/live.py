@@ -37,10 +37,20 @@ class Handle(Protocol):
     def notify_failed(self, error: BaseException) -> None: ...
 
 
+def _typed(value: Any) -> Any:
+    if type(value) is tuple:
+        return (tuple, tuple(_typed(v) for v in value))
+    if type(value) is frozenset:
+        return (frozenset, frozenset(_typed(v) for v in value))
+    return (type(value), value)
+
+
 def args_key(fn: Any, args: dict[str, Any]) -> Hashable:
     """What identifies a live query: the function and its arguments."""
     try:
-        key = (fn, tuple(sorted(args.items())))
+        # Typed: 1 == True == 1.0 in Python, but a query may find other documents for each
+        # (the value order tells True from 1), so they must not share one evaluation.
+        key = (fn, tuple(sorted((k, _typed(v)) for k, v in args.items())))
         hash(key)
         return key
     except TypeError:

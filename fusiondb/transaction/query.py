@@ -21,7 +21,7 @@ from ..core.documents import decode_rows, index_value, python_filtered
 from ..core.errors import InvalidCursor, InvalidQuery, UniqueError
 from ..core.expr import Expr, ExprFilter, bind, compile_filter, in_python
 from ..core.ids import decode_id
-from ..core.keys import INT64_MAX, TOP, Key, value_problem
+from ..core.keys import INT64_MAX, TOP, Key, extract, is_key_value, value_problem
 from ..core.limits import MAX_SEARCH_RESULTS
 from ..core.schema import CREATION_INDEX, ID_INDEX
 from ..core.tableinfo import TableInfo
@@ -182,7 +182,7 @@ def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
 
 def _cursor_value(value: Any) -> bool:
     """Whether a decoded cursor holds ``value`` where an index key value goes."""
-    return (value is None or type(value) in (int, float, str)) and value_problem(value) is None
+    return is_key_value(value) and value_problem(value) is None
 
 T = TypeVar("T")  # what a query returns: its table's model (Any by table name), or dicts
 
@@ -344,7 +344,7 @@ class Query(Generic[T]):
             self._info.name, self._index, self._fields, eqs,
             rng.lower if rng is not None else None, rng.upper if rng is not None else None,
             self._order == "desc", self._sql_filters, after, until,
-            None if self._py_filters else limit,
+            None if self._py_filters else limit, self._info.composite,
         )
         rows: list[Any]  # Row, or Row plus its model after a Python filter
         last: Key | None = None
@@ -369,13 +369,16 @@ class Query(Generic[T]):
         return rows, last, exhausted
 
     def _key(self, row: Any, eqs: tuple[Any, ...]) -> Key:
-        """The index key of a scanned row: its field values (the eq prefix's, then those the
-        row carries after the document), creation time, rowid."""
+        """The index key of a scanned row: its field values (the eq prefix's, then the
+        document's own), creation time, rowid."""
         if self._index == ID_INDEX:
             return (row[0],)
         n = len(self._fields)
         fixed = eqs[:n]
-        return (*fixed, *row[3 : 3 + n - len(fixed)], row[1], row[0])
+        if len(fixed) == n:
+            return (*fixed, row[1], row[0])
+        doc = orjson.loads(row[2])
+        return (*fixed, *[extract(doc, f) for f in self._fields[len(fixed):]], row[1], row[0])
 
     def _record(self, after: Key | None, stop: Key | None, desc: bool) -> None:
         readset = self._ctx.readset

@@ -71,9 +71,7 @@ class SearchFilter:
         position = self._def.filter_fields.index(field)
         if any(p == position for p, _ in self.filters):
             raise self.error(f"eq({field!r}) given twice", field)
-        if isinstance(value, bool):
-            value = int(value)
-        elif value is not None and not isinstance(value, int | float | str):
+        if value is not None and not isinstance(value, int | float | str):  # bool: an int
             raise self.error(f"cannot compare {field!r} with a {type(value).__name__}", field)
         problem = value_problem(value)
         if problem is not None:

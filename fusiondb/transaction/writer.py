@@ -4,21 +4,35 @@ recorded in the transaction's write set (``context.TxnContext.record``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, overload
 
 import orjson
 
-from ..core.documents import encode, stored_dict, to_input, unknown_fields
-from ..core.errors import DocumentNotFound, ReadOnlyError, ValidationError
+from ..core.bytesvalues import untag_any
+from ..core.documents import encode, encode_many, stored_dict, to_input, unknown_fields
+from ..core.errors import DocumentNotFound, DocumentTooLarge, ReadOnlyError, ValidationError
 from ..core.functions import Nesting
-from ..core.ids import MAX_ROWID, IdOf, encode_id
+from ..core.ids import MAX_ROWID, IdOf, encode_id, encode_ids
 from ..core.schema import SYSTEM_FIELDS, TableDef
 from ..core.tableinfo import TableInfo
 from .context import Clock, TxnContext
 from .files import WriterStorage
 from .reader import M, Reader
+
+# Documents stored per statement by insert_many.
+INSERT_BATCH = 1_000
+
+
+# What a write raises for a document it refuses (insert_many names the document in them).
+_REFUSED = (ValidationError, DocumentTooLarge)
+
+
+def _nth(exc: ValidationError | DocumentTooLarge, i: int) -> ValidationError | DocumentTooLarge:
+    """``exc`` for the ``i``-th document of an ``insert_many`` call (counting from 0)."""
+    exc.args = (f"insert_many(): document {i}: {exc.args[0]}", *exc.args[1:])
+    return exc
 
 
 class Writer(Reader, Nesting):
@@ -64,6 +78,75 @@ class Writer(Reader, Nesting):
         if info is None or info.system:
             info = self._writable(table)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
+        clock = self._synced_clock(info)
+        ct = clock()
+        rowid = self._txn.insert(info.name, ct, raw)
+        if rowid > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+        return encode_id(info.number, rowid)
+
+    def insert_many(self, table: str, docs: Iterable[Any]) -> list[str]:
+        """Validate and store new documents; returns their ids, in order.
+
+        The same as ``[db.insert(table, d) for d in docs]``: the same validation, the same
+        write set, and on an invalid document the same error (its message says which
+        document, counting from 0) after the documents before it were stored. Faster for
+        many: documents are stored ``INSERT_BATCH`` at a time with one statement, and their
+        ids encoded together.
+        """
+        ctx = self._ctx
+        ctx.check()
+        info = self._writable(table)
+        ids: list[str] = []
+        batch: list[dict[str, Any]] = []
+        for i, doc in enumerate(docs):
+            try:
+                data = to_input(info, doc)
+            except ValidationError as exc:
+                self._encode_batch(info, batch, i - len(batch), ids)
+                raise _nth(exc, i) from None
+            batch.append(data)
+            if len(batch) >= INSERT_BATCH:
+                self._encode_batch(info, batch, i + 1 - len(batch), ids)
+                batch = []
+        self._encode_batch(info, batch, len(ids), ids)
+        return ids
+
+    def _encode_batch(
+        self, info: TableInfo, batch: list[dict[str, Any]], first: int, ids: list[str]
+    ) -> None:
+        """Validate and store ``batch`` (documents ``first``... of the call); on an invalid
+        one, store those before it and raise its error."""
+        if not batch:
+            return
+        try:
+            raws = encode_many(info, batch, self._tables.names)
+        except _REFUSED:
+            for j, data in enumerate(batch):
+                try:
+                    encode(info, data, self._tables.names)
+                except _REFUSED as exc:
+                    self._insert_batch(info, encode_many(info, batch[:j], self._tables.names), ids)
+                    raise _nth(exc, first + j) from None
+            raise
+        self._insert_batch(info, raws, ids)
+
+    def _insert_batch(self, info: TableInfo, raws: list[str], ids: list[str]) -> None:
+        if not raws:
+            return
+        clock = self._synced_clock(info)
+        cts = [clock() for _ in raws]
+        first = self._txn.insert_many(info.name, list(zip(cts, raws, strict=True)))
+        rowids = range(first, first + len(raws))
+        if rowids[-1] > MAX_ROWID:
+            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
+        ctx = self._ctx
+        for rowid, ct, raw in zip(rowids, cts, raws, strict=True):
+            ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+        ids.extend(encode_ids(info.number, rowids))
+
+    def _synced_clock(self, info: TableInfo) -> Clock:
         clock = self._clock
         if info.name not in clock.synced:
             # Another process may have inserted with a clock a hair ahead of ours: start
@@ -71,12 +154,7 @@ class Writer(Reader, Nesting):
             # Once per table until another connection commits (Clock.forget).
             clock.synced.add(info.name)
             clock.floor(self._txn.max_creation_time(info.name))
-        ct = clock()
-        rowid = self._txn.insert(info.name, ct, raw)
-        if rowid > MAX_ROWID:
-            raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
-        ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
-        return encode_id(info.number, rowid)
+        return clock
 
     def _existing(self, doc_id: str, op: str) -> tuple[TableInfo, int, str, float, dict[str, Any]]:
         info, rowid, doc_id = self._ctx.resolve(doc_id, None)
@@ -107,7 +185,7 @@ class Writer(Reader, Nesting):
             raise ValidationError(
                 f"patch() takes a dict of fields, got {type(fields).__name__}", table=info.name
             )
-        merged = dict(old)
+        merged = untag_any(old)  # stored bytes ({"$bytes": ...}) back to bytes
         for name, value in fields.items():
             if name in SYSTEM_FIELDS:
                 raise ValidationError(

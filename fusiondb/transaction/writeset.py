@@ -168,7 +168,9 @@ class WriteSet:
                 b = None if new is None else (*[new[p] for p in positions], ct, rowid)
                 if a is not None:
                     bucket.append(a)
-                if b is not None and b != a:
+                # Python's == takes True for 1 and [True] for [1]; in the value order they
+                # are different keys, so an "equal" pair is compared as normalized keys too.
+                if b is not None and (b != a or normalize_key(b) != normalize_key(a)):  # type: ignore[arg-type]
                     bucket.append(b)
         return out
 

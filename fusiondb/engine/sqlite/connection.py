@@ -8,7 +8,9 @@ from collections.abc import Callable
 import apsw
 
 from ...core.errors import DatabaseError, ReadOnlyError, SchemaError
+from ...core.keys import sort_bytes_of_json
 from .catalog import CATALOG_TABLE
+from .ddl import SORT_BYTES_FUNCTION
 from .errors import TRANSLATE, translated
 
 BUSY_TIMEOUT_MS = 5_000
@@ -44,6 +46,14 @@ MEMORY_SETTINGS: tuple[Callable[[apsw.Connection], None], ...] = (
 )
 
 
+def _functions(conn: apsw.Connection) -> None:
+    # Index columns over fields that may hold arrays or objects call it (ddl.value_sql):
+    # deterministic, and innocuous so that it may run from the schema.
+    conn.create_scalar_function(
+        SORT_BYTES_FUNCTION, sort_bytes_of_json, 1, deterministic=True, flags=apsw.SQLITE_INNOCUOUS
+    )
+
+
 def connect(path: str | None, *, first: bool = False) -> apsw.Connection:
     """Open one configured connection to ``path`` (``None``: a private in-memory database).
 
@@ -55,6 +65,7 @@ def connect(path: str | None, *, first: bool = False) -> apsw.Connection:
             conn = apsw.Connection(":memory:", statementcachesize=STATEMENT_CACHE_SIZE)
             for setting in MEMORY_SETTINGS:
                 setting(conn)
+            _functions(conn)
         return conn
     try:
         conn = apsw.Connection(path, statementcachesize=STATEMENT_CACHE_SIZE)
@@ -64,6 +75,7 @@ def connect(path: str | None, *, first: bool = False) -> apsw.Connection:
                 _check_ours(conn, path)
             for setting in FILE_SETTINGS:
                 setting(conn)
+            _functions(conn)
             if first and conn.readonly("main"):
                 raise apsw.ReadOnlyError("opened read-only")
         except BaseException:

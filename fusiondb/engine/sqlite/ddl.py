@@ -19,8 +19,50 @@ def quote(name: str) -> str:
 
 
 def column_of(path: str) -> str:
-    """Name of the virtual generated column holding the value at ``path`` ("a.b" -> "$a.b")."""
+    """Name of format 1's virtual generated column (``doc ->> '$.a.b'``) for ``path``; format 2
+    files have none (the upgrade drops them)."""
     return f"${path}"
+
+
+def tag_column(path: str) -> str:
+    """Name of the generated column holding the type tag of the value at ``path``."""
+    return f"${path}$t"
+
+
+def value_column(path: str, composite: bool) -> str:
+    """Name of the generated column holding the comparable value at ``path``: ``$a.b$v``, or
+    ``$a.b$c`` where arrays and objects are encoded with ``fdb_sort_bytes`` (see ``value_sql``)."""
+    return f"${path}${'c' if composite else 'v'}"
+
+
+# The SQL function that encodes a JSON array or object as its sort bytes (core.keys.sort_bytes);
+# every fusiondb connection registers it (connection.py).
+SORT_BYTES_FUNCTION = "fdb_sort_bytes"
+
+
+def tag_sql(path: str, doc: str = "doc") -> str:
+    """SQL for the type tag (core.keys.TAG_*) of the value at ``path`` of JSON ``doc``."""
+    jp = json_path(path)
+    return (
+        f"(CASE json_type({doc}, '{jp}') WHEN 'integer' THEN 1 WHEN 'real' THEN 1 "
+        "WHEN 'true' THEN 2 WHEN 'false' THEN 2 WHEN 'text' THEN 3 WHEN 'array' THEN 5 "
+        f"WHEN 'object' THEN (CASE WHEN json_type({doc}, '{jp}.\"$bytes\"') = 'text' "
+        "THEN 4 ELSE 6 END) ELSE 0 END)"
+    )
+
+
+def value_sql(path: str, composite: bool, tag: str, doc: str = "doc") -> str:
+    """SQL for the comparable value at ``path`` (core.keys.sql_key), given the SQL of its tag:
+    0 for null, numbers, 0/1 for booleans, text, the hex text of bytes, and for arrays and
+    objects their sort bytes when ``composite`` (the field's type may hold them; this calls
+    fusiondb's SQL function, which other tools lack), else their JSON text (such a field
+    never holds one in a valid document)."""
+    jp = json_path(path)
+    nested = f"{SORT_BYTES_FUNCTION}({doc} -> '{jp}')" if composite else f"({doc} ->> '{jp}')"
+    return (
+        f"(CASE {tag} WHEN 0 THEN 0 WHEN 4 THEN ({doc} ->> '{jp}.\"$bytes\"') "
+        f"WHEN 5 THEN {nested} WHEN 6 THEN {nested} ELSE ({doc} ->> '{jp}') END)"
+    )
 
 
 def json_path(path: str) -> str:
@@ -52,18 +94,42 @@ def create_table(table: str) -> str:
     )
 
 
-def add_generated_column(table: str, path: str) -> str:
+def add_tag_column(table: str, path: str) -> str:
     check_table_name(table)
-    # No declared type: BLOB affinity keeps each value's own type (a text "12" stays text).
     return (
-        f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column_of(path))} "
-        f"GENERATED ALWAYS AS (doc ->> '{json_path(path)}') VIRTUAL"
+        f"ALTER TABLE {quote(table)} ADD COLUMN {quote(tag_column(path))} "
+        f"GENERATED ALWAYS AS {tag_sql(path)} VIRTUAL"
     )
 
 
-def create_index(table: str, index: str, fields: tuple[str, ...]) -> str:
+def add_value_column(table: str, path: str, composite: bool) -> str:
     check_table_name(table)
-    cols = ", ".join([*(quote(column_of(f)) for f in fields), "creation_time"])
+    # No declared type: BLOB affinity keeps each value's own type (a text "12" stays text).
+    tag = quote(tag_column(path))
+    return (
+        f"ALTER TABLE {quote(table)} ADD COLUMN {quote(value_column(path, composite))} "
+        f"GENERATED ALWAYS AS {value_sql(path, composite, tag)} VIRTUAL"
+    )
+
+
+def drop_column(table: str, column: str) -> str:
+    check_table_name(table)
+    return f"ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}"
+
+
+def index_columns(fields: tuple[str, ...], composite: frozenset[str]) -> list[str]:
+    """The quoted key columns of an index over ``fields``: a (tag, value) pair per field. The
+    rowid, which every SQLite index ends with, orders creation (no creation_time column)."""
+    cols: list[str] = []
+    for f in fields:
+        cols.append(quote(tag_column(f)))
+        cols.append(quote(value_column(f, f in composite)))
+    return cols
+
+
+def create_index(table: str, index: str, fields: tuple[str, ...], composite: frozenset[str]) -> str:
+    check_table_name(table)
+    cols = ", ".join(index_columns(fields, composite))
     return (
         f"CREATE INDEX IF NOT EXISTS {quote(index_sql_name(table, index))} "
         f"ON {quote(table)}({cols})"

@@ -92,13 +92,14 @@ def create_fts_sql(table: str, index: str) -> str:
 def filter_token(position: int, value: Any) -> str:
     """The token an equality filter on the ``position``-th filter field matches.
 
-    ``value`` is what ``doc ->> '$.field'`` gives (keys.extract): None, int, float or str.
-    Booleans count as 0/1 and integral floats as ints, as SQLite compares them in indexes.
+    ``value`` is a search filter value (keys.search_entry): None, bool, int, float or str
+    (an array or object as its JSON text). As in the value order of indexes, a boolean is
+    not a number (its own kind of token), and an integral float equals the int.
     """
     if value is None:
         kind, text = "n", ""
     elif isinstance(value, bool):
-        kind, text = "i", str(int(value))
+        kind, text = "b", str(int(value))
     elif isinstance(value, int):
         kind, text = "i", str(value)
     elif isinstance(value, float):

@@ -19,10 +19,10 @@ import apsw
 from ...core.documents import Row
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
-from ...core.schema import CREATION_INDEX, SearchIndexDef
+from ...core.schema import SearchIndexDef
 from ..base import IndexScan, SearchScan
 from . import blobs, catalog, changelog, ddl, fts, views
-from .scan import scan_sql
+from .scan import creation_bounds, scan_sql
 
 
 class _PerTable(dict[str, str]):
@@ -42,9 +42,19 @@ _INSERT = _PerTable("INSERT INTO {t}(creation_time, doc) VALUES (?, ?)")
 _INSERT_AT = _PerTable("INSERT INTO {t}(_id, creation_time, doc) VALUES (?, ?, ?)")
 _UPDATE = _PerTable("UPDATE {t} SET doc = ? WHERE _id = ?")
 _DELETE = _PerTable("DELETE FROM {t} WHERE _id = ?")
-_MAX_CT = _PerTable("SELECT max(creation_time) FROM {t}")
+_MAX_CT = _PerTable("SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1")
 _ROWS_AFTER = _PerTable("SELECT _id, creation_time, doc FROM {t} WHERE _id > ? ORDER BY _id LIMIT ?")
 _COUNT_AFTER = _PerTable("SELECT count(*) FROM {t} WHERE _id > ?")
+_ORDER_BREAKS = _PerTable(
+    "SELECT count(*) FROM (SELECT creation_time < lag(creation_time) OVER (ORDER BY _id) AS back "
+    "FROM {t}) WHERE back"
+)
+_ROWID_SPAN = _PerTable("SELECT min(_id), max(_id) FROM {t}")
+_NEXT_ROW = _PerTable("SELECT _id, creation_time FROM {t} WHERE _id >= ? ORDER BY _id LIMIT 1")
+# Below this many row numbers, a creation-time bound is a plain condition on each row; above,
+# the row numbers it keeps are found first by binary search (creation time increases with
+# the row number), ~log2(rows) lookups.
+SEEK_MIN_ROWS = 2_048
 
 # CREATE INDEX costs about this many SQLite VM steps per row, plus per indexed column;
 # the progress bar estimates its total from them.
@@ -99,14 +109,47 @@ class SqliteTxn:
         return row
 
     def scan(self, spec: IndexScan) -> list[Any]:
-        sql, params = scan_sql(spec)
+        sql, params = scan_sql(spec, self._rowids(spec))
         rows: list[Any] = self.cur.execute(sql, params).fetchall()
         return rows
 
     def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
-        sql, params = scan_sql(spec)
+        sql, params = scan_sql(spec, self._rowids(spec))
         rows: Iterator[Any] = self.conn.execute(sql, params)
         return rows
+
+    def _rowids(self, spec: IndexScan) -> tuple[int | None, int | None]:
+        """The row numbers ``[first, last)`` whose creation times the scan's creation-time
+        bounds keep, for a large table (see ``scan_sql``); ``(None, None)`` otherwise."""
+        bounds = creation_bounds(spec)
+        if not bounds:
+            return (None, None)
+        span = self.cur.execute(_ROWID_SPAN[spec.table]).get
+        if not isinstance(span, tuple) or span[0] is None or span[1] - span[0] < SEEK_MIN_ROWS:
+            return (None, None)
+        low, high = int(span[0]), int(span[1])
+        first = last = None
+        for op, t in bounds:
+            if op in ("gt", "gte"):
+                first = self._first_rowid(spec.table, t, op == "gte", low, high)
+            else:  # the rows before the first one past the bound
+                last = self._first_rowid(spec.table, t, op == "lt", low, high)
+        return (first, last)
+
+    def _first_rowid(self, table: str, t: Any, inclusive: bool, low: int, high: int) -> int:
+        """The first row number from which every row's creation time is past ``t`` (``>``, or
+        ``>=`` if ``inclusive``), ``high + 1`` if none: a binary search on row numbers."""
+        if not isinstance(t, int | float) or isinstance(t, bool):
+            return low if t is None else high + 1  # null sorts before, the rest after numbers
+        a, b = low, high + 1
+        while a < b:
+            mid = (a + b) // 2
+            rowid, ct = self.cur.execute(_NEXT_ROW[table], (mid,)).get  # type: ignore[misc]
+            if ct > t or (inclusive and ct == t):
+                b = mid
+            else:
+                a = int(rowid) + 1
+        return a
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
         return fts.search_rows(self.conn.cursor(), spec)
@@ -146,6 +189,9 @@ class SqliteTxn:
         rows = [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else rows
 
+    def creation_order_breaks(self, table: str) -> int:
+        return int(self.cur.execute(_ORDER_BREAKS[table]).get)  # type: ignore[arg-type]
+
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         return fts.matches(self.conn, table, index)
 
@@ -158,6 +204,11 @@ class SqliteTxn:
             return rowid
         self.cur.execute(_INSERT[table], (creation_time, doc))
         return self.conn.last_insert_rowid()
+
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+        # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
+        self.cur.executemany(_INSERT[table], rows)
+        return self.conn.last_insert_rowid() - len(rows) + 1
 
     def update(self, table: str, rowid: int, doc: str) -> None:
         self.cur.execute(_UPDATE[table], (doc, rowid))
@@ -211,8 +262,8 @@ class SqliteTxn:
         self.cur.execute(blobs.CREATE_CHUNKS_INDEX)
 
     def create_table(self, table: str) -> None:
+        # No creation-time index: creation order is rowid order (the table's own B-tree).
         self.cur.execute(ddl.create_table(table))
-        self.cur.execute(ddl.create_index(table, CREATION_INDEX, ()))
 
     def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
         for index in search_indexes:
@@ -231,15 +282,20 @@ class SqliteTxn:
         self.cur.execute(views.drop_view_sql(table))
         self.cur.execute(sql)
 
+    def _columns(self, table: str) -> set[str]:
+        return {str(r[1]) for r in self.cur.execute(f"PRAGMA table_xinfo({ddl.quote(table)})")}
+
     def create_index(
-        self, table: str, index: str, fields: tuple[str, ...], rows: int,
-        progress: ProgressCallback | None,
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        rows: int, progress: ProgressCallback | None,
     ) -> None:
-        columns = {str(r[1]) for r in self.cur.execute(f"PRAGMA table_xinfo({ddl.quote(table)})")}
+        columns = self._columns(table)
         for path in fields:
-            if ddl.column_of(path) not in columns:
-                self.cur.execute(ddl.add_generated_column(table, path))
-        sql = ddl.create_index(table, index, fields)
+            if ddl.tag_column(path) not in columns:
+                self.cur.execute(ddl.add_tag_column(table, path))
+            if ddl.value_column(path, path in composite) not in columns:
+                self.cur.execute(ddl.add_value_column(table, path, path in composite))
+        sql = ddl.create_index(table, index, fields, composite)
         if not rows:
             self.cur.execute(sql)
             return
@@ -260,6 +316,21 @@ class SqliteTxn:
         finally:
             self.conn.set_progress_handler(None, id=tick)
         report.finish()
+
+    def drop_format1_indexes(self, table: str) -> None:
+        prefix = f"{table}$"
+        names = [
+            str(r[0]) for r in self.cur.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            ).fetchall()
+        ]
+        for name in names:
+            if name.startswith(prefix):
+                self.cur.execute(f"DROP INDEX {ddl.quote(name)}")
+        # Format 1's generated columns are "$<path>" (format 2's end in $t, $v or $c).
+        for column in sorted(self._columns(table)):
+            if column.startswith("$") and column.count("$") == 1:
+                self.cur.execute(ddl.drop_column(table, column))
 
     def drop_index(self, table: str, index: str) -> None:
         self.cur.execute(ddl.drop_index(table, index))
