@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 import fusiondb as fdb
 from fusiondb.cli import MISSING_EXTRA
 from fusiondb.cli.commands import cli
+from fusiondb.evolution.catalog import CATALOG_FORMAT
 from tests.models import Note, Task, schema
 
 
@@ -57,7 +58,7 @@ def test_tables(app_db: Path) -> None:
     assert any(line.split()[:2] == ["tasks", "3"] and "by_user" in line for line in out.splitlines())
     assert any(line.startswith("gone") and "removed" in line for line in out.splitlines())
     data = orjson.loads(run("tables", app_db, "--json").stdout)
-    assert data["catalog_format"] == 1
+    assert data["catalog_format"] == CATALOG_FORMAT == 2
     by_name = {t["name"]: t for t in data["tables"]}
     assert by_name["tasks"]["documents"] == 3 and by_name["gone"]["removed"] is True
 

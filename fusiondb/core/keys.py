@@ -71,6 +71,11 @@ def value_problem(value: Any) -> str | None:
             value.encode()
         except UnicodeEncodeError:
             return f"the string {value!r} holds a lone surrogate, which UTF-8 cannot encode"
+    elif isinstance(value, list | tuple):
+        return next((p for p in map(value_problem, value) if p is not None), None)
+    elif isinstance(value, dict):
+        parts = (value_problem(x) for kv in value.items() for x in kv)
+        return next((p for p in parts if p is not None), None)
     return None
 
 

@@ -164,7 +164,8 @@ def _cursor_decode(cursor: str, scope: CursorScope, width: int) -> Key:
         raise malformed
     if name != scope.name:
         raise _other_query(scope, f"index {name!r}")
-    if type(key) is not list or len(key) not in (0, width) or not all(_cursor_value(v) for v in key):
+    if (type(key) is not list or len(key) not in (0, width)
+            or not all(_cursor_value(v) for v in key) or not _cursor_tail(key)):
         raise malformed
     if order != scope.order:
         raise _other_query(scope, f"order {order!r}, this query's is {scope.order!r}")
@@ -183,6 +184,15 @@ def _other_query(scope: CursorScope, what: str) -> InvalidCursor:
 def _cursor_value(value: Any) -> bool:
     """Whether a decoded cursor holds ``value`` where an index key value goes."""
     return is_key_value(value) and value_problem(value) is None
+
+
+def _cursor_tail(key: list[Any]) -> bool:
+    """Whether a decoded key ends as every key does: a creation time (a number), then a row
+    number (an int); ``by_id``'s key is the row number alone."""
+    if not key:
+        return True
+    rowid, ct = key[-1], key[-2] if len(key) > 1 else 0
+    return type(rowid) is int and type(ct) in (int, float)
 
 T = TypeVar("T")  # what a query returns: its table's model (Any by table name), or dicts
 
