@@ -55,14 +55,16 @@ def serve(file: str, functions: str, host: str, port: int, static_dir: str | Non
 @FUNCTIONS
 @click.option("-o", "--output", "target", required=True, type=click.Path(dir_okay=False),
               help="The TypeScript file to write, e.g. src/api.ts.")
-def codegen(functions: str, target: str) -> None:
+@click.option("--client-module", default="fusiondb-client", show_default=True,
+              help="Where api.ts imports the client's types from.")
+def codegen(functions: str, target: str, client_module: str) -> None:
     """Write TypeScript types of the served functions' arguments and results."""
     package = _serve_package()
     from ..serve.codegen import generate
     from ..serve.functions import Registry
 
     try:
-        text = generate(Registry(package.load_module(functions)))
+        text = generate(Registry(package.load_module(functions)), client_module)
     except (FusionError, TypeError) as exc:
         raise click.ClickException(str(exc)) from exc
     Path(target).write_text(text)

@@ -99,8 +99,9 @@ def _schemas(exposed: Exposed) -> tuple[dict[str, Any], dict[str, Any]]:
     return args, result
 
 
-def generate(registry: Registry) -> str:
-    """The TypeScript module for the registry's functions."""
+def generate(registry: Registry, client_module: str = "fusiondb-client") -> str:
+    """The TypeScript module for the registry's functions (importing the client's types from
+    ``client_module``)."""
     conv = _Converter()
     entries = []
     for name, exposed in sorted(registry.by_name.items()):
@@ -110,7 +111,7 @@ def generate(registry: Registry) -> str:
             args_ts = "Record<string, never>"
         result_ts = conv.schema_of(result_schema, 0)
         entries.append((name, exposed.kind, args_ts, result_ts))
-    out = [HEADER, 'import type { FunctionReference } from "fusiondb-client";\n\n']
+    out = [HEADER, f'import type {{ FunctionReference }} from "{client_module}";\n\n']
     out.extend(text + "\n" for text in conv.interfaces.values())
     for name, _kind, args_ts, result_ts in entries:
         out.append(f"export type {_pascal(name)}Args = {args_ts};\n")
