@@ -10,17 +10,17 @@ from __future__ import annotations
 import logging
 from types import ModuleType
 
-import fusiondb as fdb
-
+from ..core.schema import Schema
 from ..database import Database, open_stored
+from ..database import open as open_db
 from .app import app
 from .functions import load_module
 
 
 def open_for(path: str, module: ModuleType) -> Database:
     schema = getattr(module, "schema", None)
-    if isinstance(schema, fdb.Schema):
-        return fdb.open(path, schema)
+    if isinstance(schema, Schema):
+        return open_db(path, schema)
     return open_stored(path)
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import FusionError
 
 if TYPE_CHECKING:
-    from .files import FileMetadata
     from .tables import Tables
 
-UrlMaker = Callable[["FileMetadata"], str]
-"""Gives the URL of a stored file from its metadata (its ``id``, ``sha256``, ...)."""
+UrlMaker = Callable[[Any], str]
+"""Gives the URL of a stored file from its metadata, a ``files.FileMetadata`` (its ``id``,
+``sha256``, ...); ``Any`` here as files.py imports this module."""
 
 # By id of the database's Tables (a dataclass, so not hashable), with a weak reference to
 # check the id is still that object's; an entry goes when its Tables does.
