@@ -7,7 +7,14 @@ STAMP := $(VENV)/.installed
 
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test test-lowest stress demo bench lint docs clean
+.PHONY: test test-lowest stress demo bench lint docs clean js-test web-deps
+
+# The JavaScript client (clients/js) and the web example (examples/web_tasks): node_modules from
+# the committed package-lock.json (npm ci), rebuilt when the lock changes.
+JS := clients/js
+WEB := examples/web_tasks
+JS_STAMP := $(JS)/node_modules/.installed
+WEB_STAMP := $(WEB)/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +22,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,qt]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) web-deps
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory js-test
 	$(MAKE) --no-print-directory lint
+
+$(JS_STAMP): $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_STAMP): $(WEB)/package-lock.json $(JS_STAMP)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# What the browser test needs: node_modules, and Debian's chromium (installed as root if absent;
+# otherwise the target fails saying what to install: the browser test never skips).
+web-deps: $(JS_STAMP) $(WEB_STAMP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
+		else echo "make test needs /usr/bin/chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; \
+	fi
+
+js-test: $(JS_STAMP)
+	cd $(JS) && npm test --silent
 
 # The suite against the lowest dependency versions pyproject.toml allows, in .venv-lowest.
 test-lowest:
@@ -56,4 +83,4 @@ lint: $(STAMP)
 	$(VENV)/bin/pyright --pythonpath $(PY) -p tests/typing
 
 clean:
-	rm -rf $(VENV) .venv-lowest build dist site *.egg-info
+	rm -rf $(VENV) .venv-lowest build dist site *.egg-info $(JS)/node_modules $(WEB)/node_modules $(WEB)/dist

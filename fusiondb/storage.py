@@ -22,6 +22,7 @@ from .transaction.files import (
     store_in,
 )
 from .transaction.runner import Runner
+from .transaction.urls import UrlMaker, maker_for, register
 
 
 def system_tables() -> dict[str, tuple[int, TableDef[Any]]]:
@@ -47,6 +48,17 @@ class Storage:
     def get_metadata(self, file_id: str) -> FileMetadata | None:
         """The file's metadata, or ``None`` if there is no such file."""
         return self._runner.read_in(lambda ctx: metadata_in(ctx, file_id))
+
+    def get_url(self, file_id: str) -> str | None:
+        """A URL serving the file (under the app ``fusiondb.serve`` made), or ``None`` if
+        there is no such file; ``FusionError`` outside a served app."""
+        maker = maker_for(self._runner.tables)
+        meta = self.get_metadata(file_id)
+        return None if meta is None else maker(meta)
+
+    def set_url_maker(self, maker: UrlMaker | None) -> None:
+        """What ``get_url`` asks for a file's URL (``fusiondb.serve.app`` sets it)."""
+        register(self._runner.tables, maker)
 
     def open(self, file_id: str) -> FileStream:
         """A readable, seekable binary stream over the file; close it when done.

@@ -24,6 +24,7 @@ from ..core.errors import FusionError
 from ..evolution.catalog import CATALOG_FORMAT
 from .browse import browse, parse_eq
 from .output import Output
+from .serving import codegen, serve
 
 F = TypeVar("F", bound=Callable[..., Any])
 FILE = click.argument("file", type=click.Path(dir_okay=False))
@@ -279,3 +280,8 @@ def get_file(file: str, file_id: str, target: str) -> None:
         else:
             with open(target, "wb") as f:
                 shutil.copyfileobj(stream, f)
+
+
+# Serving to web pages (fusiondb.serve): in serving.py, added here so `fusiondb` lists them.
+cli.add_command(serve)
+cli.add_command(codegen)

@@ -29,6 +29,7 @@ from ..core.ids import encode_id
 from ..core.schema import Document
 from ..engine.base import ReadTxn
 from .context import TxnContext
+from .urls import maker_for
 
 STORAGE_TABLE = "_storage"
 STORAGE_TABLE_NUMBER = 1
@@ -331,6 +332,13 @@ class ReaderStorage:
         """A stream over the file's bytes, readable while this function runs."""
         meta, rowid = require(self._ctx, file_id, "open")
         return FileStream(meta, rowid, _InFunction(self._ctx))
+
+    def get_url(self, file_id: str) -> str | None:
+        """A URL serving the file (under the app ``fusiondb.serve`` made), or ``None`` if
+        there is no such file; ``FusionError`` outside a served app."""
+        maker = maker_for(self._ctx.tables)
+        meta = metadata_in(self._ctx, file_id)
+        return None if meta is None else maker(meta)
 
     def store(self, data: Any, content_type: str | None = None) -> str:
         raise ReadOnlyError("storage.store() inside a query: store files in a @fdb.mutation")

@@ -1,0 +1,15 @@
+// The client; the React hooks are in "fusiondb-client/react".
+export { FusionClient, FusionError, syncUrl } from "./client.ts";
+export type {
+  ArgsOf,
+  ClientOptions,
+  ErrorWatcher,
+  FunctionKind,
+  FunctionReference,
+  MutationRef,
+  QueryRef,
+  ResultOf,
+  SocketFactory,
+  SocketLike,
+  Watcher,
+} from "./client.ts";
