@@ -76,7 +76,7 @@ class _Sub:
         self.lock = threading.Lock()
         self.last: Any = _NONE
         self.active = True
-        self.handle: Subscription | None = None
+        self.handle: Subscription[Any] | None = None
 
     def offer(self, value: Any, encoded: EncodedValues) -> None:
         """Queue ``value`` unless it is the one sent last (any thread)."""
