@@ -39,7 +39,7 @@ $(WEB_STAMP): $(WEB)/package-lock.json $(JS_STAMP)
 # otherwise the target fails saying what to install: the browser test never skips).
 web-deps: $(JS_STAMP) $(WEB_STAMP)
 	@if [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "make test needs /usr/bin/chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; \
 	fi
 
