@@ -135,3 +135,22 @@ def test_upgrading_a_big_table_reports_progress(tmp_path: Path) -> None:
 
 def test_item_model_is_the_fixtures() -> None:
     assert set(Item.model_fields) >= {"name", "v", "n", "tags"}
+
+
+def test_opening_a_format_1_file_without_its_schema_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    # fdb.open_stored (the fusiondb command) cannot rebuild format-1 indexes without the
+    # application's schema; reading them as format 2 would give keys in the wrong order.
+    path = copy(tmp_path)
+    before = sqlite_state(path)
+    with pytest.raises(fdb.SchemaError, match="format 1"):
+        fdb.open_stored(path)
+    assert sqlite_state(path) == before and before[0] == 1
+    with fdb.open(path, schema):  # the application's open upgrades it; then tools read it
+        pass
+    with fdb.open_stored(path) as db:
+        first = read(db, lambda r: r.query("items").with_index("by_v").as_dicts().first())
+    with fdb.open(path, schema) as app:
+        expected = read(app, lambda r: r.query("items").with_index("by_v").as_dicts().first())
+    assert first == expected

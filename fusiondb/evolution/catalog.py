@@ -367,6 +367,11 @@ def index_form(info: TableInfo, idx: IndexDef) -> list[str]:
     return [f + _COMPOSITE_MARK if f in info.composite else f for f in idx.fields]
 
 
+def index_fields(form: list[str]) -> tuple[str, ...]:
+    """The field paths of an index as the catalog records it (``index_form``), marks removed."""
+    return tuple(f.removesuffix(_COMPOSITE_MARK) for f in form)
+
+
 def view_fields(tdef: TableDef[Any]) -> tuple[str, ...]:
     """The columns of a table's SQL view: its model's top-level fields as stored (by field
     name), less the system fields and any name SQL paths cannot spell (non-ASCII)."""

@@ -28,7 +28,14 @@ from ..core.ids import Id
 from ..core.schema import SYSTEM_FIELDS, Document, Schema, TableDef, table
 from ..core.tableinfo import TableInfo
 from ..engine.base import ReadTxn
-from .catalog import OpenResult, StoredCatalog, StoredTable, read_catalog
+from .catalog import (
+    CATALOG_FORMAT,
+    OpenResult,
+    StoredCatalog,
+    StoredTable,
+    index_fields,
+    read_catalog,
+)
 
 JsonSchema = dict[str, Any]
 
@@ -162,8 +169,8 @@ def model_of(name: str, stored: StoredTable, live_tables: frozenset[str]) -> typ
 def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> TableDef[Document]:
     """The declaration of stored table ``name``: its rebuilt model, indexes, search indexes."""
     tdef = table(model_of(name, stored, live_tables))
-    for index, fields in stored.indexes.items():
-        tdef = tdef.index(index, fields)
+    for index, form in stored.indexes.items():
+        tdef = tdef.index(index, list(index_fields(form)))
     for index, form in stored.search_indexes.items():
         tdef = tdef.search_index(
             index, search_field=form["search_field"], filter_fields=form.get("filter_fields", [])
@@ -185,6 +192,14 @@ def adopt_catalog(
     catalog = read_catalog(txn)
     if not catalog.tables:
         raise SchemaError("this file holds no fusiondb catalog: it is not a fusiondb database")
+    if catalog.format != CATALOG_FORMAT:
+        # Its indexes hold keys in another order: reading them as this format's would give
+        # wrong answers, and opening without the application's schema cannot rebuild them.
+        raise SchemaError(
+            f"this file is in fusiondb file format {catalog.format}; this fusiondb reads format "
+            f"{CATALOG_FORMAT}: open it once with fdb.open(path, schema) and your application's "
+            "schema, which upgrades it in place"
+        )
     schema = stored_schema(catalog)
     declared = {**{n: (None, t) for n, t in schema.tables.items()}, **system_tables}
     infos: dict[str, TableInfo] = {}
