@@ -169,8 +169,8 @@ def model_of(name: str, stored: StoredTable, live_tables: frozenset[str]) -> typ
 def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> TableDef[Document]:
     """The declaration of stored table ``name``: its rebuilt model, indexes, search indexes."""
     tdef = table(model_of(name, stored, live_tables))
-    for index, form in stored.indexes.items():
-        tdef = tdef.index(index, list(index_fields(form)))
+    for index, recorded in stored.indexes.items():
+        tdef = tdef.index(index, list(index_fields(recorded)))
     for index, form in stored.search_indexes.items():
         tdef = tdef.search_index(
             index, search_field=form["search_field"], filter_fields=form.get("filter_fields", [])
