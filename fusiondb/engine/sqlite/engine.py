@@ -156,10 +156,15 @@ class _MemoryRead:
         return False
 
 
-class _MemoryWrite:
+class _Write:
+    """``with engine.write() as txn``: the write lock, then ``BEGIN IMMEDIATE`` and what the
+    engine checks at the start of a write (``_begin_write``); on leaving, what was not
+    committed rolls back and the lock goes. Any exception on the way in, KeyboardInterrupt
+    included, leaves the connection idle and the lock free."""
+
     __slots__ = ("_engine",)
 
-    def __init__(self, engine: MemoryEngine) -> None:
+    def __init__(self, engine: MemoryEngine | FileEngine) -> None:
         self._engine = engine
 
     def __enter__(self) -> SqliteTxn:
@@ -167,16 +172,13 @@ class _MemoryWrite:
         engine.lock.acquire()
         try:
             engine.check_open()
-            if engine.depth:
-                raise _nested_write()
             txn = engine.writer
+            if txn.conn.in_transaction:  # a query or mutation of this thread is running
+                raise _nested_write()
             try:
-                with TRANSLATE:
-                    txn.cur.execute("BEGIN IMMEDIATE")
-                txn.begin_write()
-                engine.depth = 1
+                engine._begin_write(txn)
             except BaseException:
-                engine.depth = 0
+                engine._end_write_scope()
                 _rollback(engine, txn.conn)
                 raise
         except BaseException:
@@ -186,7 +188,7 @@ class _MemoryWrite:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
-        self._engine.depth = 0
+        self._engine._end_write_scope()
         _end_write(self._engine, exc)
         return False
 
@@ -199,13 +201,22 @@ class MemoryEngine(_Engine):
         self.shared = False
         self.depth = 0  # open transaction scopes on the connection (one thread, under lock)
         self._read = _MemoryRead(self)
-        self._write = _MemoryWrite(self)
+        self._write = _Write(self)
 
     def read(self) -> _MemoryRead:
         return self._read
 
-    def write(self) -> _MemoryWrite:
+    def write(self) -> _Write:
         return self._write
+
+    def _begin_write(self, txn: SqliteTxn) -> None:
+        with TRANSLATE:
+            txn.cur.execute("BEGIN IMMEDIATE")
+        txn.begin_write()
+        self.depth = 1  # reads inside the mutation (file streams) join its transaction
+
+    def _end_write_scope(self) -> None:
+        self.depth = 0
 
     def log_reader(self) -> LogReader:
         raise FusionError("an in-memory database has no change log: no other process sees it")
@@ -250,49 +261,13 @@ class _FileRead:
         return False
 
 
-class _FileWrite:
-    __slots__ = ("_engine",)
-
-    def __init__(self, engine: FileEngine) -> None:
-        self._engine = engine
-
-    def __enter__(self) -> SqliteTxn:
-        engine = self._engine
-        engine.lock.acquire()
-        try:
-            engine.check_open()
-            txn = engine.writer
-            if txn.conn.in_transaction:
-                raise _nested_write()
-            try:
-                with TRANSLATE:
-                    begin_immediate(txn.cur)
-                txn.begin_write()
-                version = txn.conn.data_version()
-                txn.foreign = version != txn.last_version
-                if txn.foreign:
-                    engine.check_guard(txn)
-            except BaseException:
-                _rollback(engine, txn.conn)
-                raise
-        except BaseException:
-            engine.lock.release()
-            raise
-        return txn
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
-        _end_write(self._engine, exc)
-        return False
-
-
 class FileEngine(_Engine):
     """A database file: one writer, a pool of readers (see the module docstring)."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.shared = True
-        self._write = _FileWrite(self)
+        self._write = _Write(self)
         self._pool: list[_FileRead] = []
         self._readers: list[SqliteTxn] = []
         self._pool_lock = threading.Lock()
@@ -316,8 +291,22 @@ class FileEngine(_Engine):
             else:
                 self._pool.append(slot)
 
-    def write(self) -> _FileWrite:
+    def write(self) -> _Write:
         return self._write
+
+    def _begin_write(self, txn: SqliteTxn) -> None:
+        with TRANSLATE:
+            begin_immediate(txn.cur)
+        txn.begin_write()
+        # Another connection committed since this one's last transaction: the schema may
+        # have changed under us (the guard), and the clock's floor must be looked up again.
+        version = txn.conn.data_version()
+        txn.foreign = version != txn.last_version
+        if txn.foreign:
+            self.check_guard(txn)
+
+    def _end_write_scope(self) -> None:
+        pass
 
     def check_guard(self, txn: SqliteTxn) -> None:
         """Ask the guard whether the schema still fits, if another connection committed
