@@ -289,3 +289,64 @@ def test_two_processes_racing_for_one_key_exactly_one_wins(tmp_path: Path) -> No
     assert stored == sorted(f"email{r}" for r in range(rounds))
     # Both processes won some rounds (the race was real), in the usual case; not asserted:
     # which one wins is up to the scheduler.
+
+
+def test_the_unique_index_sql_is_built_from_the_key_columns() -> None:
+    from fusiondb.engine.sqlite import ddl
+
+    assert ddl.create_unique_index("seats", "by_place", ("row", "number"), frozenset({"row"})) == (
+        'CREATE UNIQUE INDEX IF NOT EXISTS "seats$by_place$unique" ON "seats"('
+        '"$row$t", "$row$c", "$number$t", "$number$v") WHERE "$row$t" <> 0 AND "$number$t" <> 0'
+    )
+    assert ddl.drop_unique_index("seats", "by_place") == 'DROP INDEX IF EXISTS "seats$by_place$unique"'
+    with pytest.raises(ValueError):
+        ddl.create_unique_index('x"y', "i", ("f",), frozenset())
+
+
+POOL: list[Any] = [None, 0, 1, 1.0, -0.0, True, False, "1", "a", "A", b"a", [1], [1.0], {"k": 1}]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_writes_agree_with_a_reference(udb: fdb.Database, seed: int) -> None:
+    """Every write succeeds exactly when a plain Python model of the rule says the key is free."""
+    import random
+
+    from fusiondb.core.keys import normalize_value, stored_json
+
+    rng = random.Random(seed)
+    docs: dict[str, Any] = {}  # id -> score as stored
+
+    def key(v: Any) -> Any:
+        return None if v is None else normalize_value(stored_json(v))
+
+    def holder(v: Any, other_than: str | None = None) -> str | None:
+        if v is None:
+            return None
+        return next((i for i, s in docs.items() if i != other_than and key(s) == key(v)), None)
+
+    for _ in range(120):
+        op, value = rng.choice(["insert", "insert", "patch", "delete"]), rng.choice(POOL)
+        target = rng.choice(sorted(docs)) if docs else None
+        if op == "insert" or target is None:
+            want = holder(value)
+            try:
+                new = write(udb, lambda w, v=value: w.insert("users", {"score": v}))
+            except fdb.DuplicateKey as exc:
+                assert want is not None and exc.existing_id == want, (value, want)
+            else:
+                assert want is None, (value, want)
+                docs[new] = value
+        elif op == "patch":
+            want = holder(value, other_than=target)
+            try:
+                write(udb, lambda w, t=target, v=value: w.patch(t, {"score": v}))
+            except fdb.DuplicateKey as exc:
+                assert want is not None and exc.existing_id == want and exc.id == target
+            else:
+                assert want is None, (value, want)
+                docs[target] = value
+        else:
+            write(udb, lambda w, t=target: w.delete(t))
+            del docs[target]
+        stored = read(udb, lambda r: {u.id: u.score for u in r.query("users").collect()})
+        assert set(stored) == set(docs)
