@@ -4,6 +4,7 @@ racing for one key: exactly one wins."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -202,7 +203,8 @@ def test_a_refused_write_wakes_no_subscription(udb: fdb.Database) -> None:
     @fdb.query
     def by_email(r: fdb.Reader, email: str) -> list[str]:
         runs[email] += 1
-        return [u.id or "" for u in r.query("users").with_index("by_email", lambda q: q.eq("email", email)).collect()]
+        found = r.query("users").with_index("by_email", lambda q: q.eq("email", email)).collect()
+        return [u.id or "" for u in found]
 
     @fdb.query
     def everyone(r: fdb.Reader) -> int:
@@ -220,10 +222,8 @@ def test_a_refused_write_wakes_no_subscription(udb: fdb.Database) -> None:
     assert runs == Counter()
     # A caught duplicate in a mutation that writes nothing else commits nothing either.
     def swallow(w: fdb.Writer) -> None:
-        try:
+        with contextlib.suppress(fdb.DuplicateKey):
             w.insert("users", {"email": "a"})
-        except fdb.DuplicateKey:
-            pass
     write(udb, swallow)
     assert udb.wait_idle()
     assert runs == Counter()
