@@ -12,6 +12,8 @@ plain index, or a UNIQUE index, on it.
 (b) single-document mutations on a file database (one commit each), the same three ratios.
 (c) a refused duplicate: fusiondb's DuplicateKey (the lookup naming the holder included) vs
     raw's ConstraintError.
+(d) deterministic: SQLite VM steps of one INSERT into a table built with fusiondb's own DDL
+    (engine/sqlite/ddl.py), plain vs unique index, and raw plain vs UNIQUE.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import orjson
 from benchutil import compare, header, repeats, report, size
 
 import fusiondb as fdb
+from fusiondb.core.keys import sort_bytes_of_json
+from fusiondb.engine.sqlite import ddl
 
 
 class User(fdb.Document):
@@ -69,6 +73,49 @@ def raw_connect(path: str, unique: bool) -> apsw.Connection:
 
 
 _RAW_INSERT = "INSERT INTO users(creation_time, doc) VALUES (?, ?)"
+
+
+def vm_steps(conn: apsw.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    """How many SQLite VM instructions running ``sql`` once takes (deterministic)."""
+    steps = 0
+
+    def tick() -> bool:
+        nonlocal steps
+        steps += 1
+        return False
+
+    conn.set_progress_handler(tick, 1)
+    try:
+        conn.execute(sql, params)
+    finally:
+        conn.set_progress_handler(None)
+    return steps
+
+
+def steps_per_insert(unique: bool | None) -> int:
+    """VM steps of one INSERT: a fusiondb table (its DDL) with a plain (``False``) or unique
+    (``True``) index on ``email``; ``None``: the raw table with a UNIQUE index."""
+    conn = apsw.Connection(":memory:")
+    conn.create_scalar_function(ddl.SORT_BYTES_FUNCTION, sort_bytes_of_json, 1, deterministic=True)
+    if unique is None:
+        conn.execute(
+            "CREATE TABLE users (_id INTEGER PRIMARY KEY AUTOINCREMENT, creation_time REAL NOT NULL, "
+            "doc TEXT NOT NULL, email GENERATED ALWAYS AS (doc ->> '$.email') VIRTUAL)"
+        )
+        conn.execute("CREATE UNIQUE INDEX users_email ON users(email)")
+    else:
+        conn.execute(ddl.create_table("users"))
+        conn.execute(ddl.add_tag_column("users", "email"))
+        conn.execute(ddl.add_value_column("users", "email", False))
+        conn.execute(ddl.create_index("users", "by_email", ("email",), frozenset()))
+        if unique:
+            conn.execute(ddl.create_unique_index("users", "by_email", ("email",), frozenset()))
+    for i in range(100):  # a few rows first: the steps of a B-tree insert, not of an empty one
+        conn.execute(_RAW_INSERT, (float(i), orjson.dumps({"email": f"e{i}", "name": "x"}).decode()))
+    doc = orjson.dumps({"email": "new@example.org", "name": "x"}).decode()
+    steps = vm_steps(conn, _RAW_INSERT, (1.0, doc))
+    conn.close()
+    return steps
 
 
 def main() -> None:
@@ -163,6 +210,9 @@ def main() -> None:
         r, f = compare(raw_refused, fdb_refused, repeats(5))
         print(f"(c) {k:,} refused duplicate inserts (each its own transaction, rolled back)")
         report("    raw ConstraintError vs fusiondb DuplicateKey", r, f, per=k, unit="txn")
+        plain, unique, raw_unique = steps_per_insert(False), steps_per_insert(True), steps_per_insert(None)
+        print("(d) SQLite VM steps of one INSERT (deterministic): fusiondb plain index "
+              f"{plain}, unique {unique} ({unique / plain:.2f}x); raw UNIQUE index {raw_unique}")
         for db in dbs.values():
             db.close()
         for conn in raws.values():
