@@ -158,3 +158,28 @@ def test_another_process_sees_the_index_made_unique(tmp_path: Path) -> None:
         old.close()
     with fdb.open(path, members()) as db:
         assert len(db.run(fdb.query(lambda r: r.query("members").collect()))) == 1
+
+
+def test_a_default_that_would_duplicate_a_unique_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    seed(path, members(index=False), [{"email": "a"}, {"email": "b"}])  # no `code` yet
+
+    class Optional(fdb.Document):
+        email: str | None = None
+        n: Any = None
+        code: str | None = None
+
+    class Defaulted(fdb.Document):
+        email: str | None = None
+        n: Any = None
+        code: str = "same"
+
+    # The unique index over `code` holds no key yet: the stored documents lack the field.
+    with fdb.open(path, fdb.Schema(members=fdb.table(Optional).index("by_code", ["code"], unique=True))):
+        pass
+    before = sha256(path)
+    # Another index over `code` fills the default in first: both documents would get "same".
+    again = fdb.table(Defaulted).index("by_code", ["code"], unique=True).index("by_code_n", ["code", "n"])
+    with pytest.raises(fdb.SchemaMismatch, match="filling in the default 'same'"):
+        fdb.open(path, fdb.Schema(members=again))
+    assert sha256(path) == before

@@ -38,7 +38,7 @@ from ..core.schema import (
     check_case_collisions,
 )
 from ..core.tableinfo import TableInfo
-from ..engine.base import ReadTxn, WriteTxn
+from ..engine.base import KeyTaken, ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
 from .validate import Validation, validate_stored
 
@@ -558,7 +558,17 @@ def _backfill_defaults(txn: WriteTxn, table: str, info: TableInfo, idx: IndexDef
         default = finfo.get_default(call_default_factory=True, validated_data={})
         if default is None:
             continue
-        txn.backfill_default(table, path, TypeAdapter(finfo.annotation).dump_json(default).decode())
+        try:
+            txn.backfill_default(table, path, TypeAdapter(finfo.annotation).dump_json(default).decode())
+        except KeyTaken:
+            raise SchemaMismatch(
+                f"schema change refused: table {table!r}: filling in the default {default!r} of "
+                f"field {path!r} in documents stored before the field existed would give "
+                "several documents the same key of a unique index over it; nothing was changed. "
+                "To go ahead: open with the old schema and give those documents distinct "
+                f"values of {path!r} (a mutation or db.migrate), or drop the default.",
+                table=table,
+            ) from None
 
 
 def _search_form(index: SearchIndexDef) -> dict[str, Any]:
