@@ -123,8 +123,10 @@ def main() -> None:
     counter = itertools.count()
 
     def docs(n: int) -> list[dict[str, Any]]:
-        return [{"email": f"user{i}@example.org", "name": f"user {i}", "age": i % 90}
-                for i in (next(counter) for _ in range(n))]
+        return [
+            {"email": f"user{i}@example.org", "name": f"user {i}", "age": i % 90}
+            for i in (next(counter) for _ in range(n))
+        ]
 
     with tempfile.TemporaryDirectory(prefix="fdb-bench-") as d:
         tmp = Path(d)
@@ -137,6 +139,7 @@ def main() -> None:
                 with conn:
                     for doc in batch:
                         conn.execute(_RAW_INSERT, (time.time() * 1000.0, orjson.dumps(doc).decode()))
+
             return run
 
         def fdb_batch(unique: bool, batch: list[dict[str, Any]]) -> Callable[[], None]:
@@ -157,14 +160,34 @@ def main() -> None:
                 fn()
                 times[key].append(time.perf_counter() - start)
         print(f"(a) {n:,} inserts in one transaction")
-        report("    raw UNIQUE index vs fusiondb unique index", times["raw unique"], times["fdb unique"],
-               per=n, unit="doc")
-        report("    [raw plain index vs raw UNIQUE index]", times["raw plain"], times["raw unique"],
-               per=n, unit="doc")
-        report("    [fusiondb plain index vs fusiondb unique]", times["fdb plain"], times["fdb unique"],
-               per=n, unit="doc")
-        report("    raw plain index vs fusiondb plain index", times["raw plain"], times["fdb plain"],
-               per=n, unit="doc")
+        report(
+            "    raw UNIQUE index vs fusiondb unique index",
+            times["raw unique"],
+            times["fdb unique"],
+            per=n,
+            unit="doc",
+        )
+        report(
+            "    [raw plain index vs raw UNIQUE index]",
+            times["raw plain"],
+            times["raw unique"],
+            per=n,
+            unit="doc",
+        )
+        report(
+            "    [fusiondb plain index vs fusiondb unique]",
+            times["fdb plain"],
+            times["fdb unique"],
+            per=n,
+            unit="doc",
+        )
+        report(
+            "    raw plain index vs fusiondb plain index",
+            times["raw plain"],
+            times["fdb plain"],
+            per=n,
+            unit="doc",
+        )
 
         m = size(1_000, 30)
         single: dict[str, list[float]] = {k: [] for k in times}
@@ -184,12 +207,27 @@ def main() -> None:
                         dbs[unique].run(add_one, doc=doc)
                 single[key].append(time.perf_counter() - start)
         print(f"(b) {m:,} single-document mutations (one commit each)")
-        report("    raw UNIQUE index vs fusiondb unique index", single["raw unique"], single["fdb unique"],
-               per=m, unit="txn")
-        report("    [raw plain index vs raw UNIQUE index]", single["raw plain"], single["raw unique"],
-               per=m, unit="txn")
-        report("    [fusiondb plain index vs fusiondb unique]", single["fdb plain"], single["fdb unique"],
-               per=m, unit="txn")
+        report(
+            "    raw UNIQUE index vs fusiondb unique index",
+            single["raw unique"],
+            single["fdb unique"],
+            per=m,
+            unit="txn",
+        )
+        report(
+            "    [raw plain index vs raw UNIQUE index]",
+            single["raw plain"],
+            single["raw unique"],
+            per=m,
+            unit="txn",
+        )
+        report(
+            "    [fusiondb plain index vs fusiondb unique]",
+            single["fdb plain"],
+            single["fdb unique"],
+            per=m,
+            unit="txn",
+        )
 
         taken = {"email": "user0@example.org", "name": "again"}
         k = size(2_000, 50)
@@ -211,8 +249,10 @@ def main() -> None:
         print(f"(c) {k:,} refused duplicate inserts (each its own transaction, rolled back)")
         report("    raw ConstraintError vs fusiondb DuplicateKey", r, f, per=k, unit="txn")
         plain, unique, raw_unique = steps_per_insert(False), steps_per_insert(True), steps_per_insert(None)
-        print("(d) SQLite VM steps of one INSERT (deterministic): fusiondb plain index "
-              f"{plain}, unique {unique} ({unique / plain:.2f}x); raw UNIQUE index {raw_unique}")
+        print(
+            "(d) SQLite VM steps of one INSERT (deterministic): fusiondb plain index "
+            f"{plain}, unique {unique} ({unique / plain:.2f}x); raw UNIQUE index {raw_unique}"
+        )
         for db in dbs.values():
             db.close()
         for conn in raws.values():

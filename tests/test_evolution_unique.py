@@ -36,8 +36,17 @@ def seed(path: Path, schema: fdb.Schema, docs: list[dict[str, Any]]) -> list[str
     return ids
 
 
-DOCS = [{"email": "a"}, {"email": "b"}, {"email": "a"}, {"email": None}, {}, {"email": None},
-        {"email": "c"}, {"email": "b"}, {"email": "a"}]
+DOCS = [
+    {"email": "a"},
+    {"email": "b"},
+    {"email": "a"},
+    {"email": None},
+    {},
+    {"email": None},
+    {"email": "c"},
+    {"email": "b"},
+    {"email": "a"},
+]
 
 
 @pytest.mark.parametrize("before", ["no index", "plain index"])
@@ -102,8 +111,11 @@ def test_dropping_uniqueness_applies_by_itself_and_keeps_the_index(tmp_path: Pat
             ("change_index", "by_key, no longer unique")
         ]
         db.run(add, docs=[{"email": "a"}])
-        found = db.run(fdb.query(lambda r: len(
-            r.query("members").with_index("by_key", lambda q: q.eq("email", "a")).collect())))
+        found = db.run(
+            fdb.query(
+                lambda r: len(r.query("members").with_index("by_key", lambda q: q.eq("email", "a")).collect())
+            )
+        )
         assert found == 2
     assert "members$by_key" in sql_indexes(path)
     assert "members$by_key$unique" not in sql_indexes(path)

@@ -93,10 +93,13 @@ def test_a_caught_duplicate_leaves_the_rest_of_the_mutation(udb: fdb.Database) -
     assert write(udb, careful) == a
     # The refused insert itself did not happen; the one before it did.
     assert read(udb, lambda r: [(u.email, u.name) for u in r.query("users").collect()]) == [
-        ("a", ""), ("b", ""),
+        ("a", ""),
+        ("b", ""),
     ]
-    assert read(udb, lambda r: r.query("users").with_index("by_email", lambda q: q.eq("email", "a"))
-                .unique()).id == a
+    assert (
+        read(udb, lambda r: r.query("users").with_index("by_email", lambda q: q.eq("email", "a")).unique()).id
+        == a
+    )
 
 
 def test_patch_and_replace_onto_a_taken_key(udb: fdb.Database) -> None:
@@ -113,10 +116,12 @@ def test_patch_and_replace_onto_a_taken_key(udb: fdb.Database) -> None:
     # Writing a document's own key again is no duplicate.
     write(udb, lambda w: w.patch(a, {"name": "renamed"}))
     write(udb, lambda w: w.replace(a, {"email": "a", "name": "again"}))
+
     # A key given up in the same mutation is free for another document.
     def swap(w: fdb.Writer) -> None:
         w.patch(a, {"email": "c"})
         w.patch(b, {"email": "a"})
+
     write(udb, swap)
     assert emails(udb) == ["c", "a"]
 
@@ -220,10 +225,12 @@ def test_a_refused_write_wakes_no_subscription(udb: fdb.Database) -> None:
             write(udb, lambda w: w.insert("users", {"email": "a"}))
     assert udb.wait_idle()
     assert runs == Counter()
+
     # A caught duplicate in a mutation that writes nothing else commits nothing either.
     def swallow(w: fdb.Writer) -> None:
         with contextlib.suppress(fdb.DuplicateKey):
             w.insert("users", {"email": "a"})
+
     write(udb, swallow)
     assert udb.wait_idle()
     assert runs == Counter()

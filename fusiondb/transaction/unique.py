@@ -26,14 +26,29 @@ def holder(txn: ReadTxn, info: TableInfo, index: IndexDef, key: tuple[Any, ...])
     """The row numbers (at most two) of documents whose key of unique index ``index`` is
     ``key`` (values as stored), in creation order."""
     spec = IndexScan(
-        info.name, index.name, index.fields, key, None, None, False, (), None, None, 2,
+        info.name,
+        index.name,
+        index.fields,
+        key,
+        None,
+        None,
+        False,
+        (),
+        None,
+        None,
+        2,
         info.composite & frozenset(index.fields),
     )
     return [int(row[0]) for row in txn.scan(spec)]
 
 
 def duplicate_key(
-    txn: ReadTxn, info: TableInfo, raw: str, rowid: int | None, op: str, doc_id: str | None,
+    txn: ReadTxn,
+    info: TableInfo,
+    raw: str,
+    rowid: int | None,
+    op: str,
+    doc_id: str | None,
     taken: KeyTaken,
 ) -> DuplicateKey | KeyTaken:
     """The ``DuplicateKey`` for a refused write of document ``raw`` (JSON as stored) that is
