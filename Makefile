@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,qt]'
 	touch $(STAMP)
 
+# The suite runs on SQLite and, with FUSIONDB_POSTGRES_URL, on PostgreSQL too: unless that is
+# set already, .ci/postgres starts a throwaway server for the run (installing Debian's
+# postgresql package when missing) and always stops it after.
 test: $(STAMP) web-deps
-	$(PY) -m pytest -q
+	bash .ci/postgres run $(PY) -m pytest -q
 	$(MAKE) --no-print-directory js-test
 	$(MAKE) --no-print-directory lint
 
