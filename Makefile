@@ -73,8 +73,9 @@ stress: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
 
+# bench_postgres.py runs against FUSIONDB_POSTGRES_URL, or a throwaway server started for it.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	bash .ci/postgres run $(PY) benchmarks/run_all.py
 
 # pyright checks the package and tests/typing/ (a user's typed code): see [tool.pyright]; then
 # tests/typing/ again with its own config, where every `# pyright: ignore` must be needed.
