@@ -230,8 +230,8 @@ def test_on_postgresql_each_test_gets_a_schema_of_its_own_dropped_after(
         "-p", "no:cacheprovider", "-s", f"--fusiondb-postgres-url={postgres_url}"
     )
     result.assert_outcomes(passed=3)
-    line = next(x for x in result.outlines if x.startswith("PATHS="))
-    paths = line.removeprefix("PATHS=").split()
+    line = next(x for x in result.outlines if "PATHS=" in x)  # after pytest's progress dots
+    paths = line.split("PATHS=", 1)[1].split()
     schemas = [p.rsplit("schema=", 1)[1] for p in paths]
     assert len(paths) == 3 and len(set(schemas)) == 3
     assert all(p.startswith(postgres_url) for p in paths)
