@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from benchutil import compare, fmt_time, header, repeats, report, size
+from benchutil import QUICK, compare, fmt_time, repeats, report, size
 from psycopg import sql
 
 import fusiondb as fdb
@@ -383,8 +383,10 @@ def bench_latency(url: str, n: int) -> None:
 
 def main() -> None:
     url = server_url()
-    header("bench_postgres: fusiondb on PostgreSQL vs raw psycopg (same server, same run)")
-    print("   (here raw = psycopg 3 on the same server; ratio = raw time / fusiondb time)")
+    quick = "  [BENCH_QUICK: sizes reduced, figures meaningless]" if QUICK else ""
+    print(f"== bench_postgres: fusiondb on PostgreSQL vs raw psycopg (same server, same run){quick}")
+    print("   ratio = raw psycopg time / fusiondb time for the same work "
+          "(1.0 = as fast as raw; higher is better)")
     with psycopg.connect(url, autocommit=True) as conn:
         version = conn.execute("SHOW server_version").fetchone()
     print(f"   PostgreSQL {version[0] if version else '?'}, psycopg {psycopg.__version__}")

@@ -225,5 +225,9 @@ def test_copy_from_sqlite_into_postgresql(app_db: Path, postgres_url: str) -> No
         back = app_db.parent / "back.db"
         run("copy", dest, back)
         assert dump(back) == dump(app_db)
+        # Into the same schema again: refused, then replaced.
+        assert "already holds table 'tasks'" in run("copy", back, dest, ok=False).stderr
+        run("copy", back, dest, "--replace")
+        assert dump(dest) == dump(app_db)
     finally:
         drop_schemas(postgres_url, [name])
