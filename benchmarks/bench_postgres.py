@@ -71,8 +71,12 @@ schema = fdb.Schema(
 def make_docs(n: int) -> list[dict[str, Any]]:
     users = max(1, n // PER_USER)
     return [
-        {"text": f"task number {i}", "completed": i % 3 == 0, "user_id": f"user{i % users}",
-         "priority": i % 5}
+        {
+            "text": f"task number {i}",
+            "completed": i % 3 == 0,
+            "user_id": f"user{i % users}",
+            "priority": i % 5,
+        }
         for i in range(n)
     ]
 
@@ -94,9 +98,7 @@ def by_user(db: fdb.Reader, user_id: str) -> list[Task]:
 
 @fdb.query
 def by_user_dicts(db: fdb.Reader, user_id: str) -> list[dict[str, Any]]:
-    return (
-        db.query("tasks").with_index("by_user", lambda q: q.eq("user_id", user_id)).as_dicts().collect()
-    )
+    return db.query("tasks").with_index("by_user", lambda q: q.eq("user_id", user_id)).as_dicts().collect()
 
 
 @fdb.query
@@ -174,7 +176,8 @@ def raw_connect(url: str, name: str) -> psycopg.Connection[Any]:
 def raw_insert_all(conn: psycopg.Connection[Any], docs: list[dict[str, Any]]) -> list[int]:
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            RAW_INSERT, [(time.time() * 1000.0, orjson.dumps(d).decode()) for d in docs],
+            RAW_INSERT,
+            [(time.time() * 1000.0, orjson.dumps(d).decode()) for d in docs],
             returning=True,
         )
         ids: list[int] = []
@@ -222,8 +225,7 @@ def bench_reads(url: str, n: int) -> None:
         if not ENGINE:
             for name, fn, per, unit in (
                 (f"(b) indexed query, ~{PER_USER} docs", raw_query, len(sample), "query"),
-                (f"(c) get by id, {len(picks)} gets in one transaction", raw_get_many, len(picks),
-                 "get"),
+                (f"(c) get by id, {len(picks)} gets in one transaction", raw_get_many, len(picks), "get"),
                 ("(c) get by id, one statement per get", raw_get_single, len(single), "get"),
             ):
                 raw_only(name, fn, per, unit)
@@ -251,11 +253,13 @@ def bench_reads(url: str, n: int) -> None:
         got = [t.text for t in db.run(by_user, user_id=sample[0])]
         assert got == [orjson.loads(r[2])["text"] for r in raw.execute(RAW_RANGE, (sample[0],))]
         r, f = compare(raw_query, fdb_query, repeats(7))
-        report(f"(b) indexed query, ~{PER_USER} docs as models", r, f, per=len(sample),
-               unit="query", target=0.6)
+        report(
+            f"(b) indexed query, ~{PER_USER} docs as models", r, f, per=len(sample), unit="query", target=0.6
+        )
         r, f = compare(raw_query, fdb_query_dicts, repeats(7))
-        report(f"(b) indexed query, ~{PER_USER} docs as dicts", r, f, per=len(sample),
-               unit="query", target=0.6)
+        report(
+            f"(b) indexed query, ~{PER_USER} docs as dicts", r, f, per=len(sample), unit="query", target=0.6
+        )
         r, f = compare(raw_get_many, lambda: db.run(get_many, ids=pick_ids), repeats(7))
         report(f"(c) get by id, {len(picks)} gets in one query", r, f, per=len(picks), unit="get")
         r, f = compare(raw_get_single, fdb_get_single, repeats(7))
@@ -275,8 +279,7 @@ def bench_single(url: str, n: int) -> None:
         def raw_one() -> None:
             for _ in range(n):
                 i = next(counter)
-                doc = {"text": f"t{i}", "completed": False, "user_id": f"user{i % 100}",
-                       "priority": 0}
+                doc = {"text": f"t{i}", "completed": False, "user_id": f"user{i % 100}", "priority": 0}
                 with raw.transaction():
                     raw.execute(RAW_INSERT, (time.time() * 1000.0, orjson.dumps(doc).decode()))
 
@@ -292,8 +295,7 @@ def bench_single(url: str, n: int) -> None:
                 db.run(add_task, text=f"t{i}", user_id=f"user{i % 100}")
 
         r, f = compare(raw_one, fdb_one, repeats(7))
-        report(f"(d) single-document mutation ({n / min(f):,.0f}/s)", r, f, per=n, unit="txn",
-               target=0.6)
+        report(f"(d) single-document mutation ({n / min(f):,.0f}/s)", r, f, per=n, unit="txn", target=0.6)
         db.close()
         raw.close()
 
@@ -368,8 +370,9 @@ def bench_latency(url: str, n: int) -> None:
         sqlite = cross_process(str(Path(tmp) / "latency.db"), n)
     line = f"p50 {percentile(sqlite, 0.5) * 1e3:.2f} ms, p99 {percentile(sqlite, 0.99) * 1e3:.2f} ms"
     if not ENGINE:
-        print(f"(e) cross-process commit -> callback, SQLite file: {line}; PostgreSQL: no engine "
-              "in this tree")
+        print(
+            f"(e) cross-process commit -> callback, SQLite file: {line}; PostgreSQL: no engine in this tree"
+        )
         return
     with scratch_schema(url, "live") as name:
         pg = cross_process(with_schema(url, name), n)
@@ -387,8 +390,10 @@ def main() -> None:
     url = server_url()
     quick = "  [BENCH_QUICK: sizes reduced, figures meaningless]" if QUICK else ""
     print(f"== bench_postgres: fusiondb on PostgreSQL vs raw psycopg (same server, same run){quick}")
-    print("   ratio = raw psycopg time / fusiondb time for the same work "
-          "(1.0 = as fast as raw; higher is better)")
+    print(
+        "   ratio = raw psycopg time / fusiondb time for the same work "
+        "(1.0 = as fast as raw; higher is better)"
+    )
     with psycopg.connect(url, autocommit=True) as conn:
         version = conn.execute("SHOW server_version").fetchone()
     print(f"   PostgreSQL {version[0] if version else '?'}, psycopg {psycopg.__version__}")
