@@ -23,7 +23,7 @@ from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
 from .core.schema import Schema, TableDef
 from .engine import open_engine, probe_file
-from .evolution.catalog import SchemaChange, open_catalog
+from .evolution.catalog import OpenResult, SchemaChange, StoredCatalog, open_catalog
 from .evolution.catalog import drop_table as drop_stored_table
 from .evolution.guard import CatalogGuard
 from .evolution.stored import adopt_catalog
@@ -35,6 +35,7 @@ from .storage import Storage
 from .storage import system_tables as storage_tables
 from .system import System
 from .transaction.changefeed import ChangeFeed
+from .transaction.retry import retrying
 from .transaction.runner import Runner
 from .transaction.tables import Tables
 
@@ -72,11 +73,16 @@ class Database:
                 with engine.read() as rtxn:
                     self.schema, opened = adopt_catalog(rtxn, declared)
             else:
-                with engine.write() as txn:
-                    opened = open_catalog(
-                        txn, schema, declared, validate=schema_validation, progress=progress
-                    )
-                    txn.commit()
+
+                def bring_up() -> OpenResult:
+                    with engine.write() as txn:
+                        result = open_catalog(
+                            txn, schema, declared, validate=schema_validation, progress=progress
+                        )
+                        txn.commit()
+                    return result
+
+                opened = retrying(bring_up)
         except BaseException:
             engine.close()
             raise
@@ -136,10 +142,14 @@ class Database:
 
     def drop_table(self, name: str) -> None:
         """Delete a table removed from the schema, with all its documents. Cannot be undone."""
-        with self._engine.write() as txn:
-            catalog = drop_stored_table(txn, name, set(self._tables.by_name))
-            txn.forget_migrations(name)
-            txn.commit()
+        def drop() -> StoredCatalog:
+            with self._engine.write() as txn:
+                stored = drop_stored_table(txn, name, set(self._tables.by_name))
+                txn.forget_migrations(name)
+                txn.commit()
+            return stored
+
+        catalog = retrying(drop)
         if self._guard is not None:
             self._guard.accept(catalog.version)
         self._tables.forget_removed(name)

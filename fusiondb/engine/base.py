@@ -17,15 +17,23 @@ FTS5), so nothing above it builds SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 from ..core.documents import Row
+from ..core.errors import FusionError
 from ..core.expr import Expr
 from ..core.keys import Key, SearchEntry
 from ..core.progress import ProgressCallback
 from ..core.schema import SearchIndexDef
+
+
+class RetryTransaction(FusionError):
+    """Raised by an engine whose transactions can fail for concurrency alone (PostgreSQL's
+    serialization failures and deadlocks): nothing of the transaction was written, and the
+    transaction runner runs the whole function again (``transaction/runner.py``). Internal:
+    the runner never lets it reach the caller."""
 
 
 class IndexScan(NamedTuple):
@@ -173,9 +181,9 @@ class WriteTxn(ReadTxn, Protocol):
         inserts are numbered after it."""
         ...
 
-    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         """Store new documents ``(creation_time, doc)``, in one statement where the engine can;
-        they get consecutive row numbers: returns the first."""
+        returns their row numbers, in order (increasing)."""
         ...
 
     def update(self, table: str, rowid: int, doc: str) -> None: ...

@@ -77,7 +77,9 @@ class ChangeFeed:
             txn.commit()
             seq = self._latest + 1
         with self._cond:
-            self._latest = seq
+            # max: on PostgreSQL threads of this process commit at the same time, and may
+            # reach here out of commit order (``take`` puts them back in order).
+            self._latest = max(self._latest, seq)
             if self._listening and self._log is not None:
                 self._own.add(seq)
             if self._listening:
@@ -139,6 +141,8 @@ class ChangeFeed:
         with self._cond:
             commits, self._pending = self._pending, []
             self._woken = False
+        if len(commits) > 1:
+            commits.sort(key=lambda c: c[0])
         if self._log is None:
             return commits, True
         foreign, complete = self._poll()

@@ -137,8 +137,7 @@ class Writer(Reader, Nesting):
             return
         clock = self._synced_clock(info)
         cts = [clock() for _ in raws]
-        first = self._txn.insert_many(info.name, list(zip(cts, raws, strict=True)))
-        rowids = range(first, first + len(raws))
+        rowids = self._txn.insert_many(info.name, list(zip(cts, raws, strict=True)))
         if rowids[-1] > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
         ctx = self._ctx

@@ -205,10 +205,11 @@ class SqliteTxn:
         self.cur.execute(_INSERT[table], (creation_time, doc))
         return self.conn.last_insert_rowid()
 
-    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> range:
         # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
         self.cur.executemany(_INSERT[table], rows)
-        return self.conn.last_insert_rowid() - len(rows) + 1
+        last = self.conn.last_insert_rowid()
+        return range(last - len(rows) + 1, last + 1)
 
     def update(self, table: str, rowid: int, doc: str) -> None:
         self.cur.execute(_UPDATE[table], (doc, rowid))
