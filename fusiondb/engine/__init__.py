@@ -7,6 +7,7 @@ its database driver. The PostgreSQL engine is imported only when a URL asks for 
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ..core.errors import FusionError
@@ -23,7 +24,7 @@ MISSING_EXTRA = (
 
 def _postgres() -> Any:
     try:
-        from .postgres import engine
+        engine = importlib.import_module(f"{__name__}.postgres.engine")
     except ImportError as exc:
         raise FusionError(f"{MISSING_EXTRA} ({exc})", orig=exc) from exc
     return engine

@@ -82,10 +82,14 @@ def position(cur: psycopg.Cursor[tuple[object, ...]]) -> int:
 class PgLogReader:
     """Reads the log on a connection of its own; ``follow`` listens on another."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection[tuple[object, ...]]], schema: str) -> None:
+    def __init__(
+        self, connect: Callable[..., psycopg.Connection[tuple[object, ...]]], schema: str
+    ) -> None:
         self._connect = connect
         self._channel = channel(schema)
-        self._stop_channel = f"fusiondb_stop_{uuid.uuid4().hex}"
+        token = uuid.uuid4().hex
+        self._stop_channel = f"fusiondb_stop_{token}"
+        self.listener_name = f"fusiondb-listen-{token[:16]}"  # its application_name
         with TRANSLATE:
             self._conn = connect()
         self._lock = threading.Lock()
@@ -138,8 +142,8 @@ class PgLogReader:
         first = True
         while not self._stop.is_set():
             try:
-                conn = self._connect()
-            except psycopg.Error:
+                conn = self._connect(self.listener_name)
+            except Exception:
                 self._ready.set()
                 time.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)

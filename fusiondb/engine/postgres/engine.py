@@ -83,11 +83,12 @@ class PgEngine:
             name=f"fusiondb-{self.schema}",
         )
 
-    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+    def connect(self, application_name: str = "fusiondb") -> psycopg.Connection[tuple[Any, ...]]:
         """A connection of its own (not pooled), autocommit, on the schema."""
         try:
             conn = psycopg.connect(
-                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                application_name=application_name,
             )
         except psycopg.Error as exc:
             raise DatabaseError(
