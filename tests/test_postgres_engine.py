@@ -302,3 +302,28 @@ def test_a_lost_listen_connection_reruns_every_live_query_once(url: str) -> None
         # Every live query ran again once for the gap; the one a commit touched maybe twice.
         assert runs["b"] == 1
         assert 1 <= runs["a"] <= 2
+
+
+def test_a_subscriber_behind_the_trimmed_log_reruns_everything(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fusiondb.engine.postgres import changelog
+
+    monkeypatch.setattr(changelog, "KEEP", 3)
+    monkeypatch.setattr(changelog, "TRIM_EVERY", 1)
+    with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
+        runs, by_user = by_user_counting()
+        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
+        assert watcher.wait_idle()
+        runs.clear()
+        # Hold the watcher's worker so it cannot read the log while it is trimmed past it.
+        with watcher._subs._lock:  # type: ignore[attr-defined]
+            for i in range(10):
+                other.run(add_task, text=f"a{i}", user_id="a")
+        assert wait_for(lambda: subs["a"].value == [f"a{i}" for i in range(10)])
+        assert watcher.wait_idle()
+        assert runs == Counter({"a": 1, "b": 1})  # it cannot know what it missed
+        name = url.rsplit("schema=", 1)[1]
+        with _server() as conn:
+            kept = conn.execute(f'SELECT count(*) FROM "{name}"._fdb_changelog').fetchone()
+        assert kept is not None and kept[0] <= 3

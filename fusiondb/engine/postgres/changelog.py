@@ -51,9 +51,15 @@ CREATE_TRIM = (
 INIT_TRIM = "INSERT INTO _fdb_log_trim VALUES (1, 0) ON CONFLICT (id) DO NOTHING"
 
 LOCK = "LOCK TABLE _fdb_changelog IN EXCLUSIVE MODE"
+# Append, notify, and every TRIM_EVERY commits trim to the last KEEP entries: one statement.
 APPEND = (
-    "WITH i AS (INSERT INTO _fdb_changelog VALUES (nextval('_fdb_changelog_seq'), %s, %s) "
-    "RETURNING seq) SELECT seq, pg_notify(%s, seq::text) FROM i"
+    "WITH i AS (INSERT INTO _fdb_changelog VALUES (nextval('_fdb_changelog_seq'), %(origin)s, "
+    "%(payload)s) RETURNING seq), "
+    "t AS (SELECT seq - %(keep)s AS upto FROM i WHERE seq %% %(every)s = 0 AND seq > %(keep)s), "
+    "d AS (DELETE FROM _fdb_changelog WHERE seq <= (SELECT upto FROM t)), "
+    "u AS (UPDATE _fdb_log_trim SET upto = greatest(upto, (SELECT upto FROM t)) "
+    "WHERE EXISTS (SELECT 1 FROM t)) "
+    "SELECT seq, pg_notify(%(channel)s, seq::text) FROM i"
 )
 POSITION = "SELECT coalesce(max(seq), 0) FROM _fdb_changelog"
 
@@ -66,12 +72,11 @@ def channel(schema: str) -> str:
     return name
 
 
-def trim(cur: psycopg.Cursor[tuple[object, ...]], seq: int) -> None:
-    """Every ``TRIM_EVERY`` commits (still holding the log's lock): drop entries older than
-    the last ``KEEP`` and record how far."""
-    if seq % TRIM_EVERY == 0 and seq > KEEP:
-        cur.execute("DELETE FROM _fdb_changelog WHERE seq <= %s", (seq - KEEP,))
-        cur.execute("UPDATE _fdb_log_trim SET upto = greatest(upto, %s)", (seq - KEEP,))
+def append_params(origin: str, payload: bytes, channel_name: str) -> dict[str, object]:
+    return {
+        "origin": origin, "payload": payload, "keep": KEEP, "every": TRIM_EVERY,
+        "channel": channel_name,
+    }
 
 
 def position(cur: psycopg.Cursor[tuple[object, ...]]) -> int:

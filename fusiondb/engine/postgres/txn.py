@@ -98,6 +98,7 @@ class PgTxn:
         self.ddl = ""
         self.begun_version = 0
         self.changed = False
+        self.generation = 0  # counts transactions: a stale scan generator closes nothing
 
     def begin(self, write: bool) -> None:
         cur = self.cur
@@ -107,6 +108,7 @@ class PgTxn:
         assert row is not None
         self.begun_version, self.ddl = int(row[0]), str(row[1])
         self.changed = False
+        self.generation += 1
 
     # -- reads --------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class PgTxn:
     ) -> Iterator[Any]:
         """Rows of ``sql`` through a server-side cursor (other statements may run meanwhile)."""
         self.engine.cursor_seq += 1
+        generation = self.generation
         cur = self.conn.cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
         try:
             cur.itersize = FETCH_BATCH
@@ -149,7 +152,11 @@ class PgTxn:
                         if limit is not None and taken >= limit:
                             return
         finally:
-            if not self.conn.closed and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            # Only in its own transaction: the cursor ended with it, and another may run now.
+            if (
+                generation == self.generation and not self.conn.closed
+                and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS
+            ):
                 cur.close()
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
@@ -305,16 +312,21 @@ class PgTxn:
                 "a statement of this transaction failed and the function caught the error: "
                 "the transaction was rolled back and nothing of it was written"
             )
-        seq = 0
         cur = self.cur
-        if payload is not None:
-            assert origin is not None
+        if payload is None:
+            cur.execute("COMMIT")
+            return 0
+        assert origin is not None
+        # Lock, append, commit: one round trip (pipeline mode).
+        appended = self.conn.cursor()
+        with self.conn.pipeline():
             cur.execute(changelog.LOCK)
-            row = cur.execute(changelog.APPEND, (origin, payload, self.engine.channel)).fetchone()
-            seq = int(row[0])  # type: ignore[index]
-            changelog.trim(cur, seq)
-        cur.execute("COMMIT")
-        return seq
+            appended.execute(
+                changelog.APPEND, changelog.append_params(origin, payload, self.engine.channel)
+            )
+            cur.execute("COMMIT")
+        row = appended.fetchone()
+        return int(row[0])  # type: ignore[index]
 
     # -- schema -------------------------------------------------------------------------
 
