@@ -142,7 +142,8 @@ class DatabaseClosed(FusionError):
 
 
 class DatabaseError(FusionError):
-    """The database engine (SQLite, PostgreSQL) reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
+    """The database engine (SQLite, PostgreSQL) reported an error fusiondb has no more
+    specific type for (I/O, corruption, full disk, an unreachable server)."""
 
 
 class UnsupportedOperation(FusionError):

@@ -2,10 +2,11 @@
 
 A query runs in ``engine.read()``: one snapshot; a mutation in ``engine.write()``: the single
 writer, serializable (on PostgreSQL one of many: a mutation the engine aborts for a conflict
-is run again, function included, by ``retry.retrying``). Either way the function gets a fresh ``TxnContext`` (behind its
-``Reader``/``Writer``), which is marked inactive when the function returns, so a ``db``
-smuggled out of it fails loudly. A mutation's write set goes to the change feed as it commits
-(``ChangeFeed.commit``), still under the write lock, so commits reach subscribers in order.
+is run again, function included, by ``retry.retrying``). Either way the function gets a
+fresh ``TxnContext`` (behind its ``Reader``/``Writer``), which is marked inactive when the
+function returns, so a ``db`` smuggled out of it fails loudly. A mutation's write set goes to
+the change feed as it commits (``ChangeFeed.commit``), still under the write lock, so commits
+reach subscribers in order.
 One run at a time per thread: a nested ``db.run`` would deadlock on the writer or read a
 different snapshot, so it is refused with a message saying what to do instead.
 

@@ -6,6 +6,8 @@ with ``substr`` on the server, and copies them into the caller's buffer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 CHUNK_TABLE = "_storage_chunks"
@@ -16,18 +18,18 @@ CREATE_CHUNKS = (
 )
 
 
-def write_chunk(cur: psycopg.Cursor[tuple[object, ...]], file: int, seq: int, data: memoryview) -> None:
+def write_chunk(cur: psycopg.Cursor[tuple[Any, ...]], file: int, seq: int, data: memoryview) -> None:
     cur.execute(
         f"INSERT INTO {CHUNK_TABLE}(file, seq, data) VALUES (%s, %s, %s)", (file, seq, bytes(data))
     )
 
 
-def delete_chunks(cur: psycopg.Cursor[tuple[object, ...]], file: int) -> None:
+def delete_chunks(cur: psycopg.Cursor[tuple[Any, ...]], file: int) -> None:
     cur.execute(f"DELETE FROM {CHUNK_TABLE} WHERE file = %s", (file,))
 
 
 def read(
-    cur: psycopg.Cursor[tuple[object, ...]], file: int, chunk_size: int, pos: int, n: int,
+    cur: psycopg.Cursor[tuple[Any, ...]], file: int, chunk_size: int, pos: int, n: int,
     into: memoryview | None,
 ) -> list[bytes] | None:
     """``n`` bytes from ``pos``: into ``into`` (returning ``[]``) or as pieces; ``None`` when

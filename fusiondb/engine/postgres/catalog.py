@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import psycopg
@@ -50,7 +51,7 @@ BOOTSTRAP = (
 META = "SELECT catalog_version, ddl FROM _fdb_meta"
 
 
-def bootstrap(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
+def bootstrap(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> bool:
     """Create the schema and fusiondb's tables if missing (autocommit connection); returns
     whether the schema held a fusiondb database before."""
     with conn.transaction():
@@ -65,7 +66,7 @@ def bootstrap(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     return existed
 
 
-def foreign_tables(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> list[str]:
+def foreign_tables(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> list[str]:
     """Tables in ``schema`` when it holds no fusiondb catalog (someone else's schema)."""
     rows = conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
@@ -74,13 +75,13 @@ def foreign_tables(conn: psycopg.Connection[tuple[object, ...]], schema: str) ->
     return [] if CATALOG_TABLE in names else names
 
 
-def read(cur: psycopg.Cursor[tuple[object, ...]]) -> dict[str, str] | None:
+def read(cur: psycopg.Cursor[tuple[Any, ...]]) -> dict[str, str] | None:
     rows = {str(k): str(v) for k, v in cur.execute("SELECT key, value FROM _fdb_catalog")}
     return rows or None
 
 
 def write(
-    cur: psycopg.Cursor[tuple[object, ...]], entries: Mapping[str, str], catalog_version: int
+    cur: psycopg.Cursor[tuple[Any, ...]], entries: Mapping[str, str], catalog_version: int
 ) -> None:
     cur.executemany(
         "INSERT INTO _fdb_catalog(key, value) VALUES (%s, %s) "
@@ -90,7 +91,7 @@ def write(
     cur.execute("UPDATE _fdb_meta SET catalog_version = %s", (int(catalog_version),))
 
 
-def bump_ddl(cur: psycopg.Cursor[tuple[object, ...]]) -> str:
+def bump_ddl(cur: psycopg.Cursor[tuple[Any, ...]]) -> str:
     """A new ddl token (never one used before, even by a transaction that rolled back)."""
     token = uuid.uuid4().hex
     cur.execute("UPDATE _fdb_meta SET ddl = %s", (token,))
@@ -98,7 +99,7 @@ def bump_ddl(cur: psycopg.Cursor[tuple[object, ...]]) -> str:
 
 
 def registered_indexes(
-    cur: psycopg.Cursor[tuple[object, ...]], table: str
+    cur: psycopg.Cursor[tuple[Any, ...]], table: str
 ) -> list[tuple[str, tuple[str, ...]]]:
     rows = cur.execute(
         "SELECT idx, fields FROM _fdb_indexes WHERE tbl = %s ORDER BY idx", (table,)
@@ -107,7 +108,7 @@ def registered_indexes(
 
 
 def register_index(
-    cur: psycopg.Cursor[tuple[object, ...]], table: str, index: str, fields: tuple[str, ...]
+    cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: str, fields: tuple[str, ...]
 ) -> None:
     cur.execute(
         "INSERT INTO _fdb_indexes VALUES (%s, %s, %s) ON CONFLICT (tbl, idx) "
@@ -116,7 +117,7 @@ def register_index(
     )
 
 
-def unregister_index(cur: psycopg.Cursor[tuple[object, ...]], table: str, index: str | None) -> None:
+def unregister_index(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: str | None) -> None:
     if index is None:
         cur.execute("DELETE FROM _fdb_indexes WHERE tbl = %s", (table,))
     else:
@@ -124,7 +125,7 @@ def unregister_index(cur: psycopg.Cursor[tuple[object, ...]], table: str, index:
 
 
 def migration_state(
-    cur: psycopg.Cursor[tuple[object, ...]], name: str
+    cur: psycopg.Cursor[tuple[Any, ...]], name: str
 ) -> tuple[int, int, int, bool] | None:
     row = cur.execute(
         "SELECT last_rowid, processed, changed, done FROM _fdb_migrations WHERE name = %s", (name,)
@@ -136,7 +137,7 @@ def migration_state(
 
 
 def save_migration(
-    cur: psycopg.Cursor[tuple[object, ...]],
+    cur: psycopg.Cursor[tuple[Any, ...]],
     name: str,
     table: str,
     state: tuple[int, int, int, bool],
@@ -156,5 +157,5 @@ def save_migration(
     )
 
 
-def forget_migrations(cur: psycopg.Cursor[tuple[object, ...]], table: str) -> None:
+def forget_migrations(cur: psycopg.Cursor[tuple[Any, ...]], table: str) -> None:
     cur.execute("DELETE FROM _fdb_migrations WHERE table_name = %s", (table,))

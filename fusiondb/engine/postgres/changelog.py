@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -79,7 +80,7 @@ def append_params(origin: str, payload: bytes, channel_name: str) -> dict[str, o
     }
 
 
-def position(cur: psycopg.Cursor[tuple[object, ...]]) -> int:
+def position(cur: psycopg.Cursor[tuple[Any, ...]]) -> int:
     row = cur.execute(POSITION).fetchone()
     return 0 if row is None else int(row[0])  # type: ignore[call-overload]
 
@@ -88,7 +89,7 @@ class PgLogReader:
     """Reads the log on a connection of its own; ``follow`` listens on another."""
 
     def __init__(
-        self, connect: Callable[..., psycopg.Connection[tuple[object, ...]]], schema: str
+        self, connect: Callable[..., psycopg.Connection[tuple[Any, ...]]], schema: str
     ) -> None:
         self._connect = connect
         self._channel = channel(schema)

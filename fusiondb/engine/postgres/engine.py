@@ -23,7 +23,8 @@ from psycopg_pool import ConnectionPool
 
 from ...core.errors import DatabaseClosed, DatabaseError, SchemaError, UnsupportedOperation
 from ..base import Guard, LogReader
-from . import catalog, changelog, search
+from ..sqlite.fts import tokenize
+from . import catalog, changelog
 from .errors import TRANSLATE, translated
 from .txn import PgTxn
 from .url import redacted, split_url
@@ -144,7 +145,7 @@ class PgEngine:
         return changelog.PgLogReader(self.connect, self.schema)
 
     def tokenize(self, text: str) -> list[str]:
-        return search.tokenize(text)
+        return tokenize(text)
 
     def backup(self, dest: str) -> None:
         self.check_open()

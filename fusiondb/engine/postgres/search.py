@@ -78,7 +78,7 @@ def _insert_sql(table: str, index: str) -> str:
 
 
 def sync(
-    cur: psycopg.Cursor[tuple[object, ...]],
+    cur: psycopg.Cursor[tuple[Any, ...]],
     table: str,
     rowid: int,
     names: tuple[str, ...],
@@ -102,7 +102,7 @@ def sync(
 
 
 def create(
-    cur: psycopg.Cursor[tuple[object, ...]], table: str, index: SearchIndexDef,
+    cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: SearchIndexDef,
     progress: ProgressCallback | None,
 ) -> None:
     for sql in create_sql(table, index.name):
@@ -130,11 +130,11 @@ def create(
     report.finish()
 
 
-def drop(cur: psycopg.Cursor[tuple[object, ...]], table: str, index: str) -> None:
+def drop(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: str) -> None:
     cur.execute(f"DROP TABLE IF EXISTS {ddl.quote(fts_table(table, index))}")
 
 
-def matches(cur: psycopg.Cursor[tuple[object, ...]], table: str, index: SearchIndexDef) -> bool:
+def matches(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: SearchIndexDef) -> bool:
     """Whether the search table holds exactly the entries of the table's documents."""
     ids: list[int] = []
     vectors: list[str] = []
@@ -163,7 +163,7 @@ def query_text(spec: SearchScan) -> str:
     return " | ".join(parts)
 
 
-def search_rows(cur: psycopg.Cursor[tuple[object, ...]], spec: SearchScan) -> Iterator[Any]:
+def search_rows(cur: psycopg.Cursor[tuple[Any, ...]], spec: SearchScan) -> Iterator[Any]:
     """Rows ``(rowid, creation_time, doc, rank)`` in relevance order (``rank`` ascending)."""
     if not spec.terms and spec.prefix is None:
         return iter(())

@@ -24,6 +24,7 @@ from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ..base import IndexScan, RetryTransaction, SearchScan
+from ..sqlite.fts import tokenize
 from . import blobs, catalog, changelog, ddl, search
 from .filters import row_filter
 from .keys import key_function
@@ -182,7 +183,7 @@ class PgTxn:
         return None if row is None else float(row[0])
 
     def tokenize(self, text: str) -> list[str]:
-        return search.tokenize(text)
+        return tokenize(text)
 
     def read_file(
         self, file: int, chunk_size: int, pos: int, n: int, into: memoryview | None
@@ -237,7 +238,8 @@ class PgTxn:
         cache = self.engine.layouts
         found = cache.get(table)
         if found is not None and found[0] == self.ddl:
-            return found[1]
+            cached: Layout = found[1]
+            return cached
         layout = _layout(table, catalog.registered_indexes(self.cur, table))
         cache[table] = (self.ddl, layout)
         return layout
