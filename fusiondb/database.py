@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from .check import CheckReport
 from .check import check as run_check
@@ -319,8 +320,18 @@ class Database:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.path or ":memory:"
+        where = _shown(self.path) if self.path else ":memory:"
         return f"<fdb.Database {where} {'closed' if self.closed else 'open'}>"
+
+
+def _shown(path: str) -> str:
+    """``path`` as shown to people: a database URL without its password."""
+    if "://" not in path:
+        return path
+    parts = urlsplit(path)
+    if parts.password is None:
+        return path
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def open_stored(path: str | os.PathLike[str]) -> Database:
@@ -336,7 +347,12 @@ def open_stored(path: str | os.PathLike[str]) -> Database:
             "sqlite": "a SQLite database, but not a fusiondb one (no _fdb_catalog table)",
             "other": "not a SQLite database",
         }[kind]
-        raise NotADatabase(f"{where}: {problem}", path=where)
+        if "://" in where:  # a PostgreSQL URL: what its schema holds
+            problem = {
+                "missing": "its schema holds no fusiondb database",
+                "other": "its schema holds tables fusiondb did not create (no _fdb_catalog)",
+            }[kind]
+        raise NotADatabase(f"{_shown(where)}: {problem}", path=_shown(where))
     return Database(where, Schema(), stored_schema=True)
 
 

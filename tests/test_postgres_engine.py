@@ -327,3 +327,40 @@ def test_a_subscriber_behind_the_trimmed_log_reruns_everything(
         with _server() as conn:
             kept = conn.execute(f'SELECT count(*) FROM "{name}"._fdb_changelog').fetchone()
         assert kept is not None and kept[0] <= 3
+
+
+def test_an_interrupted_mutation_leaves_nothing_and_the_pool_usable(url: str) -> None:
+    @fdb.mutation
+    def interrupted(db: fdb.Writer) -> None:
+        db.insert("tasks", {"text": "half", "user_id": "u"})
+        raise KeyboardInterrupt
+
+    with fdb.open(url, schema) as db:
+        for _ in range(3):  # more often than the pool has idle connections at first
+            with pytest.raises(KeyboardInterrupt):
+                db.run(interrupted)
+        db.run(add_task, text="after", user_id="u")
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.read() as txn:  # a pooled connection is idle before it is lent again
+            assert txn.conn.info.transaction_status == 2  # INTRANS: only this read's
+    assert texts == ["after"]
+
+
+def test_the_url_password_stays_out_of_repr() -> None:
+    from fusiondb.engine.postgres.url import redacted, split_url
+
+    assert redacted("postgresql://u:secret@h:5/d?schema=s") == "postgresql://u:***@h:5/d?schema=s"
+    assert split_url("postgresql://u@h/d?sslmode=disable&schema=app") == (
+        "postgresql://u@h/d?sslmode=disable", "app",
+    )
+
+
+def test_open_stored_reads_a_postgres_database_with_its_own_schema(url: str) -> None:
+    with pytest.raises(fdb.NotADatabase, match="no fusiondb database"):
+        fdb.open_stored(url)
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="kept", user_id="u")
+    with fdb.open_stored(url) as stored:
+        rows = stored.run(fdb.query(lambda db: db.query("tasks").as_dicts().collect()))
+    assert [r["text"] for r in rows] == ["kept"]
