@@ -98,7 +98,7 @@ class Database:
             self._guard = CatalogGuard(
                 catalog.version,
                 {name: catalog.tables[name].shape() for name in opened.infos},
-                path,
+                None if path is None else _shown(path),
             )
             engine.guard = self._guard
         self._feed = ChangeFeed(engine)
