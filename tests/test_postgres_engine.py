@@ -364,3 +364,21 @@ def test_open_stored_reads_a_postgres_database_with_its_own_schema(url: str) -> 
     with fdb.open_stored(url) as stored:
         rows = stored.run(fdb.query(lambda db: db.query("tasks").as_dicts().collect()))
     assert [r["text"] for r in rows] == ["kept"]
+
+
+def test_a_schema_changed_by_another_process_is_refused_before_writing(url: str) -> None:
+    from tests.models import Task
+
+    old = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]))
+    new = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]).index("by_p", ["priority"]))
+    with fdb.open(url, old) as first:
+        first.run(add_task, text="a", user_id="u", priority=2)
+        with fdb.open(url, new) as second:  # another "process": an engine of its own
+            with pytest.raises(fdb.SchemaError, match="changed by another process"):
+                first.run(add_task, text="refused", user_id="u")
+            second.run(add_task, text="b", user_id="u", priority=1)
+            by_p = second.run(fdb.query(lambda db: [
+                t.text for t in db.query("tasks").with_index("by_p", lambda q: q.gte("priority", 0))
+                .collect()
+            ]))
+    assert by_p == ["b", "a"]  # the new index holds the old document and the new one
