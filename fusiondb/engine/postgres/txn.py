@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import orjson
 import psycopg
@@ -29,9 +29,6 @@ from . import blobs, catalog, changelog, ddl, search
 from .filters import row_filter
 from .keys import key_function
 from .scan import scan_sql
-
-if TYPE_CHECKING:
-    from .engine import PgEngine
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
@@ -85,10 +82,18 @@ class _Savepoint:
         return False
 
 
+class EngineState(Protocol):
+    """What a transaction shares with its engine (``engine.PgEngine``)."""
+
+    layouts: dict[str, Any]
+    cursor_seq: int
+    channel: str
+
+
 class PgTxn:
     """Reads and writes of one connection's current transaction."""
 
-    def __init__(self, engine: PgEngine, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    def __init__(self, engine: EngineState, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         self.engine = engine
         self.conn = conn
         self.cur: Cursor = conn.cursor()
@@ -319,14 +324,17 @@ class PgTxn:
             cur.execute("COMMIT")
             return 0
         assert origin is not None
-        # Lock, append, commit: one round trip (pipeline mode).
         appended = self.conn.cursor()
+        # Lock, append, commit: one round trip (pipeline mode). Never prepared: psycopg's
+        # cache of prepared statements can lose track of one in a pipeline that a conflict
+        # aborted ("prepared statement does not exist" on the next transaction).
         with self.conn.pipeline():
-            cur.execute(changelog.LOCK)
+            cur.execute(changelog.LOCK, prepare=False)
             appended.execute(
-                changelog.APPEND, changelog.append_params(origin, payload, self.engine.channel)
+                changelog.APPEND, changelog.append_params(origin, payload, self.engine.channel),
+                prepare=False,
             )
-            cur.execute("COMMIT")
+            cur.execute("COMMIT", prepare=False)
         row = appended.fetchone()
         return int(row[0])  # type: ignore[index]
 
