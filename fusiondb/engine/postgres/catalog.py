@@ -47,8 +47,6 @@ BOOTSTRAP = (
     CREATE_CHUNKS,
 )
 
-# The statement each transaction begins with (simple protocol: one round trip for both).
-META = "SELECT catalog_version, ddl FROM _fdb_meta"
 
 
 def bootstrap(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> bool:

@@ -115,19 +115,19 @@ class PgLogReader:
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
         self._dirty = False  # before reading: a notification from now on is seen again
         gap, self._gap = self._gap, False
-        with self._lock, TRANSLATE, self._conn.transaction():
-            cur = self._conn.cursor()
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            rows = cur.execute(
-                "SELECT seq, origin, CASE WHEN origin = %s THEN NULL ELSE writes END "
-                "FROM _fdb_changelog WHERE seq > %s ORDER BY seq",
+        # One statement, so one snapshot: the entries and how far the log was trimmed.
+        with self._lock, TRANSLATE:
+            rows = self._conn.execute(
+                "SELECT t.upto, l.seq, l.origin, CASE WHEN l.origin = %s THEN NULL ELSE l.writes END "
+                "FROM _fdb_log_trim t LEFT JOIN _fdb_changelog l ON l.seq > %s ORDER BY l.seq",
                 (skip_origin, seq),
             ).fetchall()
-            upto = cur.execute("SELECT upto FROM _fdb_log_trim").fetchone()
-        complete = not gap and (upto is None or int(upto[0]) <= seq)  # type: ignore[call-overload]
+        upto = int(rows[0][0]) if rows else 0
+        complete = not gap and upto <= seq
         entries = [
-            LogEntry(int(s), str(o), None if w is None else bytes(w))  # type: ignore[call-overload,arg-type]
-            for s, o, w in rows
+            LogEntry(int(s), str(o), None if w is None else bytes(w))
+            for _, s, o, w in rows
+            if s is not None
         ]
         return entries, complete
 

@@ -1,7 +1,7 @@
 """``PgTxn``: the engine's transaction object on one pooled psycopg connection (``base.py``).
 
 Connections are in autocommit mode and transactions are begun explicitly, together with a
-read of ``_fdb_meta`` in the same round trip (``catalog.META``): a write as ``SERIALIZABLE``,
+read of ``_fdb_meta`` in the same round trip (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``,
 a read as ``REPEATABLE READ READ ONLY`` (one snapshot). Every write computes the key bytes of
 the table's indexes from the document (``keys.py``), using the index registry cached per
 table under the ``ddl`` token it was read with.
@@ -32,8 +32,13 @@ from .scan import scan_sql
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
-BEGIN_WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE; " + catalog.META
-BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + catalog.META
+BEGIN_WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT catalog_version, ddl, NULL FROM _fdb_meta"
+# A read also takes the change log's position in its snapshot (a live query needs it). Not a
+# write: under SERIALIZABLE that read would make every two concurrent writers conflict.
+BEGIN_READ = (
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+    f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
+)
 FETCH_BATCH = 500
 
 
@@ -105,6 +110,7 @@ class PgTxn:
         self.begun_version = 0
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
+        self.position: int | None = None  # the log position a read's snapshot sees
 
     def begin(self, write: bool) -> None:
         cur = self.cur
@@ -113,6 +119,7 @@ class PgTxn:
         row = cur.fetchone()
         assert row is not None
         self.begun_version, self.ddl = int(row[0]), str(row[1])
+        self.position = None if row[2] is None else int(row[2])
         self.changed = False
         self.generation += 1
 
@@ -196,6 +203,8 @@ class PgTxn:
         return blobs.read(self.cur, file, chunk_size, pos, n, into)
 
     def log_position(self) -> int:
+        if self.position is not None:
+            return self.position
         return changelog.position(self.cur)
 
     def catalog_version(self) -> int:
