@@ -361,6 +361,10 @@ def open(
 ) -> Database:
     """Open (creating if needed) the database at ``path``; ``None`` gives an ephemeral one.
 
+    A ``postgresql://user@host:port/dbname?schema=NAME`` (or ``postgres://``) URL opens a
+    database on PostgreSQL (the extra ``fusiondb[postgres]``): every fusiondb table in the
+    schema ``NAME`` (created if missing; default ``public``).
+
     ``":memory:"`` and ``""`` (what SQLite calls a private in-memory and a temporary
     database) are ephemeral too: only this ``Database`` sees them.
     """
