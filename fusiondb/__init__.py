@@ -42,7 +42,9 @@ from .core.errors import (
     ReadOnlyError,
     SchemaError,
     SchemaMismatch,
+    TransactionConflict,
     UniqueError,
+    UnsupportedOperation,
     ValidationError,
 )
 from .core.functions import MutationFunction, QueryFunction, mutation, query
@@ -97,7 +99,9 @@ __all__ = [
     "Subscription",
     "TableDef",
     "TableStatus",
+    "TransactionConflict",
     "UniqueError",
+    "UnsupportedOperation",
     "ValidationError",
     "Writer",
     "mutation",

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from .check import CheckReport
 from .check import check as run_check
@@ -23,7 +24,7 @@ from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
 from .core.schema import Schema, TableDef
 from .engine import open_engine, probe_file
-from .evolution.catalog import SchemaChange, open_catalog
+from .evolution.catalog import OpenResult, SchemaChange, StoredCatalog, open_catalog
 from .evolution.catalog import drop_table as drop_stored_table
 from .evolution.guard import CatalogGuard
 from .evolution.stored import adopt_catalog
@@ -35,6 +36,7 @@ from .storage import Storage
 from .storage import system_tables as storage_tables
 from .system import System
 from .transaction.changefeed import ChangeFeed
+from .transaction.retry import retrying
 from .transaction.runner import Runner
 from .transaction.tables import Tables
 
@@ -72,11 +74,16 @@ class Database:
                 with engine.read() as rtxn:
                     self.schema, opened = adopt_catalog(rtxn, declared)
             else:
-                with engine.write() as txn:
-                    opened = open_catalog(
-                        txn, schema, declared, validate=schema_validation, progress=progress
-                    )
-                    txn.commit()
+
+                def bring_up() -> OpenResult:
+                    with engine.write() as txn:
+                        result = open_catalog(
+                            txn, schema, declared, validate=schema_validation, progress=progress
+                        )
+                        txn.commit()
+                    return result
+
+                opened = retrying(bring_up)
         except BaseException:
             engine.close()
             raise
@@ -91,7 +98,7 @@ class Database:
             self._guard = CatalogGuard(
                 catalog.version,
                 {name: catalog.tables[name].shape() for name in opened.infos},
-                path,
+                None if path is None else _shown(path),
             )
             engine.guard = self._guard
         self._feed = ChangeFeed(engine)
@@ -136,10 +143,14 @@ class Database:
 
     def drop_table(self, name: str) -> None:
         """Delete a table removed from the schema, with all its documents. Cannot be undone."""
-        with self._engine.write() as txn:
-            catalog = drop_stored_table(txn, name, set(self._tables.by_name))
-            txn.forget_migrations(name)
-            txn.commit()
+        def drop() -> StoredCatalog:
+            with self._engine.write() as txn:
+                stored = drop_stored_table(txn, name, set(self._tables.by_name))
+                txn.forget_migrations(name)
+                txn.commit()
+            return stored
+
+        catalog = retrying(drop)
         if self._guard is not None:
             self._guard.accept(catalog.version)
         self._tables.forget_removed(name)
@@ -309,8 +320,18 @@ class Database:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.path or ":memory:"
+        where = _shown(self.path) if self.path else ":memory:"
         return f"<fdb.Database {where} {'closed' if self.closed else 'open'}>"
+
+
+def _shown(path: str) -> str:
+    """``path`` as shown to people: a database URL without its password."""
+    if "://" not in path:
+        return path
+    parts = urlsplit(path)
+    if parts.password is None:
+        return path
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def open_stored(path: str | os.PathLike[str]) -> Database:
@@ -326,7 +347,12 @@ def open_stored(path: str | os.PathLike[str]) -> Database:
             "sqlite": "a SQLite database, but not a fusiondb one (no _fdb_catalog table)",
             "other": "not a SQLite database",
         }[kind]
-        raise NotADatabase(f"{where}: {problem}", path=where)
+        if "://" in where:  # a PostgreSQL URL: what its schema holds
+            problem = {
+                "missing": "its schema holds no fusiondb database",
+                "other": "its schema holds tables fusiondb did not create (no _fdb_catalog)",
+            }[kind]
+        raise NotADatabase(f"{_shown(where)}: {problem}", path=_shown(where))
     return Database(where, Schema(), stored_schema=True)
 
 
@@ -334,6 +360,10 @@ def open(
     path: str | os.PathLike[str] | None, schema: Schema, **options: Any
 ) -> Database:
     """Open (creating if needed) the database at ``path``; ``None`` gives an ephemeral one.
+
+    A ``postgresql://user@host:port/dbname?schema=NAME`` (or ``postgres://``) URL opens a
+    database on PostgreSQL (the extra ``fusiondb[postgres]``): every fusiondb table in the
+    schema ``NAME`` (created if missing; default ``public``).
 
     ``":memory:"`` and ``""`` (what SQLite calls a private in-memory and a temporary
     database) are ephemeral too: only this ``Database`` sees them.

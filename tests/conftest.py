@@ -1,14 +1,19 @@
-"""Shared fixtures: one database factory, run over an in-memory and a file database.
+"""Shared fixtures: one database factory, run over an in-memory and a file database, and a
+PostgreSQL one when ``FUSIONDB_POSTGRES_URL`` is set.
 
-``make_db(schema=..., **options)`` opens a database of the current kind ("memory" or "file",
-the fixture's two params) with ``fdb.open`` options passed through; every database it opened is
-closed after the test. ``db`` is ``make_db()`` with the shared schema of ``tests.models``, so
-every test that takes ``db`` (or ``make_db``) runs twice. ``make_file_db`` and ``file_db`` are
-the same on a file only, for behaviour that needs one (several connections, threads, processes).
+``make_db(schema=..., **options)`` opens a database of the current kind ("memory", "file" or
+"postgres", the fixture's params) with ``fdb.open`` options passed through; every database it
+opened is closed after the test. ``db`` is ``make_db()`` with the shared schema of
+``tests.models``, so every test that takes ``db`` (or ``make_db``) runs on each kind.
+``make_file_db`` and ``file_db`` are the same on a SQLite file only, for behaviour that needs
+one (the file itself, its backup). On PostgreSQL each database is a fresh schema of the
+server's database (``?schema=fdbtest_<random>``), dropped with everything in it after the test.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,21 @@ import pytest
 import fusiondb as fdb
 from tests.models import schema as models_schema
 
-KINDS = ["memory", "file"]
+POSTGRES_URL = os.environ.get("FUSIONDB_POSTGRES_URL", "")
+KINDS = ["memory", "file", *(["postgres"] if POSTGRES_URL else [])]
+
+
+def postgres_url(schema: str) -> str:
+    """``FUSIONDB_POSTGRES_URL`` with ``?schema=`` (or ``&schema=``) added."""
+    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+
+
+def drop_postgres_schema(schema: str) -> None:
+    import psycopg
+
+    base = POSTGRES_URL.split("?", 1)[0]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 class DbFactory:
@@ -33,15 +52,20 @@ class DbFactory:
         self.kind = kind
         self.directory = directory
         self.opened: list[fdb.Database] = []
+        self.schemas: list[str] = []
 
     def __call__(self, schema: fdb.Schema = models_schema, **options: Any) -> fdb.Database:
         database = fdb.open(self._new_path(), schema, **options)
         self.opened.append(database)
         return database
 
-    def _new_path(self) -> Path | None:
+    def _new_path(self) -> Path | str | None:
         if self.kind == "memory":
             return None
+        if self.kind == "postgres":
+            name = f"fdbtest_{uuid.uuid4().hex[:16]}"
+            self.schemas.append(name)
+            return postgres_url(name)
         path, n = self.directory / "test.db", 1
         while path.exists():
             n += 1
@@ -51,11 +75,13 @@ class DbFactory:
     def close_all(self) -> None:
         for database in self.opened:
             database.close()  # closing twice is fine, so tests may close their own
+        for name in self.schemas:
+            drop_postgres_schema(name)
 
 
 @pytest.fixture(params=KINDS)
 def db_kind(request: pytest.FixtureRequest) -> str:
-    """The kind of database this run of the test uses: "memory" or "file"."""
+    """The kind of database this run of the test uses: "memory", "file" or "postgres"."""
     return str(request.param)
 
 

@@ -11,7 +11,14 @@ def raw_sql(db: fdb.Database, sql: str, params: tuple[Any, ...] = ()) -> list[tu
     """Rows of ``sql`` run on one of the database's own SQLite connections, in a read snapshot.
 
     For tests that check the stored bytes themselves (the FTS index, file chunks, the change
-    log), not only what queries return.
+    log), not only what queries return. On PostgreSQL, ``?`` marks become ``%s``.
     """
+    if is_postgres(db):
+        sql = sql.replace("?", "%s")
     with db._engine.read() as txn:  # type: ignore[attr-defined]
         return [tuple(row) for row in txn.conn.execute(sql, params)]
+
+
+def is_postgres(db: fdb.Database) -> bool:
+    """Whether ``db`` is on PostgreSQL (for the few tests that check an engine's own storage)."""
+    return db.path is not None and db.path.startswith(("postgresql://", "postgres://"))

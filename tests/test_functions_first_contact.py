@@ -5,13 +5,13 @@ savepoint; mistakes in declaring or calling a function get a typed error saying 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import fusiondb as fdb
+from tests.conftest import DbFactory
 from tests.models import Task, add_task, all_tasks, list_by_user
 
 
@@ -31,11 +31,10 @@ schema = fdb.Schema(
 )
 
 
-@pytest.fixture(params=["memory", "file"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fdb.Database]:
-    database = fdb.open(None if request.param == "memory" else tmp_path / "t.db", schema)
-    yield database
-    database.close()
+@pytest.fixture
+def db(make_db: DbFactory) -> fdb.Database:
+    """This file's schema on each kind of database (conftest's ``make_db``)."""
+    return make_db(schema)
 
 
 class Oops(Exception):

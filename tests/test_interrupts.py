@@ -17,6 +17,14 @@ from tests.models import add_task, all_tasks, read, write
 from tests.stress_workers import SPAWN
 
 
+@pytest.fixture(params=["memory", "file"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    """SQLite only: these tests interrupt the SQLite engine's own steps (its TRANSLATE, its
+    lock). On PostgreSQL an interrupted transaction is the server's to end: the connection's
+    rollback when it goes back to the pool (``engine/postgres/engine.py``)."""
+    return str(request.param)
+
+
 def _other_process_writes(path: str) -> int:
     from tests.models import add_task as add
     from tests.models import schema

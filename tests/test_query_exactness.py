@@ -99,11 +99,10 @@ def set_title(db: fdb.Writer, doc_id: str, title: str) -> None:
     db.patch(doc_id, {"title": title})
 
 
-@pytest.fixture(params=["memory", "file"])
-def edb(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    database = fdb.open(None if request.param == "memory" else tmp_path / "t.db", schema)
-    yield database
-    database.close()
+@pytest.fixture
+def edb(make_db: Any) -> Any:
+    """This file's schema on each kind of database (conftest's ``make_db``)."""
+    return make_db(schema)
 
 
 def read(db: fdb.Database, fn: Callable[[fdb.Reader], Any]) -> Any:

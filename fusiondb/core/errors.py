@@ -174,7 +174,30 @@ class DatabaseClosed(FusionError):
 
 
 class DatabaseError(FusionError):
-    """SQLite reported an error fusiondb has no more specific type for (I/O, corruption, full disk)."""
+    """The database engine (SQLite, PostgreSQL) reported an error fusiondb has no more
+    specific type for (I/O, corruption, full disk, an unreachable server)."""
+
+
+class UnsupportedOperation(FusionError):
+    """A call this database's engine cannot do (``db.backup`` on PostgreSQL, which ``pg_dump``
+    does); ``operation`` names the call, ``engine`` the engine ("sqlite" or "postgres"). The
+    message says what to use instead. Nothing was changed."""
+
+    def __init__(self, message: str, *, operation: str, engine: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.engine = engine
+
+
+class TransactionConflict(FusionError):
+    """A mutation kept conflicting with concurrent ones (PostgreSQL aborted it for a
+    serialization failure or deadlock ``attempts`` times in a row, and fusiondb ran it again
+    each time): nothing of it was written. Retry later, or make fewer writers update the same
+    documents at once."""
+
+    def __init__(self, message: str, *, attempts: int, orig: BaseException | None = None) -> None:
+        super().__init__(message, orig=orig)
+        self.attempts = attempts
 
 
 class InvalidImport(FusionError, ValueError):
@@ -214,6 +237,7 @@ for _error in (
     FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
     SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
     DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, DestinationNotEmpty,
+    UnsupportedOperation, TransactionConflict,
 ):
     _error.__module__ = "fusiondb"
 del _error

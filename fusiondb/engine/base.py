@@ -21,12 +21,12 @@ FTS5), so nothing above it builds SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 from ..core.documents import Row
-from ..core.errors import DatabaseError
+from ..core.errors import DatabaseError, FusionError
 from ..core.expr import Expr
 from ..core.keys import Key, SearchEntry
 from ..core.progress import ProgressCallback
@@ -61,6 +61,13 @@ class KeyTaken(DatabaseError):
         super().__init__(message, orig=orig)
         self.table = table
         self.index = index
+
+
+class RetryTransaction(FusionError):
+    """Raised by an engine whose transactions can fail for concurrency alone (PostgreSQL's
+    serialization failures and deadlocks): nothing of the transaction was written, and the
+    transaction runner runs the whole function again (``transaction/runner.py``). Internal:
+    the runner never lets it reach the caller."""
 
 
 class IndexScan(NamedTuple):
@@ -220,9 +227,9 @@ class WriteTxn(ReadTxn, Protocol):
         index is taken."""
         ...
 
-    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         """Store new documents ``(creation_time, doc)``, in one statement where the engine can;
-        they get consecutive row numbers: returns the first. ``KeyTaken`` if one's key of a
+        returns their row numbers, in order (increasing). ``KeyTaken`` if one's key of a
         unique index is taken (by a stored document or one before it): those before it may
         be stored (the caller wraps the call in a ``savepoint`` to undo them)."""
         ...

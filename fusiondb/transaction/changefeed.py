@@ -77,7 +77,9 @@ class ChangeFeed:
             txn.commit()
             seq = self._latest + 1
         with self._cond:
-            self._latest = seq
+            # max: on PostgreSQL threads of this process commit at the same time, and may
+            # reach here out of commit order (``take`` puts them back in order).
+            self._latest = max(self._latest, seq)
             if self._listening and self._log is not None:
                 self._own.add(seq)
             if self._listening:
@@ -139,6 +141,8 @@ class ChangeFeed:
         with self._cond:
             commits, self._pending = self._pending, []
             self._woken = False
+        if len(commits) > 1:
+            commits.sort(key=lambda c: c[0])
         if self._log is None:
             return commits, True
         foreign, complete = self._poll()
@@ -148,7 +152,9 @@ class ChangeFeed:
         return commits, complete
 
     def _poll(self) -> tuple[list[Commit], bool]:
-        """Other processes' commits since the last poll."""
+        """Other processes' commits since the last poll. (An incomplete read whose entries
+        follow on from the last one seen is not a trimmed log: the reader lost track some
+        other way, e.g. its notifications, and it stays incomplete.)"""
         with self._log_lock:
             log = self._log
             if log is None or self._engine.closed or not log.moved():
@@ -156,8 +162,9 @@ class ChangeFeed:
             entries, complete = log.read_since(self._seen, self.origin)
             with self._cond:
                 own = self._own
-                if not complete and entries and own.issuperset(
-                    range(self._seen + 1, entries[0].seq)
+                if (
+                    not complete and entries and entries[0].seq > self._seen + 1
+                    and own.issuperset(range(self._seen + 1, entries[0].seq))
                 ):
                     complete = True  # the gap holds only commits handed over directly
                 if entries:

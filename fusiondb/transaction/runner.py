@@ -1,10 +1,12 @@
 """``Runner``: the one lifecycle that runs a function in a transaction.
 
 A query runs in ``engine.read()``: one snapshot; a mutation in ``engine.write()``: the single
-writer, serializable. Either way the function gets a fresh ``TxnContext`` (behind its
-``Reader``/``Writer``), which is marked inactive when the function returns, so a ``db``
-smuggled out of it fails loudly. A mutation's write set goes to the change feed as it commits
-(``ChangeFeed.commit``), still under the write lock, so commits reach subscribers in order.
+writer, serializable (on PostgreSQL one of many: a mutation the engine aborts for a conflict
+is run again, function included, by ``retry.retrying``). Either way the function gets a
+fresh ``TxnContext`` (behind its ``Reader``/``Writer``), which is marked inactive when the
+function returns, so a ``db`` smuggled out of it fails loudly. A mutation's write set goes to
+the change feed as it commits (``ChangeFeed.commit``), still under the write lock, so commits
+reach subscribers in order.
 One run at a time per thread: a nested ``db.run`` would deadlock on the writer or read a
 different snapshot, so it is refused with a message saying what to do instead.
 
@@ -24,6 +26,7 @@ from .changefeed import ChangeFeed
 from .context import Clock, Pins, TxnContext
 from .reader import Reader
 from .readset import ReadSet
+from .retry import retrying
 from .tables import Tables
 from .writer import Writer
 
@@ -100,15 +103,19 @@ class Runner:
             raise nested_run_error(fn if public else None)
         try:
             local.busy = True
-            with self.engine.write() as txn:
-                if txn.foreign:
-                    self.clock.forget()
-                ctx = TxnContext.writing(txn, self.tables, self.clock)
-                try:
-                    result = fn(Writer(ctx), **args) if public else fn(ctx)  # type: ignore[arg-type]
-                finally:
-                    ctx.active = False
-                self.feed.commit(txn, ctx.writes)
-            return result
+            return retrying(lambda: self._attempt(fn, args, public))
         finally:
             local.busy = False
+
+    def _attempt(self, fn: Callable[..., Any], args: dict[str, Any] | None, public: bool) -> Any:
+        """One run of a mutation in one write transaction (``retrying`` may run it again)."""
+        with self.engine.write() as txn:
+            if txn.foreign:
+                self.clock.forget()
+            ctx = TxnContext.writing(txn, self.tables, self.clock)
+            try:
+                result = fn(Writer(ctx), **args) if public else fn(ctx)  # type: ignore[arg-type]
+            finally:
+                ctx.active = False
+            self.feed.commit(txn, ctx.writes)
+        return result

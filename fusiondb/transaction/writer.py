@@ -148,13 +148,12 @@ class Writer(Reader, Nesting):
                 # A refused document leaves those before it stored but unrecorded: undo them,
                 # then store one at a time to keep them and name the refused one.
                 with self._txn.savepoint():
-                    first = self._txn.insert_many(info.name, rows)
+                    rowids = self._txn.insert_many(info.name, rows)
             except KeyTaken:
                 self._insert_each(info, rows, ids)  # raises the refused document's error
                 return
         else:
-            first = self._txn.insert_many(info.name, rows)
-        rowids = range(first, first + len(raws))
+            rowids = self._txn.insert_many(info.name, rows)
         if rowids[-1] > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
         ctx = self._ctx

@@ -238,13 +238,14 @@ class SqliteTxn:
             raise _key_taken(table, exc) or exc from None
         return self.conn.last_insert_rowid()
 
-    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> range:
         # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
         try:
             self.cur.executemany(_INSERT[table], rows)
         except apsw.ConstraintError as exc:
             raise _key_taken(table, exc) or exc from None
-        return self.conn.last_insert_rowid() - len(rows) + 1
+        last = self.conn.last_insert_rowid()
+        return range(last - len(rows) + 1, last + 1)
 
     def update(self, table: str, rowid: int, doc: str) -> None:
         try:

@@ -1,0 +1,471 @@
+"""``PgTxn``: the engine's transaction object on one pooled psycopg connection (``base.py``).
+
+Connections are in autocommit mode and transactions are begun explicitly, together with a
+read of ``_fdb_meta`` in the same round trip (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``,
+a read as ``REPEATABLE READ READ ONLY`` (one snapshot). Every write computes the key bytes of
+the table's indexes from the document (``keys.py``), using the index registry cached per
+table under the ``ddl`` token it was read with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, Protocol
+
+import orjson
+import psycopg
+from psycopg import pq
+
+from ...core.documents import Row
+from ...core.errors import DatabaseError
+from ...core.keys import SearchEntry
+from ...core.progress import Progress, ProgressCallback
+from ...core.schema import SearchIndexDef
+from ..base import IndexScan, RetryTransaction, SearchScan
+from ..sqlite.fts import tokenize
+from . import blobs, catalog, changelog, ddl, search
+from .filters import row_filter
+from .keys import key_function
+from .scan import scan_sql
+
+Cursor = psycopg.Cursor[tuple[Any, ...]]
+
+BEGIN_WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT catalog_version, ddl, NULL FROM _fdb_meta"
+# A read also takes the change log's position in its snapshot (a live query needs it). Not a
+# write: under SERIALIZABLE that read would make every two concurrent writers conflict.
+BEGIN_READ = (
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+    f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
+)
+FETCH_BATCH = 500
+
+
+class Layout(NamedTuple):
+    """A table's indexes as its writes need them: key functions and the statements."""
+
+    keys: tuple[Callable[[dict[str, Any]], bytes], ...]
+    insert: str
+    insert_at: str
+    update: str
+
+
+def _layout(table: str, indexes: list[tuple[str, tuple[str, ...]]]) -> Layout:
+    t = ddl.table_sql(table)
+    columns = [ddl.key_column(name) for name, _ in indexes]
+    names = ", ".join(["creation_time", "doc", *columns])
+    marks = ", ".join(["%s"] * (2 + len(columns)))
+    sets = ", ".join(["doc = %s", *(f"{c} = %s" for c in columns)])
+    return Layout(
+        tuple(key_function(fields) for _, fields in indexes),
+        f"INSERT INTO {t} ({names}) VALUES ({marks}) RETURNING _id",
+        f"INSERT INTO {t} (_id, {names}) VALUES (%s, {marks})",
+        f"UPDATE {t} SET {sets} WHERE _id = %s",
+    )
+
+
+class _Savepoint:
+    __slots__ = ("_cur",)
+
+    def __init__(self, cur: Cursor) -> None:
+        self._cur = cur
+
+    def __enter__(self) -> None:
+        self._cur.execute("SAVEPOINT fdb")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
+        if exc is None:
+            self._cur.execute("RELEASE SAVEPOINT fdb")
+        else:
+            try:
+                self._cur.execute("ROLLBACK TO SAVEPOINT fdb")
+                self._cur.execute("RELEASE SAVEPOINT fdb")
+            except psycopg.Error:
+                pass  # the transaction failed as a whole; its rollback undoes this too
+        return False
+
+
+class EngineState(Protocol):
+    """What a transaction shares with its engine (``engine.PgEngine``)."""
+
+    layouts: dict[str, Any]
+    cursor_seq: int
+    channel: str
+
+
+class PgTxn:
+    """Reads and writes of one connection's current transaction."""
+
+    def __init__(self, engine: EngineState, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.cur: Cursor = conn.cursor()
+        # Other processes may insert at any time: the clock's floor is looked up in every
+        # write transaction (that read also makes concurrent inserts into one table conflict,
+        # so creation time keeps increasing with the row number).
+        self.foreign = True
+        self.ddl = ""
+        self.begun_version = 0
+        self.changed = False
+        self.generation = 0  # counts transactions: a stale scan generator closes nothing
+        self.position: int | None = None  # the log position a read's snapshot sees
+
+    def begin(self, write: bool) -> None:
+        cur = self.cur
+        cur.execute(BEGIN_WRITE if write else BEGIN_READ)
+        cur.nextset()
+        row = cur.fetchone()
+        assert row is not None
+        self.begun_version, self.ddl = int(row[0]), str(row[1])
+        self.position = None if row[2] is None else int(row[2])
+        self.changed = False
+        self.generation += 1
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, table: str, rowid: int) -> Row | None:
+        row = self.cur.execute(
+            f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id = %s", (rowid,)
+        ).fetchone()
+        return row  # type: ignore[return-value]
+
+    def scan(self, spec: IndexScan) -> list[Any]:
+        if not spec.filters:
+            sql, params = scan_sql(spec)
+            return self.cur.execute(sql, params).fetchall()
+        return list(self.iter_scan(spec))
+
+    def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
+        sql, params = scan_sql(spec)
+        keep = row_filter(spec.filters) if spec.filters else None
+        return self._stream(sql, params, keep, spec.limit)
+
+    def _stream(
+        self, sql: str, params: list[Any], keep: Callable[[tuple[Any, ...]], bool] | None,
+        limit: int | None,
+    ) -> Iterator[Any]:
+        """Rows of ``sql`` through a server-side cursor (other statements may run meanwhile)."""
+        self.engine.cursor_seq += 1
+        generation = self.generation
+        cur = self.conn.cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
+        try:
+            cur.itersize = FETCH_BATCH
+            cur.execute(sql, params)
+            taken = 0
+            while limit is None or taken < limit:
+                rows = cur.fetchmany(FETCH_BATCH)
+                if not rows:
+                    return
+                for row in rows:
+                    if keep is None or keep(row):
+                        yield row
+                        taken += 1
+                        if limit is not None and taken >= limit:
+                            return
+        finally:
+            # Only in its own transaction: the cursor ended with it, and another may run now.
+            if (
+                generation == self.generation and not self.conn.closed
+                and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS
+            ):
+                cur.close()
+
+    def search(self, spec: SearchScan) -> Iterator[Any]:
+        return search.search_rows(self.conn.cursor(), spec)
+
+    def rows_after(self, table: str, rowid: int, limit: int) -> list[Any]:
+        return self.cur.execute(
+            f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id > %s "
+            "ORDER BY _id LIMIT %s",
+            (rowid, limit),
+        ).fetchall()
+
+    def count(self, table: str, after_rowid: int = 0) -> int:
+        row = self.cur.execute(
+            f"SELECT count(*) FROM {ddl.table_sql(table)} WHERE _id > %s", (after_rowid,)
+        ).fetchone()
+        return int(row[0])  # type: ignore[index]
+
+    def max_creation_time(self, table: str) -> float | None:
+        row = self.cur.execute(
+            f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text)
+
+    def read_file(
+        self, file: int, chunk_size: int, pos: int, n: int, into: memoryview | None
+    ) -> list[bytes] | None:
+        return blobs.read(self.cur, file, chunk_size, pos, n, into)
+
+    def log_position(self) -> int:
+        if self.position is not None:
+            return self.position
+        return changelog.position(self.cur)
+
+    def catalog_version(self) -> int:
+        row = self.cur.execute("SELECT catalog_version FROM _fdb_meta").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def read_catalog(self) -> dict[str, str] | None:
+        return catalog.read(self.cur)
+
+    def migration_state(self, name: str) -> tuple[int, int, int, bool] | None:
+        return catalog.migration_state(self.cur, name)
+
+    def integrity_problems(self) -> list[str]:
+        """Rows whose stored index keys differ from the keys of their documents."""
+        problems: list[str] = []
+        tables = [str(r[0]) for r in self.cur.execute(
+            "SELECT DISTINCT tbl FROM _fdb_indexes ORDER BY tbl"
+        ).fetchall()]
+        for table in tables:
+            indexes = catalog.registered_indexes(self.cur, table)
+            layout = _layout(table, indexes)
+            columns = ", ".join(ddl.key_column(name) for name, _ in indexes)
+            for row in self.cur.execute(
+                f"SELECT _id, doc, {columns} FROM {ddl.table_sql(table)} ORDER BY _id"
+            ).fetchall():
+                doc = orjson.loads(row[1])
+                for (name, _), fn, stored in zip(indexes, layout.keys, row[2:], strict=True):
+                    if stored is None or bytes(stored) != fn(doc):
+                        problems.append(f"table {table!r}, row {row[0]}: index {name!r} key is stale")
+        return problems
+
+    def creation_order_breaks(self, table: str) -> int:
+        row = self.cur.execute(
+            "SELECT count(*) FROM (SELECT creation_time < lag(creation_time) OVER (ORDER BY _id) "
+            f"AS back FROM {ddl.table_sql(table)}) s WHERE back"
+        ).fetchone()
+        return int(row[0])  # type: ignore[index]
+
+    def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
+        return search.matches(self.cur, table, index)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def _layout(self, table: str) -> Layout:
+        cache = self.engine.layouts
+        found = cache.get(table)
+        if found is not None and found[0] == self.ddl:
+            cached: Layout = found[1]
+            return cached
+        layout = _layout(table, catalog.registered_indexes(self.cur, table))
+        cache[table] = (self.ddl, layout)
+        return layout
+
+    def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
+        layout = self._layout(table)
+        keys = _keys(layout, doc)
+        self.changed = True
+        if rowid is not None:
+            self.cur.execute(layout.insert_at, (rowid, creation_time, doc, *keys))
+            self.cur.execute(
+                "SELECT setval(s, %s) FROM (SELECT pg_get_serial_sequence(%s, '_id') AS s) q "
+                "WHERE coalesce(pg_sequence_last_value(s), 0) < %s",
+                (rowid, ddl.table_sql(table), rowid),
+            )
+            return rowid
+        row = self.cur.execute(layout.insert, (creation_time, doc, *keys)).fetchone()
+        return int(row[0])  # type: ignore[index]
+
+    def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
+        layout = self._layout(table)
+        self.changed = True
+        cur = self.cur
+        cur.executemany(
+            layout.insert, [(ct, doc, *_keys(layout, doc)) for ct, doc in rows], returning=True
+        )
+        ids: list[int] = []
+        while True:
+            row = cur.fetchone()
+            if row is not None:
+                ids.append(int(row[0]))
+            if not cur.nextset():
+                break
+        return ids
+
+    def update(self, table: str, rowid: int, doc: str) -> None:
+        layout = self._layout(table)
+        self.changed = True
+        self.cur.execute(layout.update, (doc, *_keys(layout, doc), rowid))
+
+    def delete(self, table: str, rowid: int) -> None:
+        self.changed = True
+        self.cur.execute(f"DELETE FROM {ddl.table_sql(table)} WHERE _id = %s", (rowid,))
+
+    def search_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[SearchEntry, ...] | None,
+        new: tuple[SearchEntry, ...] | None,
+    ) -> None:
+        search.sync(self.cur, table, rowid, indexes, old, new)
+
+    def savepoint(self) -> _Savepoint:
+        return _Savepoint(self.cur)
+
+    def write_chunk(self, file: int, seq: int, data: memoryview) -> None:
+        self.changed = True
+        blobs.write_chunk(self.cur, file, seq, data)
+
+    def delete_chunks(self, file: int) -> None:
+        self.changed = True
+        blobs.delete_chunks(self.cur, file)
+
+    def wrote(self) -> bool:
+        return self.changed
+
+    def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
+        if self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            raise DatabaseError(
+                "a statement of this transaction failed and the function caught the error: "
+                "the transaction was rolled back and nothing of it was written"
+            )
+        cur = self.cur
+        if payload is None:
+            cur.execute("COMMIT")
+            return 0
+        assert origin is not None
+        appended = self.conn.cursor()
+        # Lock, append, commit: one round trip (pipeline mode). Never prepared: psycopg's
+        # cache of prepared statements can lose track of one in a pipeline that a conflict
+        # aborted ("prepared statement does not exist" on the next transaction).
+        with self.conn.pipeline():
+            cur.execute(changelog.LOCK, prepare=False)
+            appended.execute(
+                changelog.APPEND, changelog.append_params(origin, payload, self.engine.channel),
+                prepare=False,
+            )
+            cur.execute("COMMIT", prepare=False)
+        row = appended.fetchone()
+        return int(row[0])  # type: ignore[index]
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _ddl_changed(self) -> None:
+        self.ddl = catalog.bump_ddl(self.cur)
+
+    def ensure_internal_tables(self) -> None:
+        pass  # made once per schema when the engine opens (catalog.bootstrap)
+
+    def create_table(self, table: str) -> None:
+        self.cur.execute(ddl.create_table(table))  # type: ignore[arg-type]
+        self._ddl_changed()
+
+    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
+        for index in search_indexes:
+            search.drop(self.cur, table, index)
+        self.cur.execute(ddl.drop_table(table))  # type: ignore[arg-type]
+        catalog.unregister_index(self.cur, table, None)
+        self._ddl_changed()
+
+    def sync_view(self, table: str, number: int, fields: tuple[str, ...]) -> None:
+        pass  # no views for other tools on PostgreSQL (the SQLite engine's are for its shell)
+
+    def create_index(
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        rows: int, progress: ProgressCallback | None,
+    ) -> None:
+        cur = self.cur
+        cur.execute(ddl.add_key_column(table, index))  # type: ignore[arg-type]
+        catalog.register_index(cur, table, index, fields)
+        self._ddl_changed()
+        if rows:
+            fn = key_function(fields)
+            report = Progress(f"building index {table}.{index}", rows, progress)
+            last, done = 0, 0
+            t, column = ddl.table_sql(table), ddl.key_column(index)
+            while True:
+                batch = cur.execute(
+                    f"SELECT _id, doc FROM {t} WHERE _id > %s ORDER BY _id LIMIT %s",
+                    (last, FETCH_BATCH * 4),
+                ).fetchall()
+                if not batch:
+                    break
+                cur.executemany(
+                    f"UPDATE {t} SET {column} = %s WHERE _id = %s",
+                    [(fn(orjson.loads(doc)), rowid) for rowid, doc in batch],
+                )
+                last = int(batch[-1][0])
+                done += len(batch)
+                report.update(min(done, rows - 1))
+            report.finish()
+        cur.execute(ddl.create_index(table, index))  # type: ignore[arg-type]
+
+    def drop_format1_indexes(self, table: str) -> None:
+        pass  # PostgreSQL databases start at format 2
+
+    def drop_index(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_index(table, index))  # type: ignore[arg-type]
+        self.cur.execute(ddl.drop_key_column(table, index))  # type: ignore[arg-type]
+        catalog.unregister_index(self.cur, table, index)
+        self._ddl_changed()
+
+    def create_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        search.create(self.cur, table, index, progress)
+
+    def drop_search_index(self, table: str, index: str) -> None:
+        search.drop(self.cur, table, index)
+
+    def rebuild_search_index(
+        self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
+    ) -> None:
+        search.drop(self.cur, table, index.name)
+        search.create(self.cur, table, index, progress)
+
+    def backfill_default(self, table: str, path: str, value_json: str) -> None:
+        """Write ``value_json`` at top-level ``path`` of every document that lacks it (in
+        Python: the documents are JSON text, kept exactly as fusiondb wrote them)."""
+        value = orjson.loads(value_json)
+        t = ddl.table_sql(table)
+        layout = self._layout(table)
+        last = 0
+        while True:
+            batch = self.cur.execute(
+                f"SELECT _id, doc FROM {t} WHERE _id > %s ORDER BY _id LIMIT %s",
+                (last, FETCH_BATCH * 4),
+            ).fetchall()
+            if not batch:
+                break
+            changed = []
+            for rowid, raw in batch:
+                doc = orjson.loads(raw)
+                if isinstance(doc, dict) and path not in doc:
+                    doc[path] = value
+                    text = orjson.dumps(doc).decode()
+                    changed.append((text, *_keys(layout, text), rowid))
+            if changed:
+                self.changed = True
+                self.cur.executemany(layout.update, changed)
+            last = int(batch[-1][0])
+
+    def write_catalog(self, entries: Mapping[str, str], version: int) -> None:
+        catalog.write(self.cur, entries, version)
+
+    def save_migration(
+        self, name: str, table: str, state: tuple[int, int, int, bool], started: float | None
+    ) -> None:
+        self.changed = True
+        catalog.save_migration(self.cur, name, table, state, started, time.time())
+
+    def forget_migrations(self, table: str) -> None:
+        catalog.forget_migrations(self.cur, table)
+
+
+def _keys(layout: Layout, doc: str) -> list[bytes]:
+    if not layout.keys:
+        return []
+    data = orjson.loads(doc)
+    return [fn(data) for fn in layout.keys]
+
+
+__all__ = ["PgTxn", "RetryTransaction"]

@@ -1,0 +1,384 @@
+"""What only the PostgreSQL engine does: the URL contract, retried serializable mutations, a
+change log in commit order, live queries across processes over LISTEN/NOTIFY, and a lost
+LISTEN connection. Skipped only when ``FUSIONDB_POSTGRES_URL`` is unset."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import fusiondb as fdb
+from tests.conftest import POSTGRES_URL, drop_postgres_schema, postgres_url
+from tests.models import add_task, bump, schema, write_in_process
+
+pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="FUSIONDB_POSTGRES_URL is not set")
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A fresh schema's URL; the schema is dropped after the test."""
+    name = f"fdbtest_{uuid.uuid4().hex[:16]}"
+    yield postgres_url(name)
+    drop_postgres_schema(name)
+
+
+def _server() -> Any:
+    import psycopg
+
+    return psycopg.connect(POSTGRES_URL.split("?", 1)[0], autocommit=True)
+
+
+def by_user_counting() -> tuple[Counter[str], Any]:
+    runs: Counter[str] = Counter()
+
+    @fdb.query
+    def by_user(db: fdb.Reader, user_id: str) -> list[str]:
+        runs[user_id] += 1
+        q = db.query("tasks").with_index("by_user", lambda q: q.eq("user_id", user_id))
+        return [t.text for t in q.collect()]
+
+    return runs, by_user
+
+
+def run_child(target: Any, *args: Any) -> None:
+    proc = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0
+
+
+def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until true (no timed assertion: the limit only ends a hung test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+# -- the URL contract ------------------------------------------------------------------------
+
+
+def test_schema_parameter_names_the_namespace_and_is_created(url: str) -> None:
+    name = url.rsplit("schema=", 1)[1]
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="x", user_id="u")
+    with _server() as conn:
+        tables = {
+            r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (name,)
+            )
+        }
+    assert {"tasks", "_fdb_catalog", "_fdb_changelog"} <= tables
+    with fdb.open(url, schema) as db:  # reopened: the same documents
+        assert [t.text for t in db.run(fdb.query(lambda db: db.query("tasks").collect()))] == ["x"]
+
+
+def test_bad_schema_name_is_refused_before_connecting() -> None:
+    with pytest.raises(fdb.InvalidArgument, match="schema"):
+        fdb.open(postgres_url('x"; DROP TABLE y; --'), schema)
+
+
+def test_a_schema_with_other_tables_is_refused(url: str) -> None:
+    name = url.rsplit("schema=", 1)[1]
+    with _server() as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+        conn.execute(f'CREATE TABLE "{name}".theirs (a int)')
+    with pytest.raises(fdb.SchemaError, match="theirs"):
+        fdb.open(url, schema)
+    with _server() as conn:  # nothing was added
+        count = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (name,)
+        ).fetchone()
+    assert count == (1,)
+
+
+def test_backup_says_to_use_pg_dump_or_export(url: str, tmp_path: Any) -> None:
+    with fdb.open(url, schema) as db:
+        with pytest.raises(fdb.UnsupportedOperation, match="pg_dump") as info:
+            db.backup(tmp_path / "copy.db")
+        assert info.value.operation == "backup" and info.value.engine == "postgres"
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_without_the_extra_the_error_names_it(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("fusiondb.engine.postgres.engine")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(fdb.FusionError, match=r"pip install 'fusiondb\[postgres\]'"):
+        fdb.open(url, schema)
+
+
+# -- serializable mutations, retried ---------------------------------------------------------
+
+
+def test_a_conflicting_mutation_runs_again_and_no_update_is_lost(url: str) -> None:
+    """Two mutations read the same counter, then both write it: PostgreSQL aborts one, and
+    fusiondb runs it again (its function runs twice), so the counter counts both."""
+    with fdb.open(url, schema) as db:
+        counter = db.run(add_task, text="counter", user_id="c")
+        both_read = threading.Barrier(2, timeout=30)
+        attempts: Counter[str] = Counter()
+
+        @fdb.mutation
+        def increment(db: fdb.Writer, who: str) -> None:
+            attempts[who] += 1
+            task = db.get(counter)
+            if attempts[who] == 1:
+                both_read.wait()  # both first attempts have read the old value
+            db.patch(counter, {"priority": task.priority + 1})
+
+        threads = [threading.Thread(target=db.run, args=(increment,), kwargs={"who": w})
+                   for w in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = db.run(fdb.query(lambda db, i: db.get(i).priority), i=counter)
+    assert final == 2
+    assert sorted(attempts.values()) == [1, 2]  # one of them ran again
+
+
+def test_retries_are_bounded(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fusiondb.engine.base import RetryTransaction
+    from fusiondb.transaction import retry
+
+    monkeypatch.setattr(retry, "MAX_ATTEMPTS", 3)
+    runs = []
+
+    @fdb.mutation
+    def always_conflicts(db: fdb.Writer) -> None:
+        runs.append(1)
+        db.insert("tasks", {"text": "never", "user_id": "u"})
+        raise RetryTransaction("simulated serialization failure")
+
+    with fdb.open(url, schema) as db:
+        with pytest.raises(fdb.TransactionConflict) as info:
+            db.run(always_conflicts)
+        assert info.value.attempts == 3 and len(runs) == 3
+        assert db.run(fdb.query(lambda db: db.query("tasks").collect())) == []
+
+
+def test_threads_and_processes_lose_no_update(url: str) -> None:
+    n = 15
+    with fdb.open(url, schema) as db:
+        counter = db.run(add_task, text="counter", user_id="c")
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=write_in_process, args=(url, f"p{i}", n, counter))
+                 for i in range(2)]
+        for p in procs:
+            p.start()
+        threads = [threading.Thread(target=lambda: [db.run(bump, task_id=counter)
+                                                    for _ in range(n)]) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        final = db.run(fdb.query(lambda db, i: db.get(i).priority), i=counter)
+        count = db.run(fdb.query(lambda db: len(db.query("tasks").collect())))
+    assert final == 5 * n
+    assert count == 1 + 2 * n
+
+
+# -- the change log: commit order -------------------------------------------------------------
+
+
+def test_log_order_is_commit_order(url: str) -> None:
+    """Trap 1: a writer that began first but commits last must get the later number, or a
+    reader that read up to the earlier commit's number would never see it."""
+    with fdb.open(url, schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            start = reader.position()
+            slow_wrote = threading.Event()
+            release = threading.Event()
+
+            @fdb.mutation
+            def slow(db: fdb.Writer) -> None:
+                db.insert("tasks", {"text": "slow", "user_id": "s"})
+                slow_wrote.set()
+                assert release.wait(30)
+
+            thread = threading.Thread(target=db.run, args=(slow,))
+            thread.start()
+            assert slow_wrote.wait(30)
+            db.run(add_task, text="fast", user_id="f")  # commits while slow is open
+            entries, complete = reader.read_since(start, "")
+            assert complete and len(entries) == 1
+            seen = entries[-1].seq
+            release.set()
+            thread.join()
+            later, complete = reader.read_since(seen, "")
+            assert complete and len(later) == 1 and later[0].seq > seen
+        finally:
+            reader.close()
+
+
+def _commit_many(url: str, tag: str, n: int) -> None:
+    with fdb.open(url, schema) as db:
+        for i in range(n):
+            db.run(add_task, text=f"{tag}{i}", user_id=tag)
+
+
+def test_a_follower_reading_during_concurrent_commits_misses_none(url: str) -> None:
+    with fdb.open(url, schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            seen, got = reader.position(), []
+            ctx = multiprocessing.get_context("spawn")
+            procs = [ctx.Process(target=_commit_many, args=(url, f"w{i}", 40)) for i in range(3)]
+            for p in procs:
+                p.start()
+            while any(p.is_alive() for p in procs):
+                entries, complete = reader.read_since(seen, "")
+                assert complete
+                got.extend(e.seq for e in entries)
+                if entries:
+                    seen = entries[-1].seq
+            for p in procs:
+                p.join()
+                assert p.exitcode == 0
+            entries, _ = reader.read_since(seen, "")
+            got.extend(e.seq for e in entries)
+            with _server() as conn:
+                name = url.rsplit("schema=", 1)[1]
+                logged = [r[0] for r in conn.execute(
+                    f'SELECT seq FROM "{name}"._fdb_changelog WHERE seq > %s ORDER BY seq',
+                    (got[0] - 1 if got else 0,),
+                )]
+        finally:
+            reader.close()
+    assert got == sorted(got) and got == logged
+    assert len(got) >= 120
+
+
+# -- live queries across processes -------------------------------------------------------------
+
+
+def test_commit_in_another_process_reruns_exactly_the_affected_query(url: str) -> None:
+    with fdb.open(url, schema) as db:
+        runs, by_user = by_user_counting()
+        subs = {u: db.subscribe(by_user, user_id=u) for u in ("a", "b", "c")}
+        runs.clear()
+        run_child(_commit_many, url, "b", 3)
+        assert wait_for(lambda: subs["b"].value == ["b0", "b1", "b2"])
+        assert db.wait_idle()
+        assert set(runs) == {"b"}
+        assert 1 <= runs["b"] <= 3  # commits close together may coalesce
+        assert subs["a"].value == [] and subs["c"].value == []
+
+
+def test_a_lost_listen_connection_reruns_every_live_query_once(url: str) -> None:
+    with fdb.open(url, schema) as db, fdb.open(url, schema) as other:
+        runs, by_user = by_user_counting()
+        subs = {u: db.subscribe(by_user, user_id=u) for u in ("a", "b")}
+        assert db.wait_idle()
+        runs.clear()
+        log = db._feed._log  # type: ignore[attr-defined]
+        with _server() as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (log.listener_name,),
+            ).fetchone()
+        assert killed == (1,)
+        # While it reconnects, another process commits: its notification may be lost.
+        other.run(add_task, text="a-new", user_id="a")
+        assert wait_for(lambda: subs["a"].value == ["a-new"])
+        assert wait_for(lambda: runs["b"] >= 1)
+        assert db.wait_idle()
+        # Every live query ran again once for the gap; the one a commit touched maybe twice.
+        assert runs["b"] == 1
+        assert 1 <= runs["a"] <= 2
+
+
+def test_a_subscriber_behind_the_trimmed_log_reruns_everything(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fusiondb.engine.postgres import changelog
+
+    monkeypatch.setattr(changelog, "KEEP", 3)
+    monkeypatch.setattr(changelog, "TRIM_EVERY", 1)
+    with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
+        runs, by_user = by_user_counting()
+        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
+        assert watcher.wait_idle()
+        runs.clear()
+        # Hold the watcher's worker so it cannot read the log while it is trimmed past it.
+        with watcher._subs._lock:  # type: ignore[attr-defined]
+            for i in range(10):
+                other.run(add_task, text=f"a{i}", user_id="a")
+        assert wait_for(lambda: subs["a"].value == [f"a{i}" for i in range(10)])
+        assert watcher.wait_idle()
+        assert runs == Counter({"a": 1, "b": 1})  # it cannot know what it missed
+        name = url.rsplit("schema=", 1)[1]
+        with _server() as conn:
+            kept = conn.execute(f'SELECT count(*) FROM "{name}"._fdb_changelog').fetchone()
+        assert kept is not None and kept[0] <= 3
+
+
+def test_an_interrupted_mutation_leaves_nothing_and_the_pool_usable(url: str) -> None:
+    @fdb.mutation
+    def interrupted(db: fdb.Writer) -> None:
+        db.insert("tasks", {"text": "half", "user_id": "u"})
+        raise KeyboardInterrupt
+
+    with fdb.open(url, schema) as db:
+        for _ in range(3):  # more often than the pool has idle connections at first
+            with pytest.raises(KeyboardInterrupt):
+                db.run(interrupted)
+        db.run(add_task, text="after", user_id="u")
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.read() as txn:  # a pooled connection is idle before it is lent again
+            assert txn.conn.info.transaction_status == 2  # INTRANS: only this read's
+    assert texts == ["after"]
+
+
+def test_the_url_password_stays_out_of_repr() -> None:
+    from fusiondb.engine.postgres.url import redacted, split_url
+
+    assert redacted("postgresql://u:secret@h:5/d?schema=s") == "postgresql://u:***@h:5/d?schema=s"
+    assert split_url("postgresql://u@h/d?sslmode=disable&schema=app") == (
+        "postgresql://u@h/d?sslmode=disable", "app",
+    )
+
+
+def test_open_stored_reads_a_postgres_database_with_its_own_schema(url: str) -> None:
+    with pytest.raises(fdb.NotADatabase, match="no fusiondb database"):
+        fdb.open_stored(url)
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="kept", user_id="u")
+    with fdb.open_stored(url) as stored:
+        rows = stored.run(fdb.query(lambda db: db.query("tasks").as_dicts().collect()))
+    assert [r["text"] for r in rows] == ["kept"]
+
+
+def test_a_schema_changed_by_another_process_is_refused_before_writing(url: str) -> None:
+    from tests.models import Task
+
+    old = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]))
+    new = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]).index("by_p", ["priority"]))
+    with fdb.open(url, old) as first:
+        first.run(add_task, text="a", user_id="u", priority=2)
+        with fdb.open(url, new) as second:  # another "process": an engine of its own
+            with pytest.raises(fdb.SchemaError, match="changed by another process"):
+                first.run(add_task, text="refused", user_id="u")
+            second.run(add_task, text="b", user_id="u", priority=1)
+            by_p = second.run(fdb.query(lambda db: [
+                t.text for t in db.query("tasks").with_index("by_p", lambda q: q.gte("priority", 0))
+                .collect()
+            ]))
+    assert by_p == ["b", "a"]  # the new index holds the old document and the new one
