@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 import fusiondb as fdb
-from tests.conftest import DbFactory
+from tests.conftest import POSTGRES_URL, DbFactory, drop_postgres_schema, postgres_url
 from tests.unique_procs import racer
 from tests.unique_procs import schema as race_schema
 
@@ -273,8 +274,22 @@ def test_unique_must_be_a_bool() -> None:
         fdb.table(User).index("by_email", ["email"], unique="yes")  # type: ignore[arg-type]
 
 
-def test_two_processes_racing_for_one_key_exactly_one_wins(tmp_path: Path) -> None:
-    path = str(tmp_path / "race.db")
+@pytest.fixture(params=["file", *(["postgres"] if POSTGRES_URL else [])])
+def race_path(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Where the racers meet: a SQLite file, and a PostgreSQL schema when the suite has a
+    server (there the loser's snapshot may not see the winner's row: it runs again)."""
+    if request.param == "file":
+        yield str(tmp_path / "race.db")
+        return
+    name = f"fdbtest_race_{uuid.uuid4().hex[:12]}"
+    try:
+        yield postgres_url(name)
+    finally:
+        drop_postgres_schema(name)
+
+
+def test_two_processes_racing_for_one_key_exactly_one_wins(race_path: str) -> None:
+    path = race_path
     fdb.open(path, race_schema).close()
     rounds = 40
     ctx = mp.get_context("spawn")

@@ -5,6 +5,11 @@ writer, other processes included, and costs the happy path nothing here. When a 
 refused, this module finds which unique index and which document hold the key, through the
 seam (an index scan with an ``eq`` on every field, the rule every engine implements), and
 builds the error that names them.
+
+When no document this transaction can see holds the key, a concurrent transaction stored it
+after this one's snapshot began (PostgreSQL: under ``SERIALIZABLE`` the loser of a race for a
+key is refused for a row it cannot see). That is a ``RetryTransaction``: the next attempt sees
+the winner's document and names it. SQLite's single writer always sees the holder.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from ..core.ids import encode_id
 from ..core.keys import extract
 from ..core.schema import IndexDef
 from ..core.tableinfo import TableInfo
-from ..engine.base import IndexScan, KeyTaken, ReadTxn
+from ..engine.base import IndexScan, KeyTaken, ReadTxn, RetryTransaction
 
 
 def holder(txn: ReadTxn, info: TableInfo, index: IndexDef, key: tuple[Any, ...]) -> list[int]:
@@ -50,10 +55,11 @@ def duplicate_key(
     op: str,
     doc_id: str | None,
     taken: KeyTaken,
-) -> DuplicateKey | KeyTaken:
+) -> DuplicateKey | RetryTransaction:
     """The ``DuplicateKey`` for a refused write of document ``raw`` (JSON as stored) that is
     row ``rowid`` (``None``: a new one) and id ``doc_id``, by ``op`` (``insert``, ``patch``...):
-    the first unique index of the table whose key another document holds."""
+    the first unique index of the table whose key another document holds; or, when none that
+    this transaction sees does, ``RetryTransaction`` (see the module docstring)."""
     doc: dict[str, Any] = orjson.loads(raw)
     for index in info.unique_indexes:
         if taken.index is not None and index.name != taken.index:
@@ -79,4 +85,8 @@ def duplicate_key(
             field=index.fields[0],
             id=doc_id,
         )
-    return taken  # no unique index says which: the engine's own error is all there is
+    return RetryTransaction(
+        f"{op}() in table {info.name!r}: a concurrent transaction took a key of a unique index "
+        f"({taken}); running again sees its document",
+        orig=taken,
+    )

@@ -19,9 +19,7 @@ CREATE_CHUNKS = (
 
 
 def write_chunk(cur: psycopg.Cursor[tuple[Any, ...]], file: int, seq: int, data: memoryview) -> None:
-    cur.execute(
-        f"INSERT INTO {CHUNK_TABLE}(file, seq, data) VALUES (%s, %s, %s)", (file, seq, bytes(data))
-    )
+    cur.execute(f"INSERT INTO {CHUNK_TABLE}(file, seq, data) VALUES (%s, %s, %s)", (file, seq, bytes(data)))
 
 
 def delete_chunks(cur: psycopg.Cursor[tuple[Any, ...]], file: int) -> None:
@@ -29,7 +27,11 @@ def delete_chunks(cur: psycopg.Cursor[tuple[Any, ...]], file: int) -> None:
 
 
 def read(
-    cur: psycopg.Cursor[tuple[Any, ...]], file: int, chunk_size: int, pos: int, n: int,
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    file: int,
+    chunk_size: int,
+    pos: int,
+    n: int,
     into: memoryview | None,
 ) -> list[bytes] | None:
     """``n`` bytes from ``pos``: into ``into`` (returning ``[]``) or as pieces; ``None`` when
@@ -51,7 +53,7 @@ def read(
     for _, piece in rows:
         data = bytes(piece)  # type: ignore[arg-type]
         if into is not None:
-            into[done:done + len(data)] = data
+            into[done : done + len(data)] = data
         else:
             parts.append(data)
         done += len(data)

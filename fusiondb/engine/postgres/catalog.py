@@ -8,8 +8,8 @@ index registry, ``db.migrate``'s progress.
   transaction reads this row when it begins (one round trip with ``BEGIN``); under
   ``SERIALIZABLE`` a concurrent DDL transaction that changes it conflicts with writers that
   read it, so a writer never writes keys for an index set that changed under it.
-- ``_fdb_indexes``: which index (and its fields) each table has: the key columns ``keys.py``
-  fills on every write.
+- ``_fdb_indexes``: which index (its fields, whether unique) each table has: the key columns
+  ``keys.py`` fills on every write.
 - ``_fdb_migrations``: one row of progress per named migration.
 
 All are created once per schema by ``bootstrap`` (autocommit, under an advisory lock, so
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import psycopg
@@ -36,7 +36,7 @@ BOOTSTRAP = (
     "catalog_version bigint NOT NULL, ddl text NOT NULL)",
     "INSERT INTO _fdb_meta VALUES (1, 0, 'initial') ON CONFLICT (id) DO NOTHING",
     "CREATE TABLE IF NOT EXISTS _fdb_indexes (tbl text NOT NULL, idx text NOT NULL, "
-    "fields text NOT NULL, PRIMARY KEY (tbl, idx))",
+    "fields text NOT NULL, uniq boolean NOT NULL DEFAULT false, PRIMARY KEY (tbl, idx))",
     "CREATE TABLE IF NOT EXISTS _fdb_migrations (name text PRIMARY KEY, table_name text NOT NULL, "
     "last_rowid bigint NOT NULL, processed bigint NOT NULL, changed bigint NOT NULL, "
     "done boolean NOT NULL, started double precision NOT NULL, finished double precision)",
@@ -48,19 +48,32 @@ BOOTSTRAP = (
 )
 
 
-
 def bootstrap(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> bool:
     """Create the schema and fusiondb's tables if missing (autocommit connection); returns
     whether the schema held a fusiondb database before."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"fusiondb:{schema}",))
-        existed = conn.execute(
-            "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
-            (schema, CATALOG_TABLE),
-        ).fetchone() is not None
+        existed = (
+            conn.execute(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s",
+                (schema, CATALOG_TABLE),
+            ).fetchone()
+            is not None
+        )
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for sql in BOOTSTRAP:
             conn.execute(sql)  # type: ignore[arg-type]
+        # Unique indexes came later: a schema made before them gains the column (only then:
+        # ALTER TABLE locks the table even when there is nothing to do).
+        if (
+            conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = '_fdb_indexes' AND column_name = 'uniq'",
+                (schema,),
+            ).fetchone()
+            is None
+        ):
+            conn.execute("ALTER TABLE _fdb_indexes ADD COLUMN uniq boolean NOT NULL DEFAULT false")
     return existed
 
 
@@ -78,9 +91,7 @@ def read(cur: psycopg.Cursor[tuple[Any, ...]]) -> dict[str, str] | None:
     return rows or None
 
 
-def write(
-    cur: psycopg.Cursor[tuple[Any, ...]], entries: Mapping[str, str], catalog_version: int
-) -> None:
+def write(cur: psycopg.Cursor[tuple[Any, ...]], entries: Mapping[str, str], catalog_version: int) -> None:
     cur.executemany(
         "INSERT INTO _fdb_catalog(key, value) VALUES (%s, %s) "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -96,13 +107,19 @@ def bump_ddl(cur: psycopg.Cursor[tuple[Any, ...]]) -> str:
     return token
 
 
-def registered_indexes(
-    cur: psycopg.Cursor[tuple[Any, ...]], table: str
-) -> list[tuple[str, tuple[str, ...]]]:
+class Registered(NamedTuple):
+    """One index of a table as the registry holds it."""
+
+    name: str
+    fields: tuple[str, ...]
+    unique: bool
+
+
+def registered_indexes(cur: psycopg.Cursor[tuple[Any, ...]], table: str) -> list[Registered]:
     rows = cur.execute(
-        "SELECT idx, fields FROM _fdb_indexes WHERE tbl = %s ORDER BY idx", (table,)
+        "SELECT idx, fields, uniq FROM _fdb_indexes WHERE tbl = %s ORDER BY idx", (table,)
     ).fetchall()
-    return [(str(i), tuple(orjson.loads(str(f)))) for i, f in rows]
+    return [Registered(str(i), tuple(orjson.loads(str(f))), bool(u)) for i, f, u in rows]
 
 
 def register_index(
@@ -115,6 +132,10 @@ def register_index(
     )
 
 
+def set_unique(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: str, unique: bool) -> None:
+    cur.execute("UPDATE _fdb_indexes SET uniq = %s WHERE tbl = %s AND idx = %s", (unique, table, index))
+
+
 def unregister_index(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: str | None) -> None:
     if index is None:
         cur.execute("DELETE FROM _fdb_indexes WHERE tbl = %s", (table,))
@@ -122,9 +143,7 @@ def unregister_index(cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: st
         cur.execute("DELETE FROM _fdb_indexes WHERE tbl = %s AND idx = %s", (table, index))
 
 
-def migration_state(
-    cur: psycopg.Cursor[tuple[Any, ...]], name: str
-) -> tuple[int, int, int, bool] | None:
+def migration_state(cur: psycopg.Cursor[tuple[Any, ...]], name: str) -> tuple[int, int, int, bool] | None:
     row = cur.execute(
         "SELECT last_rowid, processed, changed, done FROM _fdb_migrations WHERE name = %s", (name,)
     ).fetchone()

@@ -75,7 +75,10 @@ def channel(schema: str) -> str:
 
 def append_params(origin: str, payload: bytes, channel_name: str) -> dict[str, object]:
     return {
-        "origin": origin, "payload": payload, "keep": KEEP, "every": TRIM_EVERY,
+        "origin": origin,
+        "payload": payload,
+        "keep": KEEP,
+        "every": TRIM_EVERY,
         "channel": channel_name,
     }
 
@@ -88,9 +91,7 @@ def position(cur: psycopg.Cursor[tuple[Any, ...]]) -> int:
 class PgLogReader:
     """Reads the log on a connection of its own; ``follow`` listens on another."""
 
-    def __init__(
-        self, connect: Callable[..., psycopg.Connection[tuple[Any, ...]]], schema: str
-    ) -> None:
+    def __init__(self, connect: Callable[..., psycopg.Connection[tuple[Any, ...]]], schema: str) -> None:
         self._connect = connect
         self._channel = channel(schema)
         token = uuid.uuid4().hex
@@ -125,18 +126,14 @@ class PgLogReader:
         upto = int(rows[0][0]) if rows else 0
         complete = not gap and upto <= seq
         entries = [
-            LogEntry(int(s), str(o), None if w is None else bytes(w))
-            for _, s, o, w in rows
-            if s is not None
+            LogEntry(int(s), str(o), None if w is None else bytes(w)) for _, s, o, w in rows if s is not None
         ]
         return entries, complete
 
     def follow(self, on_change: Callable[[], None]) -> bool:
         if self._thread is None:
             self._on_change = on_change
-            self._thread = threading.Thread(
-                target=self._listen, name="fusiondb-pg-listener", daemon=True
-            )
+            self._thread = threading.Thread(target=self._listen, name="fusiondb-pg-listener", daemon=True)
             ready = threading.Event()
             self._ready = ready
             self._thread.start()

@@ -9,6 +9,12 @@ A table is ``(_id bigint identity, creation_time float8, doc json, "k$<index>" b
 one key column per index, which fusiondb computes on every write (``keys.py``), and one
 btree index per index over ``(key column, _id)``. Row numbers come from the identity
 sequence, so they are never reused after a delete.
+
+A unique index adds ``"u$<index>" bytea``: the same key bytes, or NULL when any position of
+the key is null or missing, with a ``UNIQUE`` index ``<table>$<index>$unique`` over it
+(PostgreSQL's default ``NULLS DISTINCT`` exempts the NULLs), so PostgreSQL itself enforces it
+against every connection. A violation names that index (``diag.constraint_name``), which is how
+``errors.key_taken`` tells it from other unique violations.
 """
 
 from __future__ import annotations
@@ -85,3 +91,31 @@ def create_index(table: str, index: str) -> str:
 
 def drop_index(table: str, index: str) -> str:
     return f"DROP INDEX IF EXISTS {quote(index_sql_name(table, index))}"
+
+
+def unique_column(index: str) -> str:
+    """The quoted column a unique index ``index`` enforces (NULL: the key holds null)."""
+    return quote(short(f"u${index}"))
+
+
+def unique_sql_name(table: str, index: str) -> str:
+    return short(f"{table}${index}$unique")
+
+
+def add_unique_column(table: str, index: str) -> str:
+    return f"ALTER TABLE {table_sql(table)} ADD COLUMN IF NOT EXISTS {unique_column(index)} bytea"
+
+
+def drop_unique_column(table: str, index: str) -> str:
+    return f"ALTER TABLE {table_sql(table)} DROP COLUMN IF EXISTS {unique_column(index)}"
+
+
+def create_unique_index(table: str, index: str) -> str:
+    return (
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(unique_sql_name(table, index))} "
+        f"ON {table_sql(table)} ({unique_column(index)})"
+    )
+
+
+def drop_unique_index(table: str, index: str) -> str:
+    return f"DROP INDEX IF EXISTS {quote(unique_sql_name(table, index))}"

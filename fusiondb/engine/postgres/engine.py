@@ -88,7 +88,9 @@ class PgEngine:
         """A connection of its own (not pooled), autocommit, on the schema."""
         try:
             conn = psycopg.connect(
-                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                self.conninfo,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
                 application_name=application_name,
             )
         except psycopg.Error as exc:
@@ -185,8 +187,9 @@ class _Read:
             raise
         return txn
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         engine, txn = self._engine, self._txn
         try:
             if exc is None or (isinstance(exc, Exception) and not isinstance(exc, psycopg.Error)):
@@ -220,8 +223,9 @@ class _Write:
             raise
         return txn
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         self._engine.release(self._txn)
         if isinstance(exc, psycopg.Error):
             translated(exc)
@@ -237,9 +241,7 @@ def probe(url: str) -> str:
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to {redacted(conninfo)} ({exc})", orig=exc) from exc
     try:
-        rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
-        ).fetchall()
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)).fetchall()
     finally:
         conn.close()
     names = {str(r[0]) for r in rows}

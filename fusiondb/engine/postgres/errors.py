@@ -2,23 +2,44 @@
 
 Serialization failures (SQLSTATE 40001) and deadlocks (40P01) are not errors for the caller:
 they become ``RetryTransaction``, which the transaction runner answers by running the whole
-function again (``transaction/runner.py``).
+function again (``transaction/runner.py``). So do unique violations (23505) in general: they
+come from two transactions creating the same table or catalog row at once. Those of a unique
+index's own constraint (``ddl.unique_sql_name``) are the exception: ``key_taken`` makes them
+``KeyTaken``, which the writer turns into ``fdb.DuplicateKey``.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from collections.abc import Mapping
 from typing import Literal, NoReturn
 
 import psycopg
 from psycopg import errors as pg
 
 from ...core.errors import DatabaseClosed, DatabaseError, ReadOnlyError, SchemaError
-from ..base import RetryTransaction
+from ..base import KeyTaken, RetryTransaction
 
 # Serialization failure, deadlock; and the unique violations of two transactions creating
 # the same table or catalog row at once (the loser sees the winner's on its next attempt).
 RETRY_STATES = frozenset({"40001", "40P01", "23505", "42P07", "42710"})
+
+
+def key_taken(exc: psycopg.Error, table: str, unique: Mapping[str, str]) -> KeyTaken | None:
+    """``KeyTaken`` when ``exc`` is the violation of one of ``table``'s unique indexes
+    (``unique``: constraint name -> index name); ``None`` for any other error."""
+    if exc.sqlstate != "23505":
+        return None
+    index = unique.get(exc.diag.constraint_name or "")
+    if index is None:
+        return None
+    return KeyTaken(
+        f"a write to table {table!r} would duplicate a key of unique index {index!r} "
+        f"({exc.diag.message_detail or exc})",
+        table=table,
+        index=index,
+        orig=exc,
+    )
 
 
 def translated(exc: psycopg.Error) -> NoReturn:
@@ -61,8 +82,9 @@ class _Translate:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if isinstance(exc, psycopg.Error):
             translated(exc)
         return False

@@ -18,8 +18,12 @@ from ...core.expr import Compare, Expr, Field, Literal, Logical, Not, SystemFiel
 from ...core.keys import extract, normalize_value
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne,
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 

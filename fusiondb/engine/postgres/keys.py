@@ -36,6 +36,19 @@ def key_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bytes]:
     return lambda doc: b"".join([sort_bytes(extract(doc, f)) for f in fields])
 
 
+def unique_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bytes | None]:
+    """``doc -> key bytes`` of a unique index over ``fields``, or ``None`` when any position
+    is null or missing (such keys are exempt from uniqueness)."""
+
+    def unique_key(doc: dict[str, Any]) -> bytes | None:
+        values = [extract(doc, f) for f in fields]
+        if any(v is None for v in values):
+            return None
+        return b"".join([sort_bytes(v) for v in values])
+
+    return unique_key
+
+
 def bound(prefix: bytes, op: str, value: Any) -> tuple[str, bytes]:
     """``(SQL operator, bytes)`` for ``key op value`` at the position after ``prefix``."""
     v = prefix + sort_bytes(value)

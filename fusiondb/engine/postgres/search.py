@@ -72,8 +72,7 @@ def create_sql(table: str, index: str) -> list[str]:
 
 def _insert_sql(table: str, index: str) -> str:
     return (
-        f"INSERT INTO {ddl.quote(fts_table(table, index))}(rowid, tsv, filters) "
-        "VALUES (%s, %s::tsvector, %s)"
+        f"INSERT INTO {ddl.quote(fts_table(table, index))}(rowid, tsv, filters) VALUES (%s, %s::tsvector, %s)"
     )
 
 
@@ -91,9 +90,7 @@ def sync(
         if before == after:
             continue
         if before is not None:
-            cur.execute(
-                f"DELETE FROM {ddl.quote(fts_table(table, name))} WHERE rowid = %s", (rowid,)
-            )
+            cur.execute(f"DELETE FROM {ddl.quote(fts_table(table, name))} WHERE rowid = %s", (rowid,))
         if after is not None:
             cur.execute(
                 _insert_sql(table, name),
@@ -102,7 +99,9 @@ def sync(
 
 
 def create(
-    cur: psycopg.Cursor[tuple[Any, ...]], table: str, index: SearchIndexDef,
+    cur: psycopg.Cursor[tuple[Any, ...]],
+    table: str,
+    index: SearchIndexDef,
     progress: ProgressCallback | None,
 ) -> None:
     for sql in create_sql(table, index.name):

@@ -5,6 +5,11 @@ read of ``_fdb_meta`` in the same round trip (``BEGIN_WRITE``, ``BEGIN_READ``): 
 a read as ``REPEATABLE READ READ ONLY`` (one snapshot). Every write computes the key bytes of
 the table's indexes from the document (``keys.py``), using the index registry cached per
 table under the ``ddl`` token it was read with.
+
+Unique indexes are enforced by PostgreSQL (``ddl.py``). PostgreSQL aborts a transaction on any
+error, so a write to a table that has a unique index runs inside a savepoint: a refused write
+rolls back to it and leaves ``KeyTaken`` with the transaction still usable (``base.py``).
+Writes to other tables pay nothing for it.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from ...core.errors import DatabaseError
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
-from ..base import IndexScan, RetryTransaction, SearchScan
+from ..base import IndexScan, KeyTaken, RetryTransaction, SearchScan
 from ..sqlite.fts import tokenize
 from . import blobs, catalog, changelog, ddl, search
+from .errors import key_taken
 from .filters import row_filter
-from .keys import key_function
+from .keys import key_function, unique_function
 from .scan import scan_sql
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
@@ -43,25 +49,32 @@ FETCH_BATCH = 500
 
 
 class Layout(NamedTuple):
-    """A table's indexes as its writes need them: key functions and the statements."""
+    """A table's indexes as its writes need them: key functions (the range keys, then the
+    unique keys), the statements, and the unique indexes' constraint names -> index names."""
 
-    keys: tuple[Callable[[dict[str, Any]], bytes], ...]
+    keys: tuple[Callable[[dict[str, Any]], bytes | None], ...]
     insert: str
     insert_at: str
     update: str
+    unique: dict[str, str]
 
 
-def _layout(table: str, indexes: list[tuple[str, tuple[str, ...]]]) -> Layout:
+def _layout(table: str, indexes: list[catalog.Registered]) -> Layout:
     t = ddl.table_sql(table)
-    columns = [ddl.key_column(name) for name, _ in indexes]
+    uniques = [r for r in indexes if r.unique]
+    columns = [ddl.key_column(r.name) for r in indexes]
+    columns += [ddl.unique_column(r.name) for r in uniques]
     names = ", ".join(["creation_time", "doc", *columns])
     marks = ", ".join(["%s"] * (2 + len(columns)))
     sets = ", ".join(["doc = %s", *(f"{c} = %s" for c in columns)])
+    keys: list[Callable[[dict[str, Any]], bytes | None]] = [key_function(r.fields) for r in indexes]
+    keys += [unique_function(r.fields) for r in uniques]
     return Layout(
-        tuple(key_function(fields) for _, fields in indexes),
+        tuple(keys),
         f"INSERT INTO {t} ({names}) VALUES ({marks}) RETURNING _id",
         f"INSERT INTO {t} (_id, {names}) VALUES (%s, {marks})",
         f"UPDATE {t} SET {sets} WHERE _id = %s",
+        {ddl.unique_sql_name(table, r.name): r.name for r in uniques},
     )
 
 
@@ -74,8 +87,9 @@ class _Savepoint:
     def __enter__(self) -> None:
         self._cur.execute("SAVEPOINT fdb")
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if exc is None:
             self._cur.execute("RELEASE SAVEPOINT fdb")
         else:
@@ -102,6 +116,7 @@ class PgTxn:
         self.engine = engine
         self.conn = conn
         self.cur: Cursor = conn.cursor()
+        self.marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
         # so creation time keeps increasing with the row number).
@@ -143,7 +158,10 @@ class PgTxn:
         return self._stream(sql, params, keep, spec.limit)
 
     def _stream(
-        self, sql: str, params: list[Any], keep: Callable[[tuple[Any, ...]], bool] | None,
+        self,
+        sql: str,
+        params: list[Any],
+        keep: Callable[[tuple[Any, ...]], bool] | None,
         limit: int | None,
     ) -> Iterator[Any]:
         """Rows of ``sql`` through a server-side cursor (other statements may run meanwhile)."""
@@ -167,7 +185,8 @@ class PgTxn:
         finally:
             # Only in its own transaction: the cursor ended with it, and another may run now.
             if (
-                generation == self.generation and not self.conn.closed
+                generation == self.generation
+                and not self.conn.closed
                 and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS
             ):
                 cur.close()
@@ -220,21 +239,52 @@ class PgTxn:
     def integrity_problems(self) -> list[str]:
         """Rows whose stored index keys differ from the keys of their documents."""
         problems: list[str] = []
-        tables = [str(r[0]) for r in self.cur.execute(
-            "SELECT DISTINCT tbl FROM _fdb_indexes ORDER BY tbl"
-        ).fetchall()]
+        tables = [
+            str(r[0])
+            for r in self.cur.execute("SELECT DISTINCT tbl FROM _fdb_indexes ORDER BY tbl").fetchall()
+        ]
         for table in tables:
             indexes = catalog.registered_indexes(self.cur, table)
             layout = _layout(table, indexes)
-            columns = ", ".join(ddl.key_column(name) for name, _ in indexes)
+            names = [r.name for r in indexes] + [r.name for r in indexes if r.unique]
+            columns = ", ".join(
+                [ddl.key_column(r.name) for r in indexes]
+                + [ddl.unique_column(r.name) for r in indexes if r.unique]
+            )
             for row in self.cur.execute(
                 f"SELECT _id, doc, {columns} FROM {ddl.table_sql(table)} ORDER BY _id"
             ).fetchall():
                 doc = orjson.loads(row[1])
-                for (name, _), fn, stored in zip(indexes, layout.keys, row[2:], strict=True):
-                    if stored is None or bytes(stored) != fn(doc):
+                for name, fn, stored in zip(names, layout.keys, row[2:], strict=True):
+                    if (None if stored is None else bytes(stored)) != fn(doc):
                         problems.append(f"table {table!r}, row {row[0]}: index {name!r} key is stale")
         return problems
+
+    def duplicate_keys(
+        self,
+        table: str,
+        index: str,
+        fields: tuple[str, ...],
+        composite: frozenset[str],
+        limit: int,
+    ) -> tuple[int, list[list[int]]]:
+        """Groups by the stored range key (bytes: the value order's equality), those whose key
+        holds null dropped (told from one document of each group)."""
+        column = ddl.key_column(index)
+        exempt = unique_function(fields)
+        count = 0
+        groups: list[list[int]] = []
+        for rowids, doc in self.cur.execute(
+            f"SELECT array_agg(_id ORDER BY _id), (array_agg(doc::text ORDER BY _id))[1] "
+            f"FROM {ddl.table_sql(table)} WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} HAVING count(*) > 1 ORDER BY {column}"
+        ).fetchall():
+            if exempt(orjson.loads(doc)) is None:
+                continue
+            count += 1
+            if len(groups) < limit:
+                groups.append([int(r) for r in rowids])
+        return count, groups
 
     def creation_order_breaks(self, table: str) -> int:
         row = self.cur.execute(
@@ -258,28 +308,52 @@ class PgTxn:
         cache[table] = (self.ddl, layout)
         return layout
 
+    def _guarded(self, table: str, layout: Layout, write: Callable[[], Any]) -> Any:
+        """``write()``; on a table with unique indexes inside a savepoint, so that a refused
+        write leaves ``KeyTaken`` and the transaction usable."""
+        if not layout.unique:
+            return write()
+        cur = self.marks
+        cur.execute("SAVEPOINT fdb_key")
+        try:
+            result = write()
+        except psycopg.Error as exc:
+            taken = key_taken(exc, table, layout.unique)
+            if taken is None:
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT fdb_key")
+            cur.execute("RELEASE SAVEPOINT fdb_key")
+            raise taken from None
+        cur.execute("RELEASE SAVEPOINT fdb_key")
+        return result
+
     def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
         layout = self._layout(table)
         keys = _keys(layout, doc)
         self.changed = True
+        cur = self.cur
         if rowid is not None:
-            self.cur.execute(layout.insert_at, (rowid, creation_time, doc, *keys))
-            self.cur.execute(
+            at = rowid
+            self._guarded(
+                table, layout, lambda: cur.execute(layout.insert_at, (at, creation_time, doc, *keys))
+            )
+            cur.execute(
                 "SELECT setval(s, %s) FROM (SELECT pg_get_serial_sequence(%s, '_id') AS s) q "
                 "WHERE coalesce(pg_sequence_last_value(s), 0) < %s",
                 (rowid, ddl.table_sql(table), rowid),
             )
             return rowid
-        row = self.cur.execute(layout.insert, (creation_time, doc, *keys)).fetchone()
-        return int(row[0])  # type: ignore[index]
+        row = self._guarded(
+            table, layout, lambda: cur.execute(layout.insert, (creation_time, doc, *keys)).fetchone()
+        )
+        return int(row[0])
 
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         layout = self._layout(table)
         self.changed = True
         cur = self.cur
-        cur.executemany(
-            layout.insert, [(ct, doc, *_keys(layout, doc)) for ct, doc in rows], returning=True
-        )
+        params = [(ct, doc, *_keys(layout, doc)) for ct, doc in rows]
+        self._guarded(table, layout, lambda: cur.executemany(layout.insert, params, returning=True))
         ids: list[int] = []
         while True:
             row = cur.fetchone()
@@ -292,7 +366,8 @@ class PgTxn:
     def update(self, table: str, rowid: int, doc: str) -> None:
         layout = self._layout(table)
         self.changed = True
-        self.cur.execute(layout.update, (doc, *_keys(layout, doc), rowid))
+        params = (doc, *_keys(layout, doc), rowid)
+        self._guarded(table, layout, lambda: self.cur.execute(layout.update, params))
 
     def delete(self, table: str, rowid: int) -> None:
         self.changed = True
@@ -340,7 +415,8 @@ class PgTxn:
         with self.conn.pipeline():
             cur.execute(changelog.LOCK, prepare=False)
             appended.execute(
-                changelog.APPEND, changelog.append_params(origin, payload, self.engine.channel),
+                changelog.APPEND,
+                changelog.append_params(origin, payload, self.engine.channel),
                 prepare=False,
             )
             cur.execute("COMMIT", prepare=False)
@@ -370,8 +446,14 @@ class PgTxn:
         pass  # no views for other tools on PostgreSQL (the SQLite engine's are for its shell)
 
     def create_index(
-        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
-        rows: int, progress: ProgressCallback | None,
+        self,
+        table: str,
+        index: str,
+        fields: tuple[str, ...],
+        composite: frozenset[str],
+        rows: int,
+        progress: ProgressCallback | None,
+        unique: bool = False,
     ) -> None:
         cur = self.cur
         cur.execute(ddl.add_key_column(table, index))  # type: ignore[arg-type]
@@ -398,11 +480,50 @@ class PgTxn:
                 report.update(min(done, rows - 1))
             report.finish()
         cur.execute(ddl.create_index(table, index))  # type: ignore[arg-type]
+        if unique:
+            self._make_unique(table, index, fields)
+
+    def _make_unique(self, table: str, index: str, fields: tuple[str, ...]) -> None:
+        """Fill the unique column of ``index`` from the documents (only those whose key holds
+        no null), then let PostgreSQL enforce it."""
+        cur = self.cur
+        cur.execute(ddl.add_unique_column(table, index))  # type: ignore[arg-type]
+        fn = unique_function(fields)
+        t, column = ddl.table_sql(table), ddl.unique_column(index)
+        last = 0
+        while True:
+            batch = cur.execute(
+                f"SELECT _id, doc FROM {t} WHERE _id > %s ORDER BY _id LIMIT %s",
+                (last, FETCH_BATCH * 4),
+            ).fetchall()
+            if not batch:
+                break
+            keyed = [(key, rowid) for rowid, doc in batch if (key := fn(orjson.loads(doc))) is not None]
+            if keyed:
+                cur.executemany(f"UPDATE {t} SET {column} = %s WHERE _id = %s", keyed)
+            last = int(batch[-1][0])
+        try:
+            cur.execute(ddl.create_unique_index(table, index))  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            taken = key_taken(exc, table, {ddl.unique_sql_name(table, index): index})
+            if taken is None:
+                raise
+            raise taken from None
+        catalog.set_unique(cur, table, index, True)
+        self._ddl_changed()
+
+    def drop_unique(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_unique_index(table, index))  # type: ignore[arg-type]
+        self.cur.execute(ddl.drop_unique_column(table, index))  # type: ignore[arg-type]
+        catalog.set_unique(self.cur, table, index, False)
+        self._ddl_changed()
 
     def drop_format1_indexes(self, table: str) -> None:
         pass  # PostgreSQL databases start at format 2
 
     def drop_index(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_unique_index(table, index))  # type: ignore[arg-type]
+        self.cur.execute(ddl.drop_unique_column(table, index))  # type: ignore[arg-type]
         self.cur.execute(ddl.drop_index(table, index))  # type: ignore[arg-type]
         self.cur.execute(ddl.drop_key_column(table, index))  # type: ignore[arg-type]
         catalog.unregister_index(self.cur, table, index)
@@ -445,7 +566,13 @@ class PgTxn:
                     changed.append((text, *_keys(layout, text), rowid))
             if changed:
                 self.changed = True
-                self.cur.executemany(layout.update, changed)
+                try:
+                    self.cur.executemany(layout.update, changed)
+                except psycopg.Error as exc:
+                    taken = key_taken(exc, table, layout.unique)
+                    if taken is None:
+                        raise
+                    raise taken from None  # the caller refuses the schema change: all rolls back
             last = int(batch[-1][0])
 
     def write_catalog(self, entries: Mapping[str, str], version: int) -> None:
@@ -461,11 +588,11 @@ class PgTxn:
         catalog.forget_migrations(self.cur, table)
 
 
-def _keys(layout: Layout, doc: str) -> list[bytes]:
+def _keys(layout: Layout, doc: str) -> list[bytes | None]:
     if not layout.keys:
         return []
     data = orjson.loads(doc)
     return [fn(data) for fn in layout.keys]
 
 
-__all__ = ["PgTxn", "RetryTransaction"]
+__all__ = ["KeyTaken", "PgTxn", "RetryTransaction"]
