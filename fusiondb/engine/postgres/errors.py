@@ -10,8 +10,8 @@ index's own constraint (``ddl.unique_sql_name``) are the exception: ``key_taken`
 
 from __future__ import annotations
 
-from types import TracebackType
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Literal, NoReturn
 
 import psycopg
