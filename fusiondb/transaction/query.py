@@ -602,7 +602,8 @@ class Query(Generic[T]):
                     f"{self._index!r}); pass the continue_cursor of the same query"
                 )
         last: Key | None
-        pinned = self._ctx.pinned_end(self.pin_key(cursor)) if end_cursor is None else None
+        pin = self._ctx.pin_slot(self.pin_key(cursor)) if end_cursor is None else None
+        pinned = self._ctx.pinned_end(pin) if pin is not None else None
         if pinned is not None and pinned[1]:
             # A live last page stays open-ended: it takes in documents added after it.
             rows, last, _ = self._scan(None, after)
@@ -619,7 +620,8 @@ class Query(Generic[T]):
             last = after
         # An empty first page still gets a cursor; it resumes from the start of the range.
         next_cursor = _cursor_encode(scope, last if last is not None else ())
-        self._ctx.pin_end(self.pin_key(cursor), next_cursor, is_done)
+        if pin is not None:
+            self._ctx.pin_end(pin, next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 
     def __iter__(self) -> Iterator[T]:
