@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 import fusiondb as fdb
 from fusiondb.core.aggregates import aggregate
 from fusiondb.core.bytesvalues import untag_any
-from fusiondb.engine.base import Aggregate, IndexScan
 from fusiondb.core.keys import sort_bytes_of_json
+from fusiondb.engine.base import Aggregate, IndexScan
 from fusiondb.engine.sqlite.aggregate import aggregate_sql
 from fusiondb.engine.sqlite.ddl import SORT_BYTES_FUNCTION
 from fusiondb.engine.sqlite.txn import SqliteTxn
@@ -113,12 +113,15 @@ def test_sum_adds_the_numbers_exactly(values: list[Any], missing: int, g: int) -
     db, values, gs = open_items(values, missing)
     try:
         in_g = [v for v, x in zip(values, gs, strict=True) if x == g]
-        got = read(db, lambda r: [
-            r.query("items").sum("v"),
-            r.query("items").with_index("by_v").sum("v"),
-            r.query("items").with_index("by_g_v", lambda q: q.eq("g", g)).sum("v"),
-            r.query("items").filter(lambda q: q.g == g).sum("v"),
-        ])
+        got = read(
+            db,
+            lambda r: [
+                r.query("items").sum("v"),
+                r.query("items").with_index("by_v").sum("v"),
+                r.query("items").with_index("by_g_v", lambda q: q.eq("g", g)).sum("v"),
+                r.query("items").filter(lambda q: q.g == g).sum("v"),
+            ],
+        )
         want = [ref_sum(values), ref_sum(values), ref_sum(in_g), ref_sum(in_g)]
         assert got == want
         assert [type(x) for x in got] == [type(x) for x in want]  # an int when only ints
@@ -132,8 +135,11 @@ def test_an_integer_sum_past_64_bits_is_exact() -> None:
     db, _, _ = open_items([2**62, 2**62, 2**62, 2**62 - 1, -5, True, 1.5], 0)
     try:
         assert read(db, lambda r: r.query("items").with_index("by_v").sum("v")) == 2**64 - 6 + 1.5
-        db.run(fdb.mutation(lambda w: [w.delete(d.id) for d in w.query("items").collect()
-                                       if isinstance(d.v, float)]))
+        db.run(
+            fdb.mutation(
+                lambda w: [w.delete(d.id) for d in w.query("items").collect() if isinstance(d.v, float)]
+            )
+        )
         total = read(db, lambda r: r.query("items").sum("v"))
         assert total == 2**64 - 6 and type(total) is int
     finally:
@@ -149,16 +155,27 @@ def test_ranges_bounds_and_empty_ranges(db: fdb.Database) -> None:
             "by_user_priority", lambda q: q.eq("user_id", "u").gte("priority", 2).lt("priority", 5)
         )
 
-    assert read(db, lambda r: (q(r).count(), q(r).sum("priority"), q(r).min("priority"),
-                               q(r).max("priority"), q(r).min("text"), q(r).max("text"))) == (
-        3, 9, 2, 4, "t2", "t4")
+    assert read(
+        db,
+        lambda r: (
+            q(r).count(),
+            q(r).sum("priority"),
+            q(r).min("priority"),
+            q(r).max("priority"),
+            q(r).min("text"),
+            q(r).max("text"),
+        ),
+    ) == (3, 9, 2, 4, "t2", "t4")
     empty = read(db, lambda r: r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")))
-    assert read(db, lambda r: (
-        r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).count(),
-        r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).sum("priority"),
-        r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).min("priority"),
-        r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).max("text"),
-    )) == (0, 0, None, None)
+    assert read(
+        db,
+        lambda r: (
+            r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).count(),
+            r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).sum("priority"),
+            r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).min("priority"),
+            r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "w")).max("text"),
+        ),
+    ) == (0, 0, None, None)
     assert empty is not None
     # order() does not change an aggregate
     assert read(db, lambda r: r.query("tasks").order("desc").with_index("by_user").max("user_id")) == "v"
@@ -173,20 +190,38 @@ class Event(fdb.Document):
 def test_min_and_max_come_back_as_the_model_reads_them(make_db: Any) -> None:
     db = make_db(fdb.Schema(events=fdb.table(Event).index("by_at", ["at"])))
     times = [datetime.datetime(2026, 1, d, tzinfo=datetime.UTC) for d in (5, 2, 9)]
-    db.run(insert_all, table="events", docs=[
-        Event(at=t, blob=bytes([i])).model_dump() for i, t in enumerate(times)
-    ])
-    got = read(db, lambda r: (
-        r.query("events").with_index("by_at").min("at"), r.query("events").max("at"),
-        r.query("events").max("blob"),
-    ))
+    db.run(
+        insert_all,
+        table="events",
+        docs=[Event(at=t, blob=bytes([i])).model_dump() for i, t in enumerate(times)],
+    )
+    got = read(
+        db,
+        lambda r: (
+            r.query("events").with_index("by_at").min("at"),
+            r.query("events").max("at"),
+            r.query("events").max("blob"),
+        ),
+    )
     assert got == (times[1], times[2], b"\x02")
 
 
 # Opcodes that read a B-tree cursor (its first operand) or move it.
 _READS = {
-    "Column", "Rowid", "SeekRowid", "NotExists", "Rewind", "Last", "Next", "Prev",
-    "SeekGE", "SeekGT", "SeekLE", "SeekLT", "Seek", "Count",
+    "Column",
+    "Rowid",
+    "SeekRowid",
+    "NotExists",
+    "Rewind",
+    "Last",
+    "Next",
+    "Prev",
+    "SeekGE",
+    "SeekGT",
+    "SeekLE",
+    "SeekLT",
+    "Seek",
+    "Count",
 }
 
 
@@ -204,7 +239,7 @@ def plan(path: str, spec: Aggregate) -> tuple[str, list[str], int]:
         table_cursors = {r[2] for r in program if r[1] == "OpenRead" and r[3] == root}
         # A DeferredSeek only notes the row; the table is read when a Column of it is asked.
         touches = [r[1] for r in program if r[2] in table_cursors and r[1] in _READS]
-        conn.execute(sql, params).get
+        assert conn.execute(sql, params).get is not None
         pages = conn.status(apsw.SQLITE_DBSTATUS_CACHE_MISS)[0]
         return query_plan, touches, pages
     finally:
@@ -217,14 +252,23 @@ def test_a_count_over_an_index_range_reads_the_index_alone(make_file_db: Any) ->
     column. The program shows what happens: the table's row is only ever noted
     (``DeferredSeek``), never read, so no table page is: the pages read are the index's."""
     db = make_file_db()
-    db.run(insert_all, table="tasks", docs=[
-        Task(text="x" * 300 + str(i), user_id=f"u{i % 3}", priority=i).model_dump()
-        for i in range(3000)
-    ])
+    db.run(
+        insert_all,
+        table="tasks",
+        docs=[
+            Task(text="x" * 300 + str(i), user_id=f"u{i % 3}", priority=i).model_dump() for i in range(3000)
+        ],
+    )
     path = str(db.path)
 
-    def spec(index: str, fields: tuple[str, ...], eqs: tuple[Any, ...], function: Any,
-             field: str | None, lower: Any = None) -> Aggregate:
+    def spec(
+        index: str,
+        fields: tuple[str, ...],
+        eqs: tuple[Any, ...],
+        function: Any,
+        field: str | None,
+        lower: Any = None,
+    ) -> Aggregate:
         scan = IndexScan("tasks", index, fields, eqs, lower, None, False, (), None, None, None)
         return Aggregate(scan, function, field)
 
@@ -245,8 +289,10 @@ def test_a_count_over_an_index_range_reads_the_index_alone(make_file_db: Any) ->
     # A field outside the index is read from the documents of the range.
     _, touches, _ = plan(path, spec("by_user", ("user_id",), ("u1",), "max", "text"))
     assert "Column" in touches
-    assert read(db, lambda r: r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "u1"))
-                .count()) == 1000
+    assert (
+        read(db, lambda r: r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "u1")).count())
+        == 1000
+    )
 
 
 def test_a_count_reads_no_document_through_the_engine(db: fdb.Database, monkeypatch: Any) -> None:
@@ -258,12 +304,15 @@ def test_a_count_reads_no_document_through_the_engine(db: fdb.Database, monkeypa
 
     for name in ("scan", "iter_scan", "get", "rows_after"):
         monkeypatch.setattr(SqliteTxn, name, refuse)
-    assert read(db, lambda r: (
-        r.query("tasks").count(),
-        r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "u")).count(),
-        r.query("tasks").with_index("by_user_priority").sum("priority"),
-        r.query("tasks").max("priority"),
-    )) == (5, 5, 10, 4)
+    assert read(
+        db,
+        lambda r: (
+            r.query("tasks").count(),
+            r.query("tasks").with_index("by_user", lambda q: q.eq("user_id", "u")).count(),
+            r.query("tasks").with_index("by_user_priority").sum("priority"),
+            r.query("tasks").max("priority"),
+        ),
+    ) == (5, 5, 10, 4)
 
 
 MISUSE = {
@@ -295,6 +344,10 @@ def test_an_aggregate_over_a_search_is_refused(make_db: Any) -> None:
     db = make_db(fdb.Schema(posts=fdb.table(Post).search_index("search_text", search_field="text")))
     db.run(insert_all, table="posts", docs=[{"text": "milk"}])
     with pytest.raises(fdb.InvalidAggregate, match="search") as info:
-        read(db, lambda r: r.query("posts").with_search_index(
-            "search_text", lambda q: q.search("text", "milk")).count())
+        read(
+            db,
+            lambda r: (
+                r.query("posts").with_search_index("search_text", lambda q: q.search("text", "milk")).count()
+            ),
+        )
     assert info.value.aggregate == "count"

@@ -21,13 +21,14 @@ def two_pages_query(runs: Counter[str]) -> Any:
     def two_pages(db: fdb.Reader, n: int) -> dict[str, Any]:
         runs["two"] += 1
         tasks = (
-            db.query("tasks").with_index("by_user_priority", lambda q: q.eq("user_id", "u"))
-            .paginate(None, n)
+            db.query("tasks").with_index("by_user_priority", lambda q: q.eq("user_id", "u")).paginate(None, n)
         )
         people = db.query("people").with_index("by_age").paginate(None, n)
         return {
-            "tasks": [t.text for t in tasks.page], "tasks_end": tasks.continue_cursor,
-            "people": [p.name for p in people.page], "people_end": people.continue_cursor,
+            "tasks": [t.text for t in tasks.page],
+            "tasks_end": tasks.continue_cursor,
+            "people": [p.name for p in people.page],
+            "people_end": people.continue_cursor,
         }
 
     return two_pages
@@ -37,7 +38,8 @@ def two_pages_query(runs: Counter[str]) -> Any:
 def fresh_pages(db: fdb.Reader, tasks_end: str, people_end: str) -> dict[str, list[str]]:
     """The same two pages as a fresh query, each up to the end a subscription published."""
     tasks = (
-        db.query("tasks").with_index("by_user_priority", lambda q: q.eq("user_id", "u"))
+        db.query("tasks")
+        .with_index("by_user_priority", lambda q: q.eq("user_id", "u"))
         .paginate(None, 1, end_cursor=tasks_end)
     )
     people = db.query("people").with_index("by_age").paginate(None, 1, end_cursor=people_end)
@@ -105,8 +107,10 @@ def test_two_pages_over_one_index_with_different_filters_keep_their_own_ends(
         even = q.filter(lambda t: t.text.in_(["t0", "t2", "t4", "t6", "t8"])).paginate(None, 2)
         odd = q.filter(lambda t: t.text.in_(["t1", "t3", "t5", "t7", "t9"])).paginate(None, 3)
         return {
-            "even": [t.text for t in even.page], "even_end": even.continue_cursor,
-            "odd": [t.text for t in odd.page], "odd_end": odd.continue_cursor,
+            "even": [t.text for t in even.page],
+            "even_end": even.continue_cursor,
+            "odd": [t.text for t in odd.page],
+            "odd_end": odd.continue_cursor,
         }
 
     @fdb.query

@@ -6,8 +6,8 @@ engine.write() as txn`` holds the single writer (serializable); leaving the bloc
 transaction (a write that was not committed rolls back), and driver errors leave it as
 ``fusiondb`` errors. Inside, the transaction object (``ReadTxn`` / ``WriteTxn``) is the only
 way to data: documents by row number, index-range scans described by ``IndexScan``, aggregates
-over such a range (``Aggregate``), full-text searches described by ``SearchScan``, file chunks, the change log, the catalog, and the DDL
-that schema evolution applies.
+over such a range (``Aggregate``), full-text searches described by ``SearchScan``, file
+chunks, the change log, the catalog, and the DDL that schema evolution applies.
 
 Documents cross the seam as JSON text with their row number and creation time (``Row``);
 index keys as tuples of plain values (``core.keys``); filters as ``core.expr`` trees. The

@@ -60,9 +60,7 @@ def aggregate_sql(
     return sql, params
 
 
-def rows_sql(
-    spec: Aggregate, rowids: tuple[int | None, int | None] = (None, None)
-) -> tuple[str, list[Any]]:
+def rows_sql(spec: Aggregate, rowids: tuple[int | None, int | None] = (None, None)) -> tuple[str, list[Any]]:
     """The numbers a ``sum`` adds, one per row (its exact fallback)."""
     params: list[Any] = []
     where = where_sql(spec.scan, params, rowids)

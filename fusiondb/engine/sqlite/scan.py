@@ -109,12 +109,15 @@ def _condition_sql(expr: Expr, params: list[Any]) -> str:
         return f"(coalesce(json_type(doc, '{jp}'), 'null') = 'null')"
     if isinstance(expr, StartsWith):
         # Compared as UTF-8 bytes: a byte prefix that is whole characters is a character
-        # prefix, and bytes keep a NUL inside a string that text functions stop at.
+        # prefix, and bytes keep a NUL inside a string that text functions stop at. IS, not
+        # =: never NULL (substr of an empty blob is NULL), so NOT is the complement.
         raw = expr.prefix.encode()
+        if not raw:
+            return f"(json_type(doc, '{jp}') = 'text')"
         params.extend((len(raw), raw))
         return (
             f"(json_type(doc, '{jp}') = 'text' "
-            f"AND substr(CAST((doc ->> '{jp}') AS BLOB), 1, ?) = ?)"
+            f"AND substr(CAST((doc ->> '{jp}') AS BLOB), 1, ?) IS ?)"
         )
     if isinstance(expr, Contains):
         # json_each walks an object's members or a scalar itself too: arrays only.
