@@ -60,6 +60,16 @@ def test_a_live_count_reruns_only_for_writes_entering_or_leaving_its_range(db: f
     db.run(delete, doc_id=b)  # leaves
     settle(db)
     assert runs["u"] == 4 and count.value == 1
+    # A patch inside the range that moves nothing writes its key: one re-run, same value,
+    # nothing published.
+    published: list[Any] = []
+    count.changed.connect(lambda value: published.append(value))
+    only = db.run(add_task, text="e", user_id="u")
+    settle(db)
+    assert runs["u"] == 5 and published == [2]
+    db.run(patch, doc_id=only, fields={"text": "e2"})
+    settle(db)
+    assert runs["u"] == 6 and published == [2]
 
 
 def test_a_live_count_over_a_bounded_range(db: fdb.Database) -> None:
