@@ -351,3 +351,27 @@ def test_an_aggregate_over_a_search_is_refused(make_db: Any) -> None:
             ),
         )
     assert info.value.aggregate == "count"
+
+
+@pytest.mark.parametrize("n", [10, 3000])  # 3000: past SEEK_MIN_ROWS, creation-time bounds seek
+def test_counts_over_creation_time_and_id_ranges(db: fdb.Database, n: int) -> None:
+    ids = db.run(
+        insert_all, table="tasks", docs=[{"text": f"t{i}", "user_id": "u", "priority": i} for i in range(n)]
+    )
+    docs = read(db, lambda r: r.query("tasks").collect())
+    t = docs[n // 3].creation_time
+    got = read(
+        db,
+        lambda r: (
+            r.query("tasks").with_index("by_creation_time", lambda q: q.gte("creation_time", t)).count(),
+            r.query("tasks")
+            .with_index("by_creation_time", lambda q: q.lt("creation_time", t))
+            .sum("priority"),
+            r.query("tasks").with_index("by_id", lambda q: q.gt("id", ids[1]).lte("id", ids[-2])).count(),
+            r.query("tasks")
+            .with_index("by_user_priority", lambda q: q.eq("user_id", "u").eq("priority", 5))
+            .filter(lambda q: q.creation_time > 0)
+            .count(),
+        ),
+    )
+    assert got == (n - n // 3, sum(range(n // 3)), n - 3, 1)

@@ -476,8 +476,8 @@ class Query(Generic[T]):
 
     def count(self) -> int:
         """How many documents match, counted by the engine over the index range (never
-        loading a document unless a filter reads it). Live: re-runs when a write enters or
-        leaves the range."""
+        loading a document unless a filter reads it). Live: re-runs only for writes in the
+        range (docs/reactivity.md)."""
         return int(self._aggregate("count", None))
 
     def sum(self, field: str) -> int | float:
@@ -502,8 +502,8 @@ class Query(Generic[T]):
         path = None if field is None else self._aggregated_field(function, field)
         if self._search is not None or self._py_filters:
             why = "a search" if self._search is not None else (
-                "a filter that runs in Python (it says what an expression cannot: see "
-                "docs/queries.md, Filters)"
+                "a filter that runs in Python (a predicate no expression says, or a "
+                "comparison with a list or dict: see docs/queries.md, Filters)"
             )
             raise InvalidAggregate(
                 f"{function}() on table {info.name!r} is computed by the database, which "
