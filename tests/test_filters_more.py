@@ -215,6 +215,7 @@ BAD = {
     "contains on creation_time": lambda q: q.contains("creation_time", 1),
     "unknown field": lambda q: q.nope.exists(),
     "NaN": lambda q: q.v.in_([float("nan")]),
+    "too many values": lambda q: q.v.in_(list(range(8193))),
 }
 
 
@@ -238,3 +239,13 @@ def test_startswith_takes_both_bounds(db: fdb.Database) -> None:
         )
     with pytest.raises(fdb.InvalidQuery, match="str prefix"):
         read(db, lambda r: r.query("tasks").with_index("by_user", lambda q: q.startswith("user_id", 3)))
+
+
+def test_in_takes_up_to_its_limit_of_values() -> None:
+    db = fdb.open(None, schema)
+    try:
+        db.run(insert_all, table="items", docs=[{"v": v} for v in (5, 8191.0, 9000, "5")])
+        values = list(range(8192))
+        assert read(db, lambda r: r.query("items").filter(lambda q: q.v.in_(values)).count()) == 2
+    finally:
+        db.close()

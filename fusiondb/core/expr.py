@@ -33,6 +33,7 @@ import pydantic_core
 from .errors import InvalidQuery
 from .ids import decode_id
 from .keys import normalize_value, stored_json, value_problem
+from .limits import MAX_IN_VALUES
 from .schema import FIELD_RE, SYSTEM_FIELDS
 from .tableinfo import TableInfo
 
@@ -184,6 +185,11 @@ def _values(values: Any) -> tuple[Any, ...]:
     if isinstance(values, str | bytes | dict) or not isinstance(values, list | tuple | set | frozenset):
         raise InvalidQuery(
             f"filter: in_() takes a list, tuple or set of values, got {type(values).__name__}"
+        )
+    if len(values) > MAX_IN_VALUES:
+        raise InvalidQuery(
+            f"filter: in_() of {len(values)} values; at most {MAX_IN_VALUES} (split the query, "
+            "or put the values in an index range)"
         )
     return tuple(_lift_value(v) for v in values)
 
