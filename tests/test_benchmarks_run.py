@@ -21,9 +21,10 @@ NEEDS_POSTGRES = pytest.mark.skipif(
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"bench_core.py", "bench_reactivity.py", "bench_search.py", "bench_postgres.py"} <= set(
-        SCRIPTS
-    )
+    assert {
+        "bench_core.py", "bench_counts.py", "bench_reactivity.py", "bench_search.py",
+        "bench_postgres.py",
+    } <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize(

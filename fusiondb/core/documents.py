@@ -18,6 +18,7 @@ import orjson
 import pydantic
 import pydantic_core
 
+from .bytesvalues import untag_any
 from .errors import DocumentTooLarge, InvalidQuery, ValidationError
 from .ids import ID_CONTEXT_KEY, encode_id, encode_ids
 from .keys import INT64_MAX, INT64_MIN, stored_json
@@ -442,6 +443,21 @@ def index_value(info: TableInfo, path: str, value: Any) -> Any:
     except pydantic_core.PydanticSerializationError as exc:
         raise ValueError(f"{what}: it cannot be stored as the field's JSON ({exc})") from None
     return index_value(info, path, stored)
+
+
+def field_value(info: TableInfo, path: str, stored: Any) -> Any:
+    """A value of field ``path`` as a stored document holds it, as the model reads it (a
+    datetime field's text as a datetime, a nested model's object as the model); bytes as
+    bytes at any depth. Where the path names no declared field, or its type does not take the value (a
+    field whose type changed), the stored value itself."""
+    value = untag_any(stored)
+    adapter = _field_adapter(info.model, path) if value is not None else None
+    if adapter is None:
+        return value
+    try:
+        return adapter.validate_python(value)
+    except (pydantic.ValidationError, ValueError, TypeError):
+        return value
 
 
 @functools.lru_cache(maxsize=256)

@@ -157,6 +157,20 @@ class InvalidCursor(InvalidQuery):
     order or range), as Convex's ``InvalidCursor``. Using it would silently return wrong pages."""
 
 
+class InvalidAggregate(InvalidQuery):
+    """A ``count()``, ``sum()``, ``min()`` or ``max()`` the database cannot compute as asked:
+    over a search, with a filter that runs in Python, of a field that is not a document
+    field, or a ``sum`` of a field whose type holds no numbers. ``aggregate`` names the call;
+    ``table``, ``index`` and ``field`` as in ``InvalidQuery``."""
+
+    def __init__(
+        self, message: str, *, aggregate: str, table: str, index: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, table=table, index=index, field=field)
+        self.aggregate = aggregate
+
+
 class InvalidArgument(FusionError, ValueError):
     """An argument of a fusiondb call has a value it cannot take (``db.migrate(batch_size=0)``)."""
 
@@ -234,10 +248,10 @@ class DestinationNotEmpty(FusionError):
 # Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
 # the module that happens to define them.
 for _error in (
-    FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
-    SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
-    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, DestinationNotEmpty,
-    UnsupportedOperation, TransactionConflict,
+    FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound,
+    SchemaError, SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidAggregate,
+    InvalidArgument, UniqueError, DatabaseClosed, DatabaseError, InvalidImport, NotADatabase,
+    DestinationNotEmpty, UnsupportedOperation, TransactionConflict,
 ):
     _error.__module__ = "fusiondb"
 del _error

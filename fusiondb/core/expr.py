@@ -7,6 +7,12 @@ does something an expression cannot say (``len(...)``, ``and``/``or``, a method 
 query falls back to calling it on each document in Python.
 The Convex spelling works too: ``lambda q: q.eq(q.field("completed"), False)``.
 
+Beyond comparisons, a field has ``in_(values)`` (equal to one of them), ``startswith(prefix)``
+(a string beginning with it), ``contains(value)`` (an array with an element equal to it) and
+``is_missing()``/``exists()`` (null or absent / not); ``q.in_(field, values)`` and the like are
+the same in the Convex style. Equality is always the value order's (``1 == 1.0``,
+``True != 1``).
+
 Before a tree reaches the engine, ``bind`` checks it against the table: a field no document
 of the table can hold is an ``InvalidQuery`` (not a comparison with NULL that silently
 matches nothing), NaN is refused, and the system fields become ``SystemField`` nodes: ``id``
@@ -27,6 +33,7 @@ import pydantic_core
 from .errors import InvalidQuery
 from .ids import decode_id
 from .keys import normalize_value, stored_json, value_problem
+from .limits import MAX_IN_VALUES
 from .schema import FIELD_RE, SYSTEM_FIELDS
 from .tableinfo import TableInfo
 
@@ -77,12 +84,38 @@ class Expr:
 
 @dataclass(eq=False)
 class Field(Expr):
+    """A document field (a dotted path). Its methods name conditions other than comparisons;
+    a field named like one of them is reached with ``q.field("a.contains")``."""
+
     path: str
 
     def __getattr__(self, name: str) -> Field:
         if name.startswith("__") or not FIELD_RE.match(name):
             raise AttributeError(name)
         return Field(f"{self.path}.{name}")
+
+    def in_(self, values: Any) -> Expr:
+        """Equal (in the value order) to one of ``values`` (a list, tuple or set)."""
+        return In(self, _values(values))
+
+    def startswith(self, prefix: str) -> Expr:
+        """A string that begins with ``prefix`` (code point by code point; case counts)."""
+        if not isinstance(prefix, str):
+            raise InvalidQuery(f"filter: startswith() takes a str prefix, got {prefix!r}")
+        _lift(prefix)  # refuses a lone surrogate
+        return StartsWith(self, prefix)
+
+    def contains(self, value: Any) -> Expr:
+        """An array holding an element equal (in the value order) to ``value``."""
+        return Contains(self, _lift_value(value))
+
+    def is_missing(self) -> Expr:
+        """Null or absent: the two are one value in the value order (and to the model)."""
+        return IsMissing(self)
+
+    def exists(self) -> Expr:
+        """Present and not null: ``not is_missing()``."""
+        return Not(IsMissing(self))
 
 
 @dataclass(eq=False)
@@ -113,6 +146,60 @@ class Logical(Expr):
 @dataclass(eq=False)
 class Not(Expr):
     inner: Expr
+
+
+@dataclass(eq=False)
+class FieldCondition(Expr):
+    """A condition on one field other than a comparison (``item``: the field)."""
+
+    item: Expr
+
+
+@dataclass(eq=False)
+class In(FieldCondition):
+    """``item`` equals one of ``values`` (bound: each as a document stores it)."""
+
+    values: tuple[Any, ...]
+
+
+@dataclass(eq=False)
+class StartsWith(FieldCondition):
+    """``item`` is a string beginning with ``prefix``."""
+
+    prefix: str
+
+
+@dataclass(eq=False)
+class Contains(FieldCondition):
+    """``item`` is an array with an element equal to ``value`` (bound: as stored)."""
+
+    value: Any
+
+
+@dataclass(eq=False)
+class IsMissing(FieldCondition):
+    """``item`` is null or absent (one value in the value order)."""
+
+
+def _values(values: Any) -> tuple[Any, ...]:
+    if isinstance(values, str | bytes | dict) or not isinstance(values, list | tuple | set | frozenset):
+        raise InvalidQuery(
+            f"filter: in_() takes a list, tuple or set of values, got {type(values).__name__}"
+        )
+    if len(values) > MAX_IN_VALUES:
+        raise InvalidQuery(
+            f"filter: in_() of {len(values)} values; at most {MAX_IN_VALUES} (split the query, "
+            "or put the values in an index range)"
+        )
+    return tuple(_lift_value(v) for v in values)
+
+
+def _lift_value(value: Any) -> Any:
+    """A value to compare with, checked as ``_lift`` checks it."""
+    lifted = _lift(value)
+    if not isinstance(lifted, Literal):
+        raise InvalidQuery("filter: compare a field with a value here, not with another field")
+    return lifted.value
 
 
 def _lift(value: object) -> Expr:
@@ -163,6 +250,29 @@ class FieldProxy:
     def gte(self, a: object, b: object) -> Expr:
         return _lift(a) >= b
 
+    def in_(self, field: object, values: Any) -> Expr:
+        return self._field(field).in_(values)
+
+    def startswith(self, field: object, prefix: str) -> Expr:
+        return self._field(field).startswith(prefix)
+
+    def contains(self, field: object, value: Any) -> Expr:
+        return self._field(field).contains(value)
+
+    def is_missing(self, field: object) -> Expr:
+        return self._field(field).is_missing()
+
+    def exists(self, field: object) -> Expr:
+        return self._field(field).exists()
+
+    def _field(self, field: object) -> Field:
+        """A field given as ``q.field("a")`` / ``q.a`` or by its path ``"a"``."""
+        if isinstance(field, Field):
+            return field
+        if isinstance(field, str):
+            return self.field(field)
+        raise InvalidQuery(f"filter: expected a field (q.field('name') or 'name'), got {field!r}")
+
     def and_(self, *parts: Expr) -> Expr:
         return Logical("AND", tuple(_lift(p) for p in parts))
 
@@ -188,7 +298,7 @@ def _is_condition(expr: object) -> bool:
     """Whether ``expr`` is a true/false condition. A bare field (``lambda t: t.text``) is not:
     a database's truth of a value differs from Python's (the text "abc" is false in SQL), so
     such a predicate runs in Python."""
-    if isinstance(expr, Compare):
+    if isinstance(expr, Compare | FieldCondition):
         return True
     if isinstance(expr, Logical):
         return all(_is_condition(p) for p in expr.parts)
@@ -228,6 +338,8 @@ def _bind(expr: Expr, info: TableInfo) -> Expr:
         return Logical(expr.op, tuple(_bind(p, info) for p in expr.parts))
     if isinstance(expr, Not):
         return Not(_bind(expr.inner, info))
+    if isinstance(expr, FieldCondition):
+        return _bind_condition(expr, info)
     if isinstance(expr, Literal):
         if isinstance(expr.value, float) and expr.value != expr.value:
             raise InvalidQuery(
@@ -243,6 +355,36 @@ def _bind(expr: Expr, info: TableInfo) -> Expr:
     if isinstance(expr, Field):
         return _bind_field(expr, info)
     raise TypeError(f"not a filter expression: {expr!r}")
+
+
+def _bind_condition(expr: FieldCondition, info: TableInfo) -> Expr:
+    """A field condition: on a document field (``id`` and ``creation_time`` are never
+    missing, arrays or strings, and are compared with the comparison operators)."""
+    item = expr.item
+    if not isinstance(item, Field) or item.path == "id" or item.path == "creation_time":
+        raise InvalidQuery(
+            f"table {info.name!r}: {type(expr).__name__.lower()} applies to a document field, "
+            f"not {_describe(item)}; compare id and creation_time with ==, <, >",
+            table=info.name,
+        )
+    field = _bind_field(item, info)
+    if isinstance(expr, In):
+        return In(field, tuple(_stored(v, info) for v in expr.values))
+    if isinstance(expr, Contains):
+        return Contains(field, _stored(expr.value, info))
+    if isinstance(expr, StartsWith):
+        return StartsWith(field, expr.prefix)
+    return IsMissing(field)
+
+
+def _describe(item: Expr) -> str:
+    return repr(item.path) if isinstance(item, Field) else "a value"
+
+
+def _stored(value: Any, info: TableInfo) -> Any:
+    bound = _bind(Literal(value), info)
+    assert isinstance(bound, Literal)
+    return bound.value
 
 
 def _is_id(expr: Expr) -> bool:
@@ -298,6 +440,10 @@ def in_python(expr: Expr) -> bool:
         return any(in_python(p) for p in expr.parts)
     if isinstance(expr, Not):
         return in_python(expr.inner)
+    if isinstance(expr, In):
+        return any(isinstance(v, list | dict) for v in expr.values)
+    if isinstance(expr, Contains):
+        return isinstance(expr.value, list | dict)
     return False
 
 
@@ -336,6 +482,18 @@ class ExprFilter:
             return all(parts) if expr.op == "AND" else any(parts)
         if isinstance(expr, Not):
             return not self._eval(expr.inner, doc)
+        if isinstance(expr, In):
+            value = normalize_value(self._eval(expr.item, doc))
+            return any(value == normalize_value(v) for v in expr.values)
+        if isinstance(expr, StartsWith):
+            value = self._eval(expr.item, doc)
+            return type(value) is str and value.startswith(expr.prefix)
+        if isinstance(expr, Contains):
+            value = self._eval(expr.item, doc)
+            wanted = normalize_value(expr.value)
+            return type(value) is list and any(normalize_value(v) == wanted for v in value)
+        if isinstance(expr, IsMissing):
+            return self._eval(expr.item, doc) is None
         raise TypeError(f"not a filter expression: {expr!r}")
 
 

@@ -23,6 +23,9 @@ MAX_INDEX_FIELDS = 16
 # Per search: distinct words of the search text; documents one call returns.
 MAX_SEARCH_TERMS = 16
 MAX_SEARCH_RESULTS = 1024
+# Values of one ``in_`` filter: Convex's array length limit (each value is two SQL parameters,
+# well under SQLite's 32,766).
+MAX_IN_VALUES = 8192
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -51,10 +51,47 @@ def composite_paths(stored: CoreSchema | None, paths: Iterable[str]) -> frozense
         schema = GenerateJsonSchema().generate(stored, mode="serialization")
     except Exception:
         return frozenset(paths)
-    return frozenset(p for p in paths if _path_may(schema, p.split(".")))
+    return frozenset(p for p in paths if _path_may(schema, p.split("."), _is_composite))
 
 
-def _path_may(schema: dict[str, Any], parts: list[str]) -> bool:
+def path_may_hold_numbers(model: type[Document], path: str) -> bool:
+    """Whether field ``path`` of ``model``'s stored documents may hold a number (an int or
+    float field, an untyped one, a union with one); ``True`` when unsure."""
+    return _may_hold_numbers(model, path)
+
+
+@functools.lru_cache(maxsize=256)
+def _may_hold_numbers(model: type[Document], path: str) -> bool:
+    stored = _model_tools(model).stored
+    if stored is None:
+        return True
+    try:
+        schema = GenerateJsonSchema().generate(stored, mode="serialization")
+    except Exception:
+        return True
+    return _path_may(schema, path.split("."), _is_numeric)
+
+
+def _is_composite(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return "array" in kinds or "object" in kinds or "prefixItems" in node
+
+
+def _is_numeric(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "number" in kinds or "integer" in kinds:
+        return True
+    choices = [*node.get("enum", ()), *([node["const"]] if "const" in node else [])]
+    return any(type(v) in (int, float) for v in choices)
+
+
+def _path_may(
+    schema: dict[str, Any], parts: list[str], leaf: Callable[[dict[str, Any]], bool]
+) -> bool:
+    """Whether a value at ``parts`` may be one ``leaf`` accepts (a node with no constraint:
+    any value, yes)."""
     defs: dict[str, Any] = schema.get("$defs", {})
 
     def resolve(node: Any, seen: frozenset[str]) -> list[Any]:
@@ -84,9 +121,7 @@ def _path_may(schema: dict[str, Any], parts: list[str]) -> bool:
     for node in nodes:
         if not isinstance(node, dict) or not any(k in node for k in _CONSTRAINED):
             return True
-        kind = node.get("type")
-        kinds = kind if isinstance(kind, list) else [kind]
-        if "array" in kinds or "object" in kinds or "prefixItems" in node:
+        if leaf(node):
             return True
     return False
 

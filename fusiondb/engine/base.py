@@ -5,9 +5,9 @@ context managers: ``with engine.read() as txn`` reads one consistent snapshot, `
 engine.write() as txn`` holds the single writer (serializable); leaving the block ends the
 transaction (a write that was not committed rolls back), and driver errors leave it as
 ``fusiondb`` errors. Inside, the transaction object (``ReadTxn`` / ``WriteTxn``) is the only
-way to data: documents by row number, index-range scans described by ``IndexScan``, full-text
-searches described by ``SearchScan``, file chunks, the change log, the catalog, and the DDL
-that schema evolution applies.
+way to data: documents by row number, index-range scans described by ``IndexScan``, aggregates
+over such a range (``Aggregate``), full-text searches described by ``SearchScan``, file
+chunks, the change log, the catalog, and the DDL that schema evolution applies.
 
 Unique indexes (``create_index(..., unique=True)``) are enforced by the engine, so they hold
 against every writer, other processes included: a write that would give a second document
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
+from ..core.aggregates import Function
 from ..core.documents import Row
 from ..core.errors import DatabaseError, FusionError
 from ..core.expr import Expr
@@ -100,6 +101,24 @@ class IndexScan(NamedTuple):
     composite: frozenset[str] = frozenset()
 
 
+class Aggregate(NamedTuple):
+    """``count``, ``sum``, ``min`` or ``max`` over the documents ``scan`` keeps (its range and
+    filters; its ``desc``, ``after``, ``until`` and ``limit`` are ``False``/``None``), of
+    document ``field`` (a dotted path; ``None`` for ``count``).
+
+    The meaning is ``core.aggregates.aggregate``'s, over the same documents: ``count`` an
+    int; ``sum`` the numbers' sum (booleans are not numbers), ints exact at any size, ``0``
+    for none; ``min``/``max`` the least/greatest present, non-null value in the value order,
+    as stored (JSON, bytes as ``{"$bytes": hex}``), ``None`` for none. An engine computes
+    them without sending documents up: from the index alone when the range and ``field``
+    are in it and no filter reads the document.
+    """
+
+    scan: IndexScan
+    function: Function
+    field: str | None
+
+
 class SearchScan(NamedTuple):
     """One full-text search: documents whose search field holds any of ``terms`` (or a token
     starting with ``prefix``) and whose filter fields equal ``filters`` (``(position in the
@@ -142,6 +161,10 @@ class ReadTxn(Protocol):
 
     def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
         """The rows of an index range scan, one at a time (the caller may stop early)."""
+        ...
+
+    def aggregate(self, spec: Aggregate) -> Any:
+        """An aggregate over an index range (see ``Aggregate``)."""
         ...
 
     def search(self, spec: SearchScan) -> Iterator[Any]:

@@ -26,7 +26,9 @@ from .tables import Tables
 from .writeset import WriteSet, search_texts
 
 # Pins of live pagination: a run records ("seen", key) -> (end cursor, is done); the next
-# run of the same live query finds them as ("pinned", key).
+# run of the same live query finds them as ("pinned", key). A key is a paginate call's
+# query identity and how many calls with that identity came before it in the run (two
+# pages over one index that differ only in their filters each keep their own end).
 Pins = dict[tuple[str, Any], tuple[str, bool]]
 
 
@@ -63,7 +65,7 @@ class Clock:
 class TxnContext:
     """One transaction of one running function (see the module docstring)."""
 
-    __slots__ = ("active", "clock", "pins", "readset", "tables", "txn", "writes")
+    __slots__ = ("active", "clock", "pin_calls", "pins", "readset", "tables", "txn", "writes")
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class TxnContext:
         self.tables = tables
         self.readset = readset
         self.pins = pins
+        self.pin_calls: dict[Any, int] = {}
         self.active = True
         # Set for a mutation (``writing``).
         self.writes: WriteSet | None = None
@@ -128,6 +131,15 @@ class TxnContext:
         if found is None:
             return None
         return decode_model(info, found, doc_id)
+
+    def pin_slot(self, identity: Any) -> Any:
+        """The pin key of a paginate call with query ``identity``: numbered by how many
+        calls with the same identity this run made before it."""
+        if self.pins is None:
+            return None
+        n = self.pin_calls.get(identity, 0)
+        self.pin_calls[identity] = n + 1
+        return (identity, n)
 
     def pinned_end(self, key: Any) -> tuple[str, bool] | None:
         return None if self.pins is None else self.pins.get(("pinned", key))

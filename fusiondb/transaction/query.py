@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,15 +18,16 @@ from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 
-from ..core.documents import decode_rows, index_value, python_filtered
-from ..core.errors import InvalidCursor, InvalidQuery, UniqueError
-from ..core.expr import Expr, ExprFilter, bind, compile_filter, in_python
+from ..core.aggregates import Function
+from ..core.documents import decode_rows, field_value, index_value, python_filtered
+from ..core.errors import InvalidAggregate, InvalidCursor, InvalidQuery, UniqueError
+from ..core.expr import Expr, ExprFilter, Field, FieldProxy, bind, compile_filter, in_python
 from ..core.ids import decode_id
 from ..core.keys import INT64_MAX, TOP, Key, extract, is_key_value, value_problem
 from ..core.limits import MAX_SEARCH_RESULTS
 from ..core.schema import CREATION_INDEX, ID_INDEX
-from ..core.tableinfo import TableInfo
-from ..engine.base import IndexScan
+from ..core.tableinfo import TableInfo, path_may_hold_numbers
+from ..engine.base import Aggregate, IndexScan
 from . import search as search_query
 from .context import TxnContext
 from .search import SearchFilter, SearchSpec
@@ -107,6 +109,15 @@ class IndexRange:
     def lte(self, field: str, value: Any) -> IndexRange:
         return self._bound("lte", field, value)
 
+    def startswith(self, field: str, prefix: str) -> IndexRange:
+        """The strings that begin with ``prefix``, as the range ``[prefix, end)`` where
+        ``end`` is the first string after every one of them (``prefix_end``): both bounds."""
+        if not isinstance(prefix, str):
+            raise self._err(f"startswith({field!r}) takes a str prefix, got {prefix!r}", field)
+        end = prefix_end(prefix)
+        self._bound("gte", field, prefix)
+        return self._bound("lt", field, end if end is not None else b"")
+
     def interval(self) -> tuple[Key, Key]:
         """The closed interval of full keys this range covers (see keys.TOP)."""
         prefix = tuple(self.eqs)
@@ -119,6 +130,21 @@ class IndexRange:
             op, v = self.upper
             hi = (*prefix, v, TOP) if op == "lte" else (*prefix, v)
         return lo, hi
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (code point order),
+    ``None`` if none (then the bytes values, which follow the strings, bound the range):
+    the last code point below U+10FFFF raised by one, those after it dropped. Surrogates are
+    skipped: no stored string holds one."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            chars.append(chr(0xE000 if 0xD800 <= nxt <= 0xDFFF else nxt))
+            return "".join(chars)
+    return None
 
 
 # Cursor formats: 1 was ``[name, key]``; 2 is ``[2, name, order, range digest, key]``, so that
@@ -348,14 +374,8 @@ class Query(Generic[T]):
             )
         if not ctx.active:
             ctx.check()
-        rng = self._range
-        eqs = tuple(rng.eqs) if rng is not None else ()
-        spec = IndexScan(
-            self._info.name, self._index, self._fields, eqs,
-            rng.lower if rng is not None else None, rng.upper if rng is not None else None,
-            self._order == "desc", self._sql_filters, after, until,
-            None if self._py_filters else limit, self._info.composite,
-        )
+        spec = self._spec(after, until, None if self._py_filters else limit)
+        eqs = spec.eqs
         rows: list[Any]  # Row, or Row plus its model after a Python filter
         last: Key | None = None
         exhausted = True
@@ -377,6 +397,14 @@ class Query(Generic[T]):
                         break
         self._record(after, last if not exhausted else until, spec.desc)
         return rows, last, exhausted
+
+    def _spec(self, after: Key | None, until: Key | None, limit: int | None) -> IndexScan:
+        rng = self._range
+        return IndexScan(
+            self._info.name, self._index, self._fields, tuple(rng.eqs) if rng is not None else (),
+            rng.lower if rng is not None else None, rng.upper if rng is not None else None,
+            self._order == "desc", self._sql_filters, after, until, limit, self._info.composite,
+        )
 
     def _key(self, row: Any, eqs: tuple[Any, ...]) -> Key:
         """The index key of a scanned row: its field values (the eq prefix's, then the
@@ -446,6 +474,95 @@ class Query(Generic[T]):
             )
         return docs[0] if docs else None
 
+    def count(self) -> int:
+        """How many documents match, counted by the engine over the index range (never
+        loading a document unless a filter reads it). Live: re-runs only for writes in the
+        range (docs/reactivity.md)."""
+        return int(self._aggregate("count", None))
+
+    def sum(self, field: str) -> int | float:
+        """The sum of ``field`` over the matching documents, numbers only (booleans, null,
+        strings... are left out; ``0`` if none): an int when every summed value is one."""
+        total: int | float = self._aggregate("sum", field)
+        return total
+
+    def min(self, field: str) -> Any:
+        """The least value of ``field`` (value order) among the matching documents that have
+        it non-null, as the model reads it; ``None`` if none."""
+        return self._aggregate("min", field)
+
+    def max(self, field: str) -> Any:
+        """The greatest value of ``field`` (value order) among the matching documents that
+        have it non-null, as the model reads it; ``None`` if none."""
+        return self._aggregate("max", field)
+
+    def _aggregate(self, function: Function, field: str | None) -> Any:
+        """Run an aggregate in the engine; record what it read (see docs/reactivity.md)."""
+        info = self._info
+        path = None if field is None else self._aggregated_field(function, field)
+        if self._search is not None or self._py_filters:
+            why = "a search" if self._search is not None else (
+                "a filter that runs in Python (a predicate no expression says, or a "
+                "comparison with a list or dict: see docs/queries.md, Filters)"
+            )
+            raise InvalidAggregate(
+                f"{function}() on table {info.name!r} is computed by the database, which "
+                f"cannot with {why}; use collect() and compute it in Python",
+                aggregate=function, table=info.name, index=self._index, field=path,
+            )
+        ctx = self._ctx
+        if not ctx.active:
+            ctx.check()
+        rng = self._range
+        at = len(rng.eqs) if rng is not None else 0
+        if function in ("min", "max") and at < len(self._fields) and self._fields[at] == path:
+            return self._edge(function == "max", path)
+        value = ctx.txn.aggregate(Aggregate(self._spec(None, None, None), function, path))
+        self._record(None, None, False)
+        if function in ("min", "max") and path is not None:
+            return field_value(info, path, value)
+        return value
+
+    def _aggregated_field(self, function: str, field: str) -> str:
+        """``field`` checked: a field of the table's documents (for ``sum``, one whose type
+        may hold numbers)."""
+        info = self._info
+        system = field in (ID_FIELD, CREATION_FIELD)
+        try:
+            bound = None if system else bind(FieldProxy().field(field), info)
+        except InvalidQuery as exc:
+            raise InvalidAggregate(
+                f"{function}({field!r}): {exc}", aggregate=function, table=info.name,
+                index=self._index, field=str(field),
+            ) from None
+        if not isinstance(bound, Field):
+            raise InvalidAggregate(
+                f"{function}({field!r}) on table {info.name!r}: aggregates read document "
+                "fields; id and creation_time order as by_id/by_creation_time (take the "
+                "first() of that order) and a model property is not stored",
+                aggregate=function, table=info.name, index=self._index, field=field,
+            )
+        if function == "sum" and not path_may_hold_numbers(info.model, field):
+            raise InvalidAggregate(
+                f"sum({field!r}) on table {info.name!r}: the field's type holds no numbers "
+                f"({info.model.__name__}); sum a number field, or count() the documents",
+                aggregate=function, table=info.name, index=self._index, field=field,
+            )
+        return field
+
+    def _edge(self, last: bool, field: str) -> Any:
+        """``min``/``max`` of the field the range is on: the first key past the nulls from
+        the chosen end, read as one document; the read set covers the range up to it."""
+        rng = copy.copy(self._range)
+        assert rng is not None
+        if rng.lower is None or rng.lower == ("gte", None):
+            rng.lower = ("gt", None)  # null sorts first: skip it
+        edge = _evolve(self, _range=rng, _order="desc" if last else "asc")
+        rows, _, _ = edge._scan(1)
+        if not rows:
+            return None
+        return field_value(self._info, field, extract(orjson.loads(rows[0][2]), field))
+
     def _cursor_scope(self) -> CursorScope:
         rng, search = self._range, self._search
         if search is not None:
@@ -485,7 +602,8 @@ class Query(Generic[T]):
                     f"{self._index!r}); pass the continue_cursor of the same query"
                 )
         last: Key | None
-        pinned = self._ctx.pinned_end(self.pin_key(cursor)) if end_cursor is None else None
+        pin = self._ctx.pin_slot(self.pin_key(cursor)) if end_cursor is None else None
+        pinned = self._ctx.pinned_end(pin) if pin is not None else None
         if pinned is not None and pinned[1]:
             # A live last page stays open-ended: it takes in documents added after it.
             rows, last, _ = self._scan(None, after)
@@ -502,7 +620,8 @@ class Query(Generic[T]):
             last = after
         # An empty first page still gets a cursor; it resumes from the start of the range.
         next_cursor = _cursor_encode(scope, last if last is not None else ())
-        self._ctx.pin_end(self.pin_key(cursor), next_cursor, is_done)
+        if pin is not None:
+            self._ctx.pin_end(pin, next_cursor, is_done)
         return PaginationResult(self._decode(rows), is_done, next_cursor)
 
     def __iter__(self) -> Iterator[T]:

@@ -70,6 +70,7 @@ def list_by_user(db: fdb.Reader, user_id: str) -> list[Task]:
     assert_type(query.take(1), list[Task])
     assert_type(query.paginate(None, 10), fdb.PaginationResult[Task])
     assert_type(query.as_dicts().collect(), list[dict[str, Any]])
+    assert_type(query.count(), int)
     assert_type(db.query("tasks"), Query[Any])  # by name: Any, as before
     for task in query:
         assert_type(task, Task)

@@ -16,7 +16,19 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from ...core.expr import Compare, Expr, Field, Literal, Logical, Not, SystemField
+from ...core.expr import (
+    Compare,
+    Contains,
+    Expr,
+    Field,
+    In,
+    IsMissing,
+    Literal,
+    Logical,
+    Not,
+    StartsWith,
+    SystemField,
+)
 from ...core.keys import TAG_BOOL, TAG_NULL, TAG_STRING, sql_key
 from ...core.schema import CREATION_INDEX, ID_INDEX
 from ..base import IndexScan
@@ -63,10 +75,16 @@ def _field_vs_scalar(path: str, op: str, value: Any, params: list[Any]) -> str:
     ``json_type`` per document: the answer is known from the field's type alone unless it
     has the value's own type, where its text or number is compared. The same truth as the
     general ``(tag, value)`` row-value comparison (the tests hold both to a reference)."""
-    tag, sql_value = sql_key(value)
     jp = json_path(path)
+    return _typed_vs_scalar(f"json_type(doc, '{jp}')", f"(doc ->> '{jp}')", op, value, params)
+
+
+def _typed_vs_scalar(type_sql: str, value_sql: str, op: str, value: Any, params: list[Any]) -> str:
+    """``x op value`` for a JSON value ``x`` given as the SQL of its ``json_type`` and of its
+    SQL value (a field of the document, or an element of ``json_each``)."""
+    tag, sql_value = sql_key(value)
     test = _PY_OP[op]
-    parts = [f"CASE json_type(doc, '{jp}')"]
+    parts = [f"CASE {type_sql}"]
     for name, t in _JSON_TYPES:
         if t != tag or tag == TAG_NULL:  # decided by the types (null equals null)
             result = str(int(test(t, tag)))
@@ -74,10 +92,48 @@ def _field_vs_scalar(path: str, op: str, value: Any, params: list[Any]) -> str:
             result = str(int(test(int(name == "true"), sql_value)))
         else:
             params.append(sql_value)
-            result = f"((doc ->> '{jp}') {'<>' if op == '!=' else op} ?)"
+            result = f"({value_sql} {'<>' if op == '!=' else op} ?)"
         parts.append(f"WHEN '{name}' THEN {result}")
     parts.append(f"ELSE {int(test(TAG_NULL, tag))} END")  # a missing field: null
     return "(" + " ".join(parts) + ")"
+
+
+def _condition_sql(expr: Expr, params: list[Any]) -> str:
+    """SQL for a field condition (``core.expr.FieldCondition``), with the truth
+    ``ExprFilter`` gives it."""
+    assert isinstance(expr, In | StartsWith | Contains | IsMissing)
+    item = expr.item
+    assert isinstance(item, Field)
+    jp = json_path(item.path)
+    if isinstance(expr, IsMissing):
+        return f"(coalesce(json_type(doc, '{jp}'), 'null') = 'null')"
+    if isinstance(expr, StartsWith):
+        # Compared as UTF-8 bytes: a byte prefix that is whole characters is a character
+        # prefix, and bytes keep a NUL inside a string that text functions stop at. IS, not
+        # =: never NULL (substr of an empty blob is NULL), so NOT is the complement.
+        raw = expr.prefix.encode()
+        if not raw:
+            return f"(json_type(doc, '{jp}') = 'text')"
+        params.extend((len(raw), raw))
+        return (
+            f"(json_type(doc, '{jp}') = 'text' "
+            f"AND substr(CAST((doc ->> '{jp}') AS BLOB), 1, ?) IS ?)"
+        )
+    if isinstance(expr, Contains):
+        # json_each walks an object's members or a scalar itself too: arrays only.
+        element = _typed_vs_scalar("e.type", "e.value", "=", expr.value, params)
+        return (
+            f"(json_type(doc, '{jp}') = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each(doc, '{jp}') AS e WHERE {element}))"
+        )
+    if not expr.values:
+        return "0"
+    # The field's (tag, value) pair, as an index holds it, against the values' pairs.
+    tag = tag_sql(item.path)
+    pairs = ", ".join("(?, ?)" for _ in expr.values)
+    for v in expr.values:
+        params.extend(sql_key(v))
+    return f"(({tag}, {value_sql(item.path, False, tag)}) IN (VALUES {pairs}))"
 
 
 def compile_expr(expr: Expr, params: list[Any]) -> str:
@@ -108,6 +164,8 @@ def compile_expr(expr: Expr, params: list[Any]) -> str:
         return "(" + f" {expr.op} ".join(compile_expr(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Not):
         return f"(NOT {compile_expr(expr.inner, params)})"
+    if isinstance(expr, In | StartsWith | Contains | IsMissing):
+        return _condition_sql(expr, params)
     raise TypeError(f"not a filter expression: {expr!r}")
 
 
@@ -183,6 +241,34 @@ def _build(
     spec: IndexScan, params: list[Any], rowids: tuple[int | None, int | None] = (None, None)
 ) -> str:
     positions = _positions(spec)
+    where = where_sql(spec, params, rowids)
+    sql = f"SELECT _id, creation_time, doc FROM {source_sql(spec)}"
+    direction = " DESC" if spec.desc else ""
+    order = [c for p in positions if p is not _CT for c in p]
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY " + ", ".join(c + direction for c in order)
+    if spec.limit is not None:
+        sql += " LIMIT ?"
+        params.append(spec.limit)
+    return sql
+
+
+def source_sql(spec: IndexScan) -> str:
+    """The table, with the scanned index named (``INDEXED BY``) unless it is the table's own
+    row order."""
+    sql = quote(spec.table)
+    if spec.index_name not in (ID_INDEX, CREATION_INDEX):
+        sql += f" INDEXED BY {quote(index_sql_name(spec.table, spec.index_name))}"
+    return sql
+
+
+def where_sql(
+    spec: IndexScan, params: list[Any], rowids: tuple[int | None, int | None] = (None, None)
+) -> list[str]:
+    """The conditions (joined by AND) that keep the rows of ``spec``: its eq prefix, bounds,
+    row numbers (``rowids``, see ``scan_sql``), filters and pagination keys."""
+    positions = _positions(spec)
     where: list[str] = []
     for position, value in zip(positions, spec.eqs, strict=False):
         if len(position) == 2:
@@ -210,18 +296,7 @@ def _build(
         where.append(_after(tail, spec.after, spec.desc, params, strict=True) if tail else "0")
     if spec.until is not None and tail:
         where.append(_after(tail, spec.until, spec.desc, params, strict=False))
-    sql = f"SELECT _id, creation_time, doc FROM {quote(spec.table)}"
-    if spec.index_name not in (ID_INDEX, CREATION_INDEX):
-        sql += f" INDEXED BY {quote(index_sql_name(spec.table, spec.index_name))}"
-    direction = " DESC" if spec.desc else ""
-    order = [c for p in positions if p is not _CT for c in p]
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY " + ", ".join(c + direction for c in order)
-    if spec.limit is not None:
-        sql += " LIMIT ?"
-        params.append(spec.limit)
-    return sql
+    return where
 
 
 def _after(

@@ -20,8 +20,8 @@ from ...core.documents import Row
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
-from ..base import IndexScan, KeyTaken, SearchScan
-from . import blobs, catalog, changelog, ddl, fts, views
+from ..base import Aggregate, IndexScan, KeyTaken, SearchScan
+from . import aggregate, blobs, catalog, changelog, ddl, fts, views
 from .scan import creation_bounds, scan_sql
 
 
@@ -132,6 +132,9 @@ class SqliteTxn:
         sql, params = scan_sql(spec, self._rowids(spec))
         rows: Iterator[Any] = self.conn.execute(sql, params)
         return rows
+
+    def aggregate(self, spec: Aggregate) -> Any:
+        return aggregate.run(self.cur, spec, self._rowids(spec.scan))
 
     def _rowids(self, spec: IndexScan) -> tuple[int | None, int | None]:
         """The row numbers ``[first, last)`` whose creation times the scan's creation-time
