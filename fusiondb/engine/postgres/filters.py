@@ -14,7 +14,19 @@ from typing import Any
 
 import orjson
 
-from ...core.expr import Compare, Expr, Field, Literal, Logical, Not, SystemField
+from ...core.expr import (
+    Compare,
+    Contains,
+    Expr,
+    Field,
+    In,
+    IsMissing,
+    Literal,
+    Logical,
+    Not,
+    StartsWith,
+    SystemField,
+)
 from ...core.keys import extract, normalize_value
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
@@ -50,6 +62,19 @@ def holds(expr: Expr, rowid: int, ct: float, doc: dict[str, Any]) -> bool:
         return all(parts) if expr.op == "AND" else any(parts)
     if isinstance(expr, Not):
         return not holds(expr.inner, rowid, ct, doc)
+    # The field conditions, as core.expr.ExprFilter means them.
+    if isinstance(expr, In):
+        value = normalize_value(_value(expr.item, rowid, ct, doc))
+        return any(value == normalize_value(v) for v in expr.values)
+    if isinstance(expr, StartsWith):
+        found = _value(expr.item, rowid, ct, doc)
+        return type(found) is str and found.startswith(expr.prefix)
+    if isinstance(expr, Contains):
+        found = _value(expr.item, rowid, ct, doc)
+        wanted = normalize_value(expr.value)
+        return type(found) is list and any(normalize_value(v) == wanted for v in found)
+    if isinstance(expr, IsMissing):
+        return _value(expr.item, rowid, ct, doc) is None
     raise TypeError(f"not a filter expression: {expr!r}")
 
 

@@ -45,6 +45,21 @@ def _numeric(column: str, op: str, value: Any, where: list[str], params: list[An
 
 def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
     """The statement and parameters for ``spec``: rows ``(_id, creation_time, doc)``."""
+    where, params, order = range_sql(spec)
+    sql = f"SELECT _id, creation_time, doc FROM {ddl.table_sql(spec.table)}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    direction = " DESC" if spec.desc else ""
+    sql += " ORDER BY " + ", ".join(c + direction for c in order)
+    if spec.limit is not None and not spec.filters:
+        sql += " LIMIT %s"
+        params.append(spec.limit)
+    return sql, params
+
+
+def range_sql(spec: IndexScan) -> tuple[list[str], list[Any], list[str]]:
+    """The conditions (joined by ``AND``) and parameters selecting ``spec``'s range (its
+    filters aside), and the columns ordering it."""
     where: list[str] = []
     params: list[Any] = []
     n = len(spec.fields)
@@ -94,12 +109,4 @@ def scan_sql(spec: IndexScan) -> tuple[str, list[Any]]:
         else:
             where.append(f"({column}, _id) {op} (%s, %s)")
             params.extend((key_bytes(key[:n]), key[-1]))
-    sql = f"SELECT _id, creation_time, doc FROM {ddl.table_sql(spec.table)}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    direction = " DESC" if spec.desc else ""
-    sql += " ORDER BY " + ", ".join(c + direction for c in order)
-    if spec.limit is not None and not spec.filters:
-        sql += " LIMIT %s"
-        params.append(spec.limit)
-    return sql, params
+    return where, params, order

@@ -28,9 +28,9 @@ from ...core.errors import DatabaseError
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
-from ..base import IndexScan, KeyTaken, RetryTransaction, SearchScan
+from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan
 from ..sqlite.fts import tokenize
-from . import blobs, catalog, changelog, ddl, search
+from . import aggregate, blobs, catalog, changelog, ddl, search
 from .errors import key_taken
 from .filters import row_filter
 from .keys import key_function, unique_function
@@ -190,6 +190,9 @@ class PgTxn:
                 and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS
             ):
                 cur.close()
+
+    def aggregate(self, spec: Aggregate) -> Any:
+        return aggregate.run(self.cur, spec, lambda: self.iter_scan(spec.scan))
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
         return search.search_rows(self.conn.cursor(), spec)
