@@ -382,3 +382,68 @@ def test_a_schema_changed_by_another_process_is_refused_before_writing(url: str)
                 .collect()
             ]))
     assert by_p == ["b", "a"]  # the new index holds the old document and the new one
+
+
+def test_the_loser_of_a_race_for_a_unique_key_runs_again_and_names_the_winner(url: str) -> None:
+    """B's insert waits on A's uncommitted row holding the key; A commits; B's snapshot cannot
+    see A's row, so B is refused for a key no document it sees holds: it runs again (twice in
+    all), then raises DuplicateKey naming A's document. A's refused-then-retried key is not
+    written twice."""
+    from tests.unique_procs import Account
+    from tests.unique_procs import schema as accounts
+
+    fdb.open(url, accounts).close()
+    first, second = fdb.open(url, accounts), fdb.open(url, accounts)
+    inserted, release = threading.Event(), threading.Event()
+    runs: Counter[str] = Counter()
+    out: dict[str, Any] = {}
+
+    @fdb.mutation
+    def hold(db: fdb.Writer) -> str:
+        runs["a"] += 1
+        doc_id = db.insert("accounts", Account(email="x@example.com", who=1))
+        inserted.set()
+        assert release.wait(60)
+        return doc_id
+
+    @fdb.mutation
+    def claim(db: fdb.Writer) -> str:
+        runs["b"] += 1
+        return db.insert("accounts", Account(email="x@example.com", who=2))
+
+    def run_b() -> None:
+        try:
+            out["b"] = second.run(claim)
+        except fdb.DuplicateKey as exc:
+            out["b"] = exc
+
+    a = threading.Thread(target=lambda: out.setdefault("a", first.run(hold)))
+    b = threading.Thread(target=run_b)
+    try:
+        a.start()
+        assert inserted.wait(60)
+        b.start()
+        with _server() as conn:
+            assert wait_for(
+                lambda: (
+                    conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    ).fetchone()[0]
+                    > 0
+                )
+            )
+        release.set()
+        a.join(60)
+        b.join(60)
+    finally:
+        release.set()
+        first.close()
+        second.close()
+    exc = out["b"]
+    assert isinstance(exc, fdb.DuplicateKey), exc
+    assert (exc.index, exc.key, exc.existing_id) == ("by_email", ("x@example.com",), out["a"])
+    assert runs == Counter({"a": 1, "b": 2})
+    with fdb.open(url, accounts) as db:
+        stored = db.run(fdb.query(lambda r: [(a.email, a.who) for a in r.query("accounts").collect()]))
+    assert stored == [("x@example.com", 1)]

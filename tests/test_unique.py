@@ -372,3 +372,24 @@ def test_random_writes_agree_with_a_reference(udb: fdb.Database, seed: int) -> N
             del docs[target]
         stored = read(udb, lambda r: {u.id: u.score for u in r.query("users").collect()})
         assert set(stored) == set(docs)
+
+
+def test_a_key_taken_by_no_visible_document_means_run_again(make_db: DbFactory) -> None:
+    """The engine refused a write, yet no document this transaction sees holds the key (on
+    PostgreSQL: a concurrent transaction stored it after the snapshot began): that is a
+    retry, not an error naming nobody."""
+    from fusiondb.engine.base import IndexScan, KeyTaken, RetryTransaction
+    from fusiondb.transaction.unique import duplicate_key
+
+    database = make_db(race_schema)
+    info = database._tables.by_name["accounts"]
+
+    class SeesNothing:
+        def scan(self, spec: IndexScan) -> list[Any]:
+            return []
+
+    taken = KeyTaken("refused", table="accounts", index="by_email")
+    raw = '{"email":"x@example.com","who":1}'
+    found = duplicate_key(SeesNothing(), info, raw, None, "insert", None, taken)  # type: ignore[arg-type]
+    assert isinstance(found, RetryTransaction)
+    assert found.orig is taken
