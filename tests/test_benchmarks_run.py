@@ -13,7 +13,7 @@ from tests.pg_server import PG_ENGINE, URL_ENV
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
-# bench_postgres.py measures fusiondb on a PostgreSQL server: it runs when the suite has one.
+# bench_postgres*.py measure fusiondb on a PostgreSQL server: they run when the suite has one.
 NEEDS_POSTGRES = pytest.mark.skipif(
     not os.environ.get(URL_ENV) or not PG_ENGINE,
     reason=f"needs {URL_ENV} and the PostgreSQL engine (make test sets the URL)",
@@ -28,7 +28,8 @@ def test_every_benchmark_is_found() -> None:
 
 
 @pytest.mark.parametrize(
-    "script", [pytest.param(s, marks=NEEDS_POSTGRES) if s == "bench_postgres.py" else s for s in SCRIPTS]
+    "script",
+    [pytest.param(s, marks=NEEDS_POSTGRES) if s.startswith("bench_postgres") else s for s in SCRIPTS],
 )
 def test_benchmark_script_runs(script: str, tmp_path: Path) -> None:
     path = BENCHMARKS / script
