@@ -25,7 +25,7 @@ from psycopg import pq
 
 from ...core.documents import Row
 from ...core.errors import DatabaseError
-from ...core.keys import SearchEntry
+from ...core.keys import SearchEntry, sort_bytes
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan
@@ -487,14 +487,20 @@ class PgTxn:
             self._make_unique(table, index, fields)
 
     def _make_unique(self, table: str, index: str, fields: tuple[str, ...]) -> None:
-        """Fill the unique column of ``index`` from the documents (only those whose key holds
-        no null), then let PostgreSQL enforce it."""
+        """Fill the unique column of ``index`` (keys holding no null), then let PostgreSQL
+        enforce it. Over one field, in SQL from the stored range keys (every key but null's);
+        over several, from the documents (the null positions are not told apart in SQL)."""
         cur = self.cur
         cur.execute(ddl.add_unique_column(table, index))  # type: ignore[arg-type]
         fn = unique_function(fields)
         t, column = ddl.table_sql(table), ddl.unique_column(index)
         last = 0
-        while True:
+        if len(fields) == 1:
+            cur.execute(
+                f"UPDATE {t} SET {column} = {ddl.key_column(index)} WHERE {ddl.key_column(index)} <> %s",
+                (sort_bytes(None),),
+            )
+        while len(fields) > 1:
             batch = cur.execute(
                 f"SELECT _id, doc FROM {t} WHERE _id > %s ORDER BY _id LIMIT %s",
                 (last, FETCH_BATCH * 4),
