@@ -37,6 +37,7 @@ from .core.errors import (
     InvalidImport,
     InvalidQuery,
     NotADatabase,
+    NotSupported,
     ReadOnlyError,
     SchemaError,
     SchemaMismatch,
@@ -46,6 +47,7 @@ from .core.errors import (
 from .core.functions import MutationFunction, QueryFunction, mutation, query
 from .core.ids import Id, IdOf
 from .core.schema import Document, Schema, TableDef, table
+from .core.vectors import VectorResult
 from .database import Database, open, open_async, open_stored
 from .evolution.catalog import SchemaChange
 from .jsonl import ExportResult, ImportResult
@@ -82,6 +84,7 @@ __all__ = [
     "MigrationResult",
     "MutationFunction",
     "NotADatabase",
+    "NotSupported",
     "PaginationResult",
     "QueryFunction",
     "ReadOnlyError",
@@ -95,6 +98,7 @@ __all__ = [
     "TableStatus",
     "UniqueError",
     "ValidationError",
+    "VectorResult",
     "Writer",
     "mutation",
     "open",

@@ -24,6 +24,7 @@ from .keys import INT64_MAX, INT64_MIN, stored_json
 from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
+from .vectors import check_document
 
 MAX_DOCUMENT_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -257,8 +258,24 @@ def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> 
                 field=where,
                 id=doc_id,
             )
+    if info.vector_indexes:
+        _check_vectors(info, raw, doc_id)
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode()
+
+
+def _check_vectors(info: TableInfo, raw: bytes, doc_id: str | None) -> None:
+    """Refuse a document whose vector its table's vector indexes cannot hold (wrong length,
+    all zeros); a missing or ``None`` vector is fine (the document is not indexed)."""
+    found = check_document(tuple(info.vector_indexes.values()), orjson.loads(raw))
+    if found is not None:
+        where, problem = found
+        raise ValidationError(
+            f"a document for table {info.name!r} is invalid: {where}: {problem}",
+            table=info.name,
+            field=where,
+            id=doc_id,
+        )
 
 
 def model_data(info: TableInfo, model: Document) -> Any:

@@ -164,12 +164,24 @@ class NotADatabase(FusionError):
         self.path = path
 
 
+class NotSupported(FusionError):
+    """This database engine cannot do ``feature`` (e.g. ``"vector search"``): an optional
+    package is missing (``extra`` names the fusiondb extra that brings it, as in
+    ``pip install 'fusiondb[vector]'``), or the engine has no such feature (``extra`` is
+    ``None``)."""
+
+    def __init__(self, message: str, *, feature: str, extra: str | None = None) -> None:
+        super().__init__(message)
+        self.feature = feature
+        self.extra = extra
+
+
 # Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
     SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
-    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase,
+    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, NotSupported,
 ):
     _error.__module__ = "fusiondb"
 del _error

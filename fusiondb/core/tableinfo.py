@@ -21,6 +21,7 @@ from pydantic_core import CoreSchema
 
 from .keys import KeyLayout
 from .schema import SYSTEM_FIELDS, Document, IndexDef, SearchIndexDef
+from .vectordef import VectorIndexDef
 
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
@@ -246,6 +247,7 @@ class TableInfo:
     indexes: dict[str, IndexDef]
     search_indexes: dict[str, SearchIndexDef]
     system: bool = False
+    vector_indexes: dict[str, VectorIndexDef] = field(default_factory=dict)
     adapter: TypeAdapter[Any] = field(init=False, repr=False)
     list_adapter: TypeAdapter[Any] = field(init=False, repr=False)
     # Keys a stored document may hold that are no field of the model (fields removed from
