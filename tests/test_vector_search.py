@@ -3,6 +3,7 @@ write, validation, evolution, db.check, and live queries re-run exactly (by run 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import random
@@ -268,10 +269,8 @@ def test_a_rolled_back_write_leaves_the_index_alone(vdb: fdb.Database) -> None:
 
     @fdb.mutation
     def outer(db: fdb.Writer) -> str:
-        try:
+        with contextlib.suppress(RuntimeError):
             inner(db)
-        except RuntimeError:
-            pass
         return db.insert("docs", {"embedding": v, "user_id": "outer"})
 
     with pytest.raises(RuntimeError):
@@ -298,7 +297,7 @@ def test_bad_vectors_are_refused_naming_the_field_and_nothing_is_written(vdb: fd
     with pytest.raises(fdb.ValidationError, match="embedding") as info:
         vdb.run(patch, doc_id=good, fields={"embedding": [1.0, 2.0]})
     assert info.value.id == good
-    with pytest.raises(fdb.ValidationError, match="document 1: .*embedding"):
+    with pytest.raises(fdb.ValidationError, match=r"document 1: .*embedding"):
         vdb.run(add_many, docs=[{"embedding": ok}, {"embedding": [1.0]}])
     assert list(all_docs(vdb)) == [good]
     assert all_docs(vdb)[good]["embedding"] == ok
@@ -562,9 +561,8 @@ def test_without_sqlite_vec_open_says_which_extra_to_install(
 
 
 def test_sqlite_vec_is_loaded_only_by_connections_that_use_it(tmp_path: Path) -> None:
-    with fdb.open(None, fdb.Schema(others=fdb.table(Other))) as db:
-        with db._engine.read() as txn:  # type: ignore[attr-defined]
-            assert txn.conn not in sqlite_vectors._loaded
-    with fdb.open(None, schema) as db:
-        with db._engine.read() as txn:  # type: ignore[attr-defined]
-            assert txn.conn in sqlite_vectors._loaded
+    plain = fdb.Schema(others=fdb.table(Other))
+    with fdb.open(None, plain) as db, db._engine.read() as txn:  # type: ignore[attr-defined]
+        assert txn.conn not in sqlite_vectors._loaded
+    with fdb.open(None, schema) as db, db._engine.read() as txn:  # type: ignore[attr-defined]
+        assert txn.conn in sqlite_vectors._loaded
