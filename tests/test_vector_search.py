@@ -17,9 +17,13 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fusiondb as fdb
+from fusiondb.core import documents
 from fusiondb.core.limits import MAX_VECTOR_DIMENSIONS, MAX_VECTOR_FILTER_VALUES, MAX_VECTOR_RESULTS
+from fusiondb.core.tableinfo import TableInfo
 from fusiondb.engine.sqlite import vectors as sqlite_vectors
 from fusiondb.transaction import writeset
 from tests.helpers import raw_sql
@@ -566,3 +570,52 @@ def test_sqlite_vec_is_loaded_only_by_connections_that_use_it(tmp_path: Path) ->
         assert txn.conn not in sqlite_vectors._loaded
     with fdb.open(None, schema) as db, db._engine.read() as txn:  # type: ignore[attr-defined]
         assert txn.conn in sqlite_vectors._loaded
+
+
+def reference_non_finite(value: Any) -> bool:
+    """Plain reference: whether any float anywhere in ``value`` is NaN or infinite."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(reference_non_finite(v) for v in value)
+    return False
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.floats(min_value=1e307, max_value=1.7e308),  # sums that overflow
+            st.integers(min_value=-(2**70), max_value=2**70),
+        ),
+        max_size=20,
+    ).map(lambda xs: [float(xs[0]), *xs[1:]] if xs and not isinstance(xs[0], float) else xs)
+)
+def test_the_vector_fast_path_of_the_finite_check_agrees_with_a_plain_walk(values: list[Any]) -> None:
+    # documents._non_finite checks a list of floats with one sum (any NaN or infinity makes
+    # the sum non-finite; an overflowing sum falls back to the walk).
+    assert (documents._non_finite(values, []) is not None) == reference_non_finite(values)
+
+
+def test_only_models_that_can_hold_integers_are_scanned_for_big_ones(vdb: fdb.Database) -> None:
+    class Floats(fdb.Document):
+        embedding: list[float]
+        label: str = ""
+
+    class Loose(fdb.Document):
+        embedding: list[float]
+        extra: Any = None
+
+    floats = fdb.Schema(f=fdb.table(Floats))
+    assert not TableInfo("f", 16, Floats, {}, {}).may_hold_ints
+    assert TableInfo("l", 16, Loose, {}, {}).may_hold_ints
+    assert TableInfo("d", 16, Doc, {}, {}).may_hold_ints  # level: int
+    with fdb.open(None, floats) as db:
+        doc_id = db.run(fdb.mutation(lambda db: db.insert("f", {"embedding": [2**70, 1]})))
+        stored = db.run(fdb.query(lambda db: db.get(doc_id)))
+        assert stored.embedding == [float(2**70), 1.0]  # a float field holds floats
+    with (
+        fdb.open(None, fdb.Schema(l=fdb.table(Loose))) as db,
+        pytest.raises(fdb.ValidationError, match="64 bits"),
+    ):
+        db.run(fdb.mutation(lambda db: db.insert("l", {"embedding": [1.0], "extra": [2**70]})))

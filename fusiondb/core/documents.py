@@ -234,7 +234,9 @@ def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> 
         check_names(info.name, data_out, doc_id=doc_id)
     # JSON holds integers of any size, but SQLite (indexes, filters) and the JSON reader of
     # as_dicts() stop at 64 bits: refuse larger ones rather than read them back changed.
-    if _LONG_DIGITS.search(raw) is not None:
+    # Only a model that can hold an integer needs the scan (a float field stores ints as
+    # floats): a 384-float vector is ~8 KB of digits to scan on every write otherwise.
+    if info.may_hold_ints and _LONG_DIGITS.search(raw) is not None:
         path = _big_int(json.loads(raw), [])
         if path is not None:
             where = ".".join(path)
@@ -299,6 +301,17 @@ def _big_int(value: Any, path: list[str]) -> list[str] | None:
     return None
 
 
+def _finite_sum(values: list[Any]) -> bool:
+    """Whether ``values`` holds only finite numbers, judged by their sum: any NaN or infinity
+    makes it non-finite. ``False`` when unsure (not numbers, or a sum that overflowed): the
+    caller then walks the items."""
+    try:
+        total = sum(values)
+    except TypeError:
+        return False
+    return type(total) in (float, int) and total - total == 0
+
+
 def _non_finite(value: Any, path: list[str]) -> list[str] | None:
     """Path to the first NaN or infinite float in a validated document (at most MAX_DEPTH deep)."""
     if type(value) is float:
@@ -308,6 +321,8 @@ def _non_finite(value: Any, path: list[str]) -> list[str] | None:
     elif isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list | tuple | set | frozenset):
+        if type(value) is list and value and type(value[0]) is float and _finite_sum(value):
+            return None  # a vector: checked in one C loop
         items = enumerate(value)
     else:
         return None
