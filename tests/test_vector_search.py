@@ -7,7 +7,7 @@ import contextlib
 import io
 import math
 import random
-import sqlite3
+import subprocess
 import sys
 from array import array
 from collections import Counter
@@ -524,13 +524,17 @@ def test_check_rebuilds_a_vector_index_another_tool_left_behind(tmp_path: Path) 
         a = db.run(add, embedding=[1.0] + [0.0] * (DIMS - 1))
         db.run(add, embedding=[0.0, 1.0] + [0.0] * (DIMS - 2))
         assert db.check().vector_indexes == ("docs.by_embedding",)
-        other = sqlite3.connect(path)
-        with other:
-            other.execute(
-                "UPDATE docs SET doc = json_set(doc, '$.embedding', json(?)) WHERE _id = 1",
-                (orjson.dumps([0.0, 1.0] + [0.0] * (DIMS - 2)).decode(),),
-            )
-        other.close()
+        # Another tool, in another process (two SQLite libraries in one process drop each
+        # other's locks), rewrites a vector without touching the index.
+        vector = orjson.dumps([0.0, 1.0] + [0.0] * (DIMS - 2)).decode()
+        script = (
+            "import sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1])\n"
+            "c.execute(\"UPDATE docs SET doc = json_set(doc, '$.embedding', json(?)) WHERE _id = 1\","
+            " (sys.argv[2],))\n"
+            "c.commit()\n"
+        )
+        subprocess.run([sys.executable, "-c", script, str(path), vector], check=True, timeout=60)
         report = db.check(repair=False)
         assert report.out_of_date == ("docs.by_embedding",) and not report.ok
         report = db.check()
