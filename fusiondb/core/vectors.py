@@ -10,6 +10,7 @@ cosine similarity needs a direction), and the result type of a search.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -59,14 +60,28 @@ def vector_entry(index: VectorIndexDef, doc: dict[str, Any]) -> VectorEntry | No
 
 
 def check_document(indexes: Sequence[VectorIndexDef], doc: dict[str, Any]) -> tuple[str, str] | None:
-    """``(field, reason)`` for the first vector of ``doc`` that ``indexes`` cannot hold."""
+    """``(field, reason)`` for the first vector of the stored document ``doc`` (decoded JSON of
+    a validated model, so no NaN or infinity) that ``indexes`` cannot hold."""
     for index in indexes:
         vector = extract(doc, index.vector_field)
-        if vector is not None:
-            problem = vector_problem(vector, index.dimensions)
-            if problem is not None:
-                return index.vector_field, problem
+        if vector is None or _fits(vector, index.dimensions):
+            continue
+        problem = vector_problem(vector, index.dimensions)
+        if problem is not None:
+            return index.vector_field, problem
     return None
+
+
+def _fits(vector: Any, dimensions: int) -> bool:
+    """The write path's check in C loops: a list of ``dimensions`` numbers, not all zero
+    (``False``: let ``vector_problem`` look, and say why)."""
+    if type(vector) is not list or len(vector) != dimensions or not any(vector):
+        return False
+    try:
+        array("d", vector)  # numbers only (JSON of a list[float] field holds no booleans)
+    except TypeError:
+        return False
+    return True
 
 
 def eq_key(value: Any) -> tuple[bool, Any]:
