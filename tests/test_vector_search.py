@@ -623,3 +623,13 @@ def test_only_models_that_can_hold_integers_are_scanned_for_big_ones(vdb: fdb.Da
         pytest.raises(fdb.ValidationError, match="64 bits"),
     ):
         db.run(fdb.mutation(lambda db: db.insert("l", {"embedding": [1.0], "extra": [2**70]})))
+
+
+def test_dropping_a_removed_table_drops_its_vector_index(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with fdb.open(path, schema) as db:
+        db.run(add, embedding=[1.0] * DIMS)
+    with fdb.open(path, fdb.Schema(others=fdb.table(Other))) as db:
+        assert raw_sql(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'docs$vec$%'")[0][0] > 0
+        db.drop_table("docs")
+        assert raw_sql(db, "SELECT name FROM sqlite_schema WHERE name LIKE 'docs$%'") == []
