@@ -633,3 +633,10 @@ def test_dropping_a_removed_table_drops_its_vector_index(tmp_path: Path) -> None
         assert raw_sql(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'docs$vec$%'")[0][0] > 0
         db.drop_table("docs")
         assert raw_sql(db, "SELECT name FROM sqlite_schema WHERE name LIKE 'docs$%'") == []
+
+
+def test_an_array_query_vector_is_taken_as_its_list(vdb: fdb.Database) -> None:
+    # numpy arrays, like array.array (no numpy in the test extra), have tolist().
+    doc = vdb.run(add, embedding=[0.5] * DIMS)
+    found = vdb.vector_search("docs", "by_embedding", array("f", [1.0] * DIMS), limit=1)
+    assert [r.id for r in found] == [doc] and found[0].score == pytest.approx(1.0, abs=1e-6)

@@ -93,6 +93,8 @@ def _check_call(
             table=info.name,
             index=index,
         )
+    if hasattr(vector, "tolist") and not isinstance(vector, list):  # a numpy array
+        vector = vector.tolist()
     values = list(vector) if isinstance(vector, Sequence) and not isinstance(vector, str) else vector
     problem = vector_problem(values, vdef.dimensions)
     if problem is not None:

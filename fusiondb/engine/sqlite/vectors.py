@@ -126,8 +126,8 @@ def create_vector_index(
 ) -> tuple[int, list[tuple[int, str]]]:
     """Create the vec0 table of ``index`` and fill it from the table's documents, in batches
     with progress. Returns how many documents cannot be indexed (a vector of the wrong length
-    or all zeros) and ``(rowid, reason)`` for the first few; the caller refuses the change
-    then (the transaction rolls back)."""
+    or all zeros; left out) and ``(rowid, reason)`` for the first few: schema evolution then
+    refuses the change (the transaction rolls back)."""
     ensure_loaded(conn)
     conn.execute(create_sql(table, index))
     src = ddl.quote(table)
@@ -156,8 +156,7 @@ def create_vector_index(
                     failures.append((int(rowid), problem))  # type: ignore[arg-type]
                 continue
             batch.append(_row(int(rowid), entry))  # type: ignore[arg-type]
-        if not refused:
-            conn.executemany(insert, batch)
+        conn.executemany(insert, batch)
         last = int(rows[-1][0])  # type: ignore[arg-type]
         done += len(rows)
         report.update(done)
@@ -211,6 +210,7 @@ def search(cur: apsw.Cursor, spec: VectorScan) -> list[tuple[int, float]]:
     found: dict[int, float] = {}
     for part_sql, params in parts:
         for rowid, distance in cur.execute(part_sql, params):
-            found[rowid] = distance  # type: ignore[index,assignment]
+            if distance is not None:  # an all-zero vector another tool stored: no direction
+                found[rowid] = distance  # type: ignore[index,assignment]
     nearest = sorted(found.items(), key=lambda item: (item[1], item[0]))[: spec.limit]
     return [(rowid, 1.0 - distance) for rowid, distance in nearest]
