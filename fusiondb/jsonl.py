@@ -14,9 +14,12 @@ recorded in the write set, so live queries see the commit. Lines carrying anothe
 
 - By default the import is one transaction: a bad line (not JSON, not an object, refused by
   the model) raises ``InvalidImport`` naming its line number, and nothing is imported.
+- A document whose key of a unique index is taken (by a stored document or an earlier line)
+  raises ``DuplicateKey``, its message naming the line.
 - ``batch_size=N`` commits every N documents (others may write in between; live queries see
   each batch). Every line is checked first, without writing (JSON, the model, the ids), so bad
-  input still imports nothing; the input must then be a path or a seekable file.
+  input still imports nothing; the input must then be a path or a seekable file. A taken key
+  of a unique index is found only when the line is stored: the batches before it stay.
 - ``keep_ids=True`` stores each document under its exported ``id`` and ``creation_time``, so
   references to it stay valid: only into an empty table, and only ids of the same table (ids
   carry the table's number: import into a file whose schema numbers the tables alike, e.g.
@@ -36,7 +39,7 @@ import orjson
 import pydantic
 
 from .core.documents import to_input
-from .core.errors import FusionError, InvalidImport, SchemaError
+from .core.errors import DuplicateKey, FusionError, InvalidImport, SchemaError
 from .core.ids import ID_CONTEXT_KEY, decode_id, encode_ids
 from .core.progress import Progress, ProgressCallback
 from .core.tableinfo import TableInfo
@@ -271,6 +274,10 @@ class _Importer:
                 insert_restored(ctx, self.info, parsed.doc, parsed.rowid, parsed.creation_time)
             else:
                 writer.insert(self.info.name, parsed.doc)
+        except DuplicateKey as exc:
+            # Its own type (a program catches it to report the taken key), named by line.
+            exc.args = (f"line {parsed.line}: {exc.args[0]}", *exc.args[1:])
+            raise
         except (FusionError, ValueError, TypeError) as exc:
             raise self.error(parsed.line, str(exc)) from exc
 

@@ -19,6 +19,7 @@ def test_every_case_is_there_with_a_readme() -> None:
         "add_optional_field",
         "add_required_field_refused_then_fixed",
         "add_table",
+        "add_unique_index",
         "remove_table_keeps_data",
         "rename_field_with_migrate",
     ]

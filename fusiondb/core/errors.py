@@ -42,6 +42,32 @@ class ValidationError(FusionError, ValueError):
         self.errors = list(errors)
 
 
+class DuplicateKey(ValidationError):
+    """A write would give a second document the key of a unique index.
+
+    ``table`` and ``index`` name the unique index, ``key`` is the tuple of values the written
+    document holds for its fields, ``existing_id`` the document that holds that key already;
+    ``id`` is the written document (``patch``/``replace``; ``None`` for an insert) and
+    ``field`` the index's first field. The write did not happen.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        index: str,
+        key: tuple[Any, ...],
+        existing_id: str,
+        field: str | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(message, table=table, field=field, id=id)
+        self.index = index
+        self.key = key
+        self.existing_id = existing_id
+
+
 class DocumentTooLarge(FusionError, ValueError):
     """A document encodes to more than the size limit (1 MiB)."""
 
@@ -83,7 +109,9 @@ class SchemaMismatch(SchemaError):
     """A schema change was refused because stored documents do not satisfy it.
 
     ``count`` is how many documents fail; ``failures`` lists ``(id, pydantic error text)``
-    for the first few. Nothing was changed.
+    for the first few. For a unique index over stored duplicates, ``index`` names it and
+    ``duplicates`` lists the first few groups of ids that share a key (``count`` is how many
+    groups there are). Nothing was changed.
     """
 
     def __init__(
@@ -93,10 +121,14 @@ class SchemaMismatch(SchemaError):
         table: str | None = None,
         count: int = 0,
         failures: Sequence[tuple[str, str]] = (),
+        index: str | None = None,
+        duplicates: Sequence[Sequence[str]] = (),
     ) -> None:
         super().__init__(message, table=table)
         self.count = count
         self.failures = list(failures)
+        self.index = index
+        self.duplicates = [list(group) for group in duplicates]
 
     @property
     def ids(self) -> list[str]:
@@ -179,7 +211,7 @@ class NotSupported(FusionError):
 # Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
 # the module that happens to define them.
 for _error in (
-    FusionError, ValidationError, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
+    FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
     SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
     DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, NotSupported,
 ):

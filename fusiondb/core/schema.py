@@ -161,8 +161,12 @@ def _id_targets(annotation: Any, seen: set[type]) -> list[str | type]:
 
 @dataclass(frozen=True)
 class IndexDef:
+    """An index over ``fields`` (then creation time). ``unique``: no two documents may hold
+    the same key, a key holding null (or a missing field) in any position excepted."""
+
     name: str
     fields: tuple[str, ...]
+    unique: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,9 +194,19 @@ class TableDef(Generic[M]):
 
     RESERVED_INDEXES: ClassVar[tuple[str, ...]] = (CREATION_INDEX, ID_INDEX)
 
-    def index(self, name: str, fields: Sequence[str]) -> TableDef[M]:
-        """Add an index over ``fields`` (compound and dotted paths allowed), then creation time."""
+    def index(self, name: str, fields: Sequence[str], *, unique: bool = False) -> TableDef[M]:
+        """Add an index over ``fields`` (compound and dotted paths allowed), then creation time.
+
+        ``unique=True``: a write that would give a second document the same key (the tuple of
+        its values of ``fields``, in the index's value order: ``1`` and ``1.0`` are one key)
+        raises ``fdb.DuplicateKey``; documents whose key holds null or a missing field are
+        exempt, as with SQL's ``UNIQUE``.
+        """
         check_name("index", name)
+        if not isinstance(unique, bool):
+            raise SchemaError(
+                f"index {name!r}: unique must be True or False, got {unique!r}", name=name
+            )
         self._check_new_index(name)
         self._check_room(name)
         if isinstance(fields, str):
@@ -222,7 +236,7 @@ class TableDef(Generic[M]):
                     "only in case; index one of them, or rename a field",
                     name=name,
                 )
-        self.indexes[name] = IndexDef(name, tuple(fields))
+        self.indexes[name] = IndexDef(name, tuple(fields), unique)
         return self
 
     def _check_new_index(self, name: str) -> None:

@@ -290,6 +290,8 @@ class TableInfo:
     composite: frozenset[str] = field(init=False, repr=False, compare=False)
     # How write sets record this table's documents (keys.KeyLayout), built once.
     layout: KeyLayout = field(init=False, repr=False, compare=False)
+    # The unique indexes, in declaration order (a write that takes a key of one is refused).
+    unique_indexes: tuple[IndexDef, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tools = _model_tools(self.model)
@@ -323,6 +325,7 @@ class TableInfo:
         self.composite = composite_paths(
             tools.stored, sorted({f for i in self.indexes.values() for f in i.fields})
         )
+        self.unique_indexes = tuple(i for i in self.indexes.values() if i.unique)
         self.layout = KeyLayout.build(
             ((i.name, i.fields) for i in self.indexes.values()), self.search_indexes
         )

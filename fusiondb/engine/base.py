@@ -9,6 +9,10 @@ way to data: documents by row number, index-range scans described by ``IndexScan
 searches described by ``SearchScan``, file chunks, the change log, the catalog, and the DDL
 that schema evolution applies.
 
+Unique indexes (``create_index(..., unique=True)``) are enforced by the engine, so they hold
+against every writer, other processes included: a write that would give a second document
+the key of a unique index raises ``KeyTaken`` (see there for the whole contract).
+
 Documents cross the seam as JSON text with their row number and creation time (``Row``);
 index keys as tuples of plain values (``core.keys``); filters as ``core.expr`` trees. The
 engine decides how to store and scan them (SQLite: virtual generated columns, ``INDEXED BY``,
@@ -22,12 +26,43 @@ from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 from ..core.documents import Row
+from ..core.errors import DatabaseError
 from ..core.expr import Expr
 from ..core.keys import Key, SearchEntry
 from ..core.progress import ProgressCallback
 from ..core.schema import SearchIndexDef
 from ..core.vectordef import VectorIndexDef
 from ..core.vectors import VectorEntry
+
+
+class KeyTaken(DatabaseError):
+    """Raised by ``WriteTxn.insert``, ``insert_many``, ``update`` (and ``backfill_default``) when
+    the write would give a document the key of a unique index that another document holds.
+
+    The contract every engine implements:
+
+    - A document's key in an index is the tuple of its values of the index's fields, compared
+      in the value order of ``core/keys.py``: ``1`` and ``1.0`` are the same key, strings
+      compare exactly (code point by code point), arrays and objects by their elements.
+    - A key holding null (or a missing field) in any position is exempt: any number of
+      documents may hold it (SQL's ``UNIQUE``, PostgreSQL's default ``NULLS DISTINCT``).
+    - The check holds against every connection and process writing to the database (SQLite: a
+      ``UNIQUE`` index; PostgreSQL: a unique constraint or index), not only this one.
+    - The failing statement has no effect, and the transaction stays usable: what it wrote
+      before is kept (the caller decides whether to roll back).
+    - ``table`` names the table; ``index`` the unique index when the engine knows it (else
+      ``None``). The layer above finds the index and the document holding the key by
+      scanning each unique index of the table with an ``eq`` on every field
+      (``ReadTxn.scan``), so an engine need not say more.
+
+    Not a user-facing error: the writer turns it into ``fdb.DuplicateKey``.
+    """
+
+    def __init__(self, message: str, *, table: str, index: str | None = None,
+                 orig: BaseException | None = None) -> None:
+        super().__init__(message, orig=orig)
+        self.table = table
+        self.index = index
 
 
 class IndexScan(NamedTuple):
@@ -172,6 +207,17 @@ class ReadTxn(Protocol):
         nothing). Reads everything: slow on a large database."""
         ...
 
+    def duplicate_keys(
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        limit: int,
+    ) -> tuple[int, list[list[int]]]:
+        """Documents of ``table`` that share a key of index ``index`` over ``fields`` (as
+        unique indexes compare keys: the value order, keys holding null exempt, see
+        ``KeyTaken``): how many keys are shared, and the row numbers of the first ``limit``
+        groups, each in row order. Reads the whole index: schema evolution calls it before
+        making an index unique."""
+        ...
+
     def creation_order_breaks(self, table: str) -> int:
         """How many rows of ``table`` have a creation time below the row before them (row
         order is creation order; only another tool's insert can break it)."""
@@ -201,15 +247,21 @@ class WriteTxn(ReadTxn, Protocol):
     def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
         """Store a new document; returns its row number (never reused). ``rowid``: store it
         under that row number (restoring an export; the caller checks it is free), and later
-        inserts are numbered after it."""
+        inserts are numbered after it. ``KeyTaken`` (nothing stored) if its key of a unique
+        index is taken."""
         ...
 
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
         """Store new documents ``(creation_time, doc)``, in one statement where the engine can;
-        they get consecutive row numbers: returns the first."""
+        they get consecutive row numbers: returns the first. ``KeyTaken`` if one's key of a
+        unique index is taken (by a stored document or one before it): those before it may
+        be stored (the caller wraps the call in a ``savepoint`` to undo them)."""
         ...
 
-    def update(self, table: str, rowid: int, doc: str) -> None: ...
+    def update(self, table: str, rowid: int, doc: str) -> None:
+        """Replace a document's JSON; ``KeyTaken`` (nothing changed) if its new key of a unique
+        index is another document's."""
+        ...
 
     def delete(self, table: str, rowid: int) -> None: ...
 
@@ -272,11 +324,18 @@ class WriteTxn(ReadTxn, Protocol):
 
     def create_index(
         self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
-        rows: int, progress: ProgressCallback | None,
+        rows: int, progress: ProgressCallback | None, unique: bool = False,
     ) -> None:
         """Create an index over ``fields`` (then creation order), in the value order of
         ``core/keys.py``; ``composite``: the fields whose type may hold arrays or objects;
-        ``rows`` sizes the progress."""
+        ``rows`` sizes the progress. ``unique``: from now on enforce that no two documents
+        share a key (``KeyTaken``); the caller has checked that none do
+        (``duplicate_keys``). Creating an existing index again makes it unique (cheaply:
+        the range index stays) and does nothing else."""
+        ...
+
+    def drop_unique(self, table: str, index: str) -> None:
+        """Stop enforcing uniqueness of index ``index``; the index itself stays."""
         ...
 
     def drop_format1_indexes(self, table: str) -> None:
@@ -284,7 +343,9 @@ class WriteTxn(ReadTxn, Protocol):
         format 2 then builds the indexes again)."""
         ...
 
-    def drop_index(self, table: str, index: str) -> None: ...
+    def drop_index(self, table: str, index: str) -> None:
+        """Drop the index (and its uniqueness)."""
+        ...
 
     def create_search_index(
         self, table: str, index: SearchIndexDef, progress: ProgressCallback | None

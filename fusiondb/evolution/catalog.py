@@ -26,6 +26,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from ..core.errors import SchemaError, SchemaMismatch
+from ..core.ids import encode_id
 from ..core.progress import ProgressCallback
 from ..core.schema import (
     FIELD_RE,
@@ -37,7 +38,7 @@ from ..core.schema import (
     check_case_collisions,
 )
 from ..core.tableinfo import TableInfo
-from ..engine.base import ReadTxn, WriteTxn
+from ..engine.base import KeyTaken, ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
 from .validate import Validation, validate_stored
 from .vectors import apply_vector_indexes, vector_form
@@ -49,6 +50,10 @@ from .vectors import apply_vector_indexes, vector_form
 CATALOG_FORMAT = 2
 # A composite field (one whose type may hold arrays or objects) in an index's stored form.
 _COMPOSITE_MARK = "*"
+# Ends the stored form of a unique index (no field path starts with "!").
+_UNIQUE_MARK = "!unique"
+# Groups of duplicates a refused unique index lists.
+REPORTED_DUPLICATES = 10
 FIRST_USER_TABLE_NUMBER = 16
 
 
@@ -126,8 +131,8 @@ class SchemaChange:
     """One thing ``fdb.open`` changed in the file (``db.schema_changes`` lists them).
 
     ``kind`` is one of ``add_table``, ``restore_table``, ``remove_table``, ``change_fields``,
-    ``add_index``, ``drop_index``, ``add_search_index``, ``drop_search_index``,
-    ``add_vector_index``, ``drop_vector_index``.
+    ``add_index``, ``drop_index``, ``change_index`` (made unique, or no longer unique),
+    ``add_search_index``, ``drop_search_index``, ``add_vector_index``, ``drop_vector_index``.
     ``checked`` is how many stored documents were validated for it (``None``: no check was
     needed, or ``schema_validation=False`` skipped it).
     """
@@ -371,13 +376,24 @@ def _upgrade(txn: WriteTxn, catalog: StoredCatalog, changes: list[SchemaChange])
 def index_form(info: TableInfo, idx: IndexDef) -> list[str]:
     """How the catalog records an index: its fields, a composite one (``TableInfo.composite``)
     marked, so that a field whose type starts (or stops) holding arrays and objects gets its
-    indexes rebuilt with the other kind of value column."""
-    return [f + _COMPOSITE_MARK if f in info.composite else f for f in idx.fields]
+    indexes rebuilt with the other kind of value column; then ``"!unique"`` for a unique one."""
+    form = [f + _COMPOSITE_MARK if f in info.composite else f for f in idx.fields]
+    return [*form, _UNIQUE_MARK] if idx.unique else form
 
 
 def index_fields(form: list[str]) -> tuple[str, ...]:
     """The field paths of an index as the catalog records it (``index_form``), marks removed."""
-    return tuple(f.removesuffix(_COMPOSITE_MARK) for f in form)
+    return tuple(f.removesuffix(_COMPOSITE_MARK) for f in form if f != _UNIQUE_MARK)
+
+
+def index_unique(form: list[str]) -> bool:
+    """Whether the catalog records the index (``index_form``) as unique."""
+    return _UNIQUE_MARK in form
+
+
+def _key_form(form: list[str]) -> list[str]:
+    """The part of an index's recorded form that decides its key columns (uniqueness aside)."""
+    return [f for f in form if f != _UNIQUE_MARK]
 
 
 def view_fields(tdef: TableDef[Any]) -> tuple[str, ...]:
@@ -472,23 +488,75 @@ def _apply_indexes(
 ) -> None:
     for idx_name in list(stored.indexes):
         declared = p.tdef.indexes.get(idx_name)
-        if declared is None or index_form(p.info, declared) != stored.indexes[idx_name]:
-            txn.drop_index(p.name, idx_name)
-            del stored.indexes[idx_name]
-            if declared is None:
-                changes.append(SchemaChange(p.name, "drop_index", idx_name))
+        recorded = stored.indexes[idx_name]
+        if declared is not None and _key_form(index_form(p.info, declared)) == _key_form(recorded):
+            if index_unique(recorded) and not declared.unique:
+                # A relaxation: every stored document satisfies it; the index stays.
+                txn.drop_unique(p.name, idx_name)
+                stored.indexes[idx_name] = index_form(p.info, declared)
+                changes.append(SchemaChange(p.name, "change_index", f"{idx_name}, no longer unique"))
+            continue  # made unique below, if it is to be
+        txn.drop_index(p.name, idx_name)
+        del stored.indexes[idx_name]
+        if declared is None:
+            changes.append(SchemaChange(p.name, "drop_index", idx_name))
     rows: int | None = 0 if p.stored is None else None  # counted once, when first needed
     for idx in p.tdef.indexes.values():
-        if idx.name in stored.indexes:
+        kept = stored.indexes.get(idx.name)
+        if kept is not None and (index_unique(kept) or not idx.unique):
+            continue
+        if kept is not None:  # the same index, made unique: the range index stays
+            _make_unique(txn, p, idx)
+            stored.indexes[idx.name] = index_form(p.info, idx)
+            changes.append(SchemaChange(p.name, "change_index", f"{idx.name}, made unique"))
             continue
         if rows is None:
             rows = txn.count(p.name)
         if rows:
             _backfill_defaults(txn, p.name, p.info, idx)
         txn.create_index(p.name, idx.name, idx.fields, p.info.composite, rows, progress)
+        if idx.unique:
+            _make_unique(txn, p, idx)
         stored.indexes[idx.name] = index_form(p.info, idx)
         if p.stored is not None:
-            changes.append(SchemaChange(p.name, "add_index", f"{idx.name}, {rows} documents"))
+            unique = " (unique)" if idx.unique else ""
+            changes.append(SchemaChange(p.name, "add_index", f"{idx.name}{unique}, {rows} documents"))
+
+
+def _make_unique(txn: WriteTxn, p: _Plan, idx: IndexDef) -> None:
+    """Enforce uniqueness of ``idx`` (whose range index exists), or raise ``SchemaMismatch``
+    listing the stored documents that share a key (the open's transaction then rolls back:
+    nothing changes)."""
+    count, groups = txn.duplicate_keys(
+        p.name, idx.name, idx.fields, p.info.composite, REPORTED_DUPLICATES
+    )
+    if count:
+        raise _duplicates(p, idx, count, groups)
+    txn.create_index(p.name, idx.name, idx.fields, p.info.composite, 0, None, unique=True)
+
+
+def _duplicates(p: _Plan, idx: IndexDef, count: int, groups: list[list[int]]) -> SchemaMismatch:
+    number = p.info.number
+    ids = [[encode_id(number, rowid) for rowid in group] for group in groups]
+    lines = [f"  {', '.join(group)}" for group in ids]
+    if count > len(groups):
+        lines.append(f"  ... and {count - len(groups)} more keys")
+    fields = ", ".join(idx.fields)
+    return SchemaMismatch(
+        f"schema change refused: unique index {idx.name!r} ({fields}) of table {p.name!r}: "
+        f"{count} keys are each held by several stored documents; nothing was changed. "
+        "Documents sharing a key:\n" + "\n".join(lines) + "\nTo go ahead: open with the old "
+        "schema, give those documents distinct values (or delete the extra ones) with a "
+        "mutation or db.migrate, then open with the unique index. Documents whose key holds "
+        "null (or a missing field) never conflict.",
+        table=p.name,
+        count=count,
+        failures=[(doc_id, f"shares its key of unique index {idx.name!r} with "
+                   f"{', '.join(o for o in group if o != doc_id)}")
+                  for group in ids for doc_id in group],
+        index=idx.name,
+        duplicates=ids,
+    )
 
 
 def _backfill_defaults(txn: WriteTxn, table: str, info: TableInfo, idx: IndexDef) -> None:
@@ -505,7 +573,17 @@ def _backfill_defaults(txn: WriteTxn, table: str, info: TableInfo, idx: IndexDef
         default = finfo.get_default(call_default_factory=True, validated_data={})
         if default is None:
             continue
-        txn.backfill_default(table, path, TypeAdapter(finfo.annotation).dump_json(default).decode())
+        try:
+            txn.backfill_default(table, path, TypeAdapter(finfo.annotation).dump_json(default).decode())
+        except KeyTaken:
+            raise SchemaMismatch(
+                f"schema change refused: table {table!r}: filling in the default {default!r} of "
+                f"field {path!r} in documents stored before the field existed would give "
+                "several documents the same key of a unique index over it; nothing was changed. "
+                "To go ahead: open with the old schema and give those documents distinct "
+                f"values of {path!r} (a mutation or db.migrate), or drop the default.",
+                table=table,
+            ) from None
 
 
 def _search_form(index: SearchIndexDef) -> dict[str, Any]:

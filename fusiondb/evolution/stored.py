@@ -34,6 +34,7 @@ from .catalog import (
     StoredCatalog,
     StoredTable,
     index_fields,
+    index_unique,
     read_catalog,
 )
 
@@ -170,7 +171,7 @@ def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> Ta
     """The declaration of stored table ``name``: its rebuilt model, indexes, search indexes."""
     tdef = table(model_of(name, stored, live_tables))
     for index, recorded in stored.indexes.items():
-        tdef = tdef.index(index, list(index_fields(recorded)))
+        tdef = tdef.index(index, list(index_fields(recorded)), unique=index_unique(recorded))
     for index, form in stored.search_indexes.items():
         tdef = tdef.search_index(
             index, search_field=form["search_field"], filter_fields=form.get("filter_fields", [])

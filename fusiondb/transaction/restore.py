@@ -14,7 +14,9 @@ from ..core.documents import encode, to_input
 from ..core.errors import ReadOnlyError
 from ..core.ids import MAX_ROWID, encode_id
 from ..core.tableinfo import TableInfo
+from ..engine.base import KeyTaken
 from .context import TxnContext
+from .unique import duplicate_key
 
 
 def insert_restored(
@@ -27,7 +29,10 @@ def insert_restored(
         raise ValueError(f"row number {rowid} is out of range")
     txn = ctx.write_txn()
     raw, _ = encode(info, to_input(info, doc), ctx.tables.names)
-    txn.insert(info.name, creation_time, raw, rowid)
+    try:
+        txn.insert(info.name, creation_time, raw, rowid)
+    except KeyTaken as taken:
+        raise duplicate_key(txn, info, raw, None, "insert", None, taken) from None
     assert ctx.clock is not None
     ctx.clock.floor(creation_time)  # later inserts are created after the restored ones
     ctx.record(info, rowid, creation_time, None, ctx.indexed_values(info, raw))

@@ -17,9 +17,11 @@ from ..core.functions import Nesting
 from ..core.ids import MAX_ROWID, IdOf, encode_id, encode_ids
 from ..core.schema import SYSTEM_FIELDS, TableDef
 from ..core.tableinfo import TableInfo
+from ..engine.base import KeyTaken
 from .context import Clock, TxnContext
 from .files import WriterStorage
 from .reader import M, Reader
+from .unique import duplicate_key
 
 # Documents stored per statement by insert_many.
 INSERT_BATCH = 1_000
@@ -80,7 +82,10 @@ class Writer(Reader, Nesting):
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
         clock = self._synced_clock(info)
         ct = clock()
-        rowid = self._txn.insert(info.name, ct, raw)
+        try:
+            rowid = self._txn.insert(info.name, ct, raw)
+        except KeyTaken as taken:
+            raise duplicate_key(self._txn, info, raw, None, "insert", None, taken) from None
         if rowid > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
         ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
@@ -137,7 +142,18 @@ class Writer(Reader, Nesting):
             return
         clock = self._synced_clock(info)
         cts = [clock() for _ in raws]
-        first = self._txn.insert_many(info.name, list(zip(cts, raws, strict=True)))
+        rows = list(zip(cts, raws, strict=True))
+        if info.unique_indexes:
+            try:
+                # A refused document leaves those before it stored but unrecorded: undo them,
+                # then store one at a time to keep them and name the refused one.
+                with self._txn.savepoint():
+                    first = self._txn.insert_many(info.name, rows)
+            except KeyTaken:
+                self._insert_each(info, rows, ids)  # raises the refused document's error
+                return
+        else:
+            first = self._txn.insert_many(info.name, rows)
         rowids = range(first, first + len(raws))
         if rowids[-1] > MAX_ROWID:
             raise ValidationError(f"table {info.name!r} is full (row numbers exhausted)")
@@ -145,6 +161,22 @@ class Writer(Reader, Nesting):
         for rowid, ct, raw in zip(rowids, cts, raws, strict=True):
             ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
         ids.extend(encode_ids(info.number, rowids))
+
+    def _insert_each(self, info: TableInfo, rows: list[tuple[float, str]], ids: list[str]) -> None:
+        """Store ``rows`` one at a time, recording each, until one's key is taken: raise its
+        ``DuplicateKey``, saying which document of the ``insert_many`` call it is (``ids``
+        holds the ids of the call's documents stored before ``rows``)."""
+        ctx = self._ctx
+        for ct, raw in rows:
+            try:
+                rowid = self._txn.insert(info.name, ct, raw)
+            except KeyTaken as taken:
+                exc = duplicate_key(self._txn, info, raw, None, "insert", None, taken)
+                if isinstance(exc, ValidationError):
+                    raise _nth(exc, len(ids)) from None
+                raise exc from None
+            ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
+            ids.append(encode_id(info.number, rowid))
 
     def _synced_clock(self, info: TableInfo) -> Clock:
         clock = self._clock
@@ -168,8 +200,14 @@ class Writer(Reader, Nesting):
             )
         return info, rowid, doc_id, found[1], stored_dict(info.name, info.number, found)
 
-    def _update(self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str) -> None:
-        self._txn.update(info.name, rowid, raw)
+    def _update(
+        self, info: TableInfo, rowid: int, ct: float, old: dict[str, Any], raw: str, op: str,
+        doc_id: str,
+    ) -> None:
+        try:
+            self._txn.update(info.name, rowid, raw)
+        except KeyTaken as taken:
+            raise duplicate_key(self._txn, info, raw, rowid, op, doc_id, taken) from None
         self._ctx.record(info, rowid, ct, old, self._ctx.indexed_values(info, raw))
 
     def patch(self, doc_id: str, fields: Mapping[str, Any]) -> None:
@@ -203,7 +241,7 @@ class Writer(Reader, Nesting):
         raw, _ = encode(info, merged, self._tables.names, doc_id=doc_id)
         if info.ignores_extra:
             raw = _keep_leftovers(info, raw, old, fields)
-        self._update(info, rowid, ct, old, raw)
+        self._update(info, rowid, ct, old, raw, "patch", doc_id)
 
     def replace(self, doc_id: str, doc: Any) -> None:
         """Replace the whole document (keeping its id and creation time).
@@ -214,7 +252,7 @@ class Writer(Reader, Nesting):
         self._ctx.check()
         info, rowid, doc_id, ct, old = self._existing(doc_id, "replace")
         raw, _ = encode(info, to_input(info, doc, doc_id), self._tables.names, doc_id=doc_id)
-        self._update(info, rowid, ct, old, raw)
+        self._update(info, rowid, ct, old, raw, "replace", doc_id)
 
     def delete(self, doc_id: str) -> None:
         """Delete the document. Its id is never reused."""

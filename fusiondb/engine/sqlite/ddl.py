@@ -136,6 +136,49 @@ def create_index(table: str, index: str, fields: tuple[str, ...], composite: fro
     )
 
 
+def unique_sql_name(table: str, index: str) -> str:
+    """Name of the SQLite index that enforces index ``index``'s uniqueness."""
+    return f"{table}${index}$unique"
+
+
+def create_unique_index(
+    table: str, index: str, fields: tuple[str, ...], composite: frozenset[str]
+) -> str:
+    """The ``UNIQUE`` index that enforces a unique index: over the same key columns, so SQLite
+    compares keys as the index orders them (``1`` = ``1.0``, text exactly, arrays and objects
+    by their sort bytes), partial on every type tag being non-null, so keys holding null are
+    exempt. It sits beside the range index (which scans use): a partial index cannot serve
+    scans of null keys."""
+    check_table_name(table)
+    cols = index_columns(fields, composite)
+    not_null = " AND ".join(f"{quote(tag_column(f))} <> 0" for f in fields)
+    return (
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(unique_sql_name(table, index))} "
+        f"ON {quote(table)}({', '.join(cols)}) WHERE {not_null}"
+    )
+
+
+def drop_unique_index(table: str, index: str) -> str:
+    check_table_name(table)
+    return f"DROP INDEX IF EXISTS {quote(unique_sql_name(table, index))}"
+
+
+def duplicate_keys(
+    table: str, index: str, fields: tuple[str, ...], composite: frozenset[str]
+) -> str:
+    """Groups of row numbers sharing a non-null key of ``index`` (a query over its range
+    index, in key order): one row per shared key, ``(row numbers joined by ',')``;
+    parameters: none."""
+    check_table_name(table)
+    cols = ", ".join(index_columns(fields, composite))
+    not_null = " AND ".join(f"{quote(tag_column(f))} <> 0" for f in fields)
+    return (
+        f"SELECT group_concat(_id) FROM {quote(table)} "
+        f"INDEXED BY {quote(index_sql_name(table, index))} WHERE {not_null} "
+        f"GROUP BY {cols} HAVING count(*) > 1"
+    )
+
+
 def drop_index(table: str, index: str) -> str:
     check_table_name(table)
     return f"DROP INDEX IF EXISTS {quote(index_sql_name(table, index))}"

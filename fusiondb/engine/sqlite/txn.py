@@ -22,7 +22,7 @@ from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ...core.vectordef import VectorIndexDef
 from ...core.vectors import VectorEntry
-from ..base import IndexScan, SearchScan, VectorScan
+from ..base import IndexScan, KeyTaken, SearchScan, VectorScan
 from . import blobs, catalog, changelog, ddl, fts, vectors, views
 from .scan import creation_bounds, scan_sql
 
@@ -63,6 +63,21 @@ SEEK_MIN_ROWS = 2_048
 INDEX_STEPS_PER_ROW = 12
 INDEX_STEPS_PER_COLUMN = 3
 PROGRESS_STEPS = 1_000
+
+
+# SQLite's extended result code for a UNIQUE index violation (not the primary key's).
+_CONSTRAINT_UNIQUE = 2067
+
+
+def _key_taken(table: str, exc: apsw.ConstraintError) -> KeyTaken | None:
+    """``KeyTaken`` for a unique index's violation (the only UNIQUE indexes fusiondb makes on
+    a documents table are those of unique indexes); ``None`` for another constraint."""
+    if getattr(exc, "extendedresult", None) != _CONSTRAINT_UNIQUE:
+        return None
+    return KeyTaken(
+        f"a write to table {table!r} would duplicate a key of a unique index ({exc})",
+        table=table, orig=exc,
+    )
 
 
 class _Savepoint:
@@ -191,6 +206,18 @@ class SqliteTxn:
         rows = [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else rows
 
+    def duplicate_keys(
+        self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
+        limit: int,
+    ) -> tuple[int, list[list[int]]]:
+        count = 0
+        groups: list[list[int]] = []
+        for (joined,) in self.conn.execute(ddl.duplicate_keys(table, index, fields, composite)):
+            count += 1
+            if len(groups) < limit:
+                groups.append(sorted(int(r) for r in str(joined).split(",")))
+        return count, groups
+
     def creation_order_breaks(self, table: str) -> int:
         return int(self.cur.execute(_ORDER_BREAKS[table]).get)  # type: ignore[arg-type]
 
@@ -205,21 +232,33 @@ class SqliteTxn:
 
     # -- writes -------------------------------------------------------------------------
 
+    # A statement that fails a constraint is undone by SQLite (ON CONFLICT ABORT), and the
+    # transaction goes on: KeyTaken leaves nothing of the failed write behind.
+
     def insert(self, table: str, creation_time: float, doc: str, rowid: int | None = None) -> int:
-        if rowid is not None:
-            # AUTOINCREMENT keeps the highest row number ever used, so later inserts follow it.
-            self.cur.execute(_INSERT_AT[table], (rowid, creation_time, doc))
-            return rowid
-        self.cur.execute(_INSERT[table], (creation_time, doc))
+        try:
+            if rowid is not None:
+                # AUTOINCREMENT keeps the highest row number ever used: later inserts follow it.
+                self.cur.execute(_INSERT_AT[table], (rowid, creation_time, doc))
+                return rowid
+            self.cur.execute(_INSERT[table], (creation_time, doc))
+        except apsw.ConstraintError as exc:
+            raise _key_taken(table, exc) or exc from None
         return self.conn.last_insert_rowid()
 
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> int:
         # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
-        self.cur.executemany(_INSERT[table], rows)
+        try:
+            self.cur.executemany(_INSERT[table], rows)
+        except apsw.ConstraintError as exc:
+            raise _key_taken(table, exc) or exc from None
         return self.conn.last_insert_rowid() - len(rows) + 1
 
     def update(self, table: str, rowid: int, doc: str) -> None:
-        self.cur.execute(_UPDATE[table], (doc, rowid))
+        try:
+            self.cur.execute(_UPDATE[table], (doc, rowid))
+        except apsw.ConstraintError as exc:
+            raise _key_taken(table, exc) or exc from None
 
     def delete(self, table: str, rowid: int) -> None:
         self.cur.execute(_DELETE[table], (rowid,))
@@ -309,7 +348,7 @@ class SqliteTxn:
 
     def create_index(
         self, table: str, index: str, fields: tuple[str, ...], composite: frozenset[str],
-        rows: int, progress: ProgressCallback | None,
+        rows: int, progress: ProgressCallback | None, unique: bool = False,
     ) -> None:
         columns = self._columns(table)
         for path in fields:
@@ -317,13 +356,24 @@ class SqliteTxn:
                 self.cur.execute(ddl.add_tag_column(table, path))
             if ddl.value_column(path, path in composite) not in columns:
                 self.cur.execute(ddl.add_value_column(table, path, path in composite))
-        sql = ddl.create_index(table, index, fields, composite)
+        self._build(ddl.create_index(table, index, fields, composite), f"{table}.{index}",
+                    len(fields), rows, progress)
+        if unique:
+            try:
+                self.cur.execute(ddl.create_unique_index(table, index, fields, composite))
+            except apsw.ConstraintError as exc:
+                raise _key_taken(table, exc) or exc from None
+
+    def _build(
+        self, sql: str, name: str, columns: int, rows: int, progress: ProgressCallback | None
+    ) -> None:
+        """Run the ``CREATE INDEX`` ``sql``, reporting progress for a table of ``rows``."""
         if not rows:
             self.cur.execute(sql)
             return
         # With progress, estimated from SQLite's VM step count.
-        report = Progress(f"building index {table}.{index}", rows, progress)
-        estimate = rows * (INDEX_STEPS_PER_ROW + INDEX_STEPS_PER_COLUMN * len(fields))
+        report = Progress(f"building index {name}", rows, progress)
+        estimate = rows * (INDEX_STEPS_PER_ROW + INDEX_STEPS_PER_COLUMN * columns)
         steps = 0
 
         def tick() -> bool:
@@ -355,7 +405,11 @@ class SqliteTxn:
                 self.cur.execute(ddl.drop_column(table, column))
 
     def drop_index(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_unique_index(table, index))
         self.cur.execute(ddl.drop_index(table, index))
+
+    def drop_unique(self, table: str, index: str) -> None:
+        self.cur.execute(ddl.drop_unique_index(table, index))
 
     def create_search_index(
         self, table: str, index: SearchIndexDef, progress: ProgressCallback | None
@@ -384,11 +438,14 @@ class SqliteTxn:
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         jpath = ddl.json_path(path)
-        self.cur.execute(
-            f"UPDATE {ddl.quote(table)} SET doc = json_set(doc, ?, json(?)) "
-            "WHERE json_type(doc, ?) IS NULL",
-            (jpath, value_json, jpath),
-        )
+        try:
+            self.cur.execute(
+                f"UPDATE {ddl.quote(table)} SET doc = json_set(doc, ?, json(?)) "
+                "WHERE json_type(doc, ?) IS NULL",
+                (jpath, value_json, jpath),
+            )
+        except apsw.ConstraintError as exc:
+            raise _key_taken(table, exc) or exc from None
 
     def write_catalog(self, entries: Mapping[str, str], version: int) -> None:
         catalog.write(self.cur, entries, version)
