@@ -14,7 +14,7 @@ SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"bench_core.py", "bench_reactivity.py", "bench_search.py"} <= set(SCRIPTS)
+    assert {"bench_core.py", "bench_reactivity.py", "bench_search.py", "bench_vector.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
