@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,qt]'
 	touch $(STAMP)
 
+# The suite runs on SQLite and, with FUSIONDB_POSTGRES_URL, on PostgreSQL too: unless that is
+# set already, .ci/postgres starts a throwaway server for the run (installing Debian's
+# postgresql package when missing) and always stops it after.
 test: $(STAMP) web-deps
-	$(PY) -m pytest -q
+	bash .ci/postgres run $(PY) -m pytest -q
 	$(MAKE) --no-print-directory js-test
 	$(MAKE) --no-print-directory lint
 
@@ -70,8 +73,9 @@ stress: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m fusiondb.demo
 
+# bench_postgres.py runs against FUSIONDB_POSTGRES_URL, or a throwaway server started for it.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	bash .ci/postgres run $(PY) benchmarks/run_all.py
 
 # pyright checks the package and tests/typing/ (a user's typed code): see [tool.pyright]; then
 # tests/typing/ again with its own config, where every `# pyright: ignore` must be needed.

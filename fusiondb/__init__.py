@@ -28,6 +28,7 @@ from .check import CheckReport
 from .core.errors import (
     DatabaseClosed,
     DatabaseError,
+    DestinationNotEmpty,
     DocumentNotFound,
     DocumentTooLarge,
     DuplicateKey,
@@ -67,6 +68,7 @@ __all__ = [
     "Database",
     "DatabaseClosed",
     "DatabaseError",
+    "DestinationNotEmpty",
     "Document",
     "DocumentNotFound",
     "DocumentTooLarge",

@@ -9,15 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PG_ENGINE, URL_ENV
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+# bench_postgres.py measures fusiondb on a PostgreSQL server: it runs when the suite has one.
+NEEDS_POSTGRES = pytest.mark.skipif(
+    not os.environ.get(URL_ENV) or not PG_ENGINE,
+    reason=f"needs {URL_ENV} and the PostgreSQL engine (make test sets the URL)",
+)
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"bench_core.py", "bench_reactivity.py", "bench_search.py", "bench_vector.py"} <= set(SCRIPTS)
+    expected = {"bench_core.py", "bench_reactivity.py", "bench_search.py", "bench_postgres.py"}
+    expected.add("bench_vector.py")
+    assert expected <= set(SCRIPTS)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize(
+    "script", [pytest.param(s, marks=NEEDS_POSTGRES) if s == "bench_postgres.py" else s for s in SCRIPTS]
+)
 def test_benchmark_script_runs(script: str, tmp_path: Path) -> None:
     path = BENCHMARKS / script
     env = {**os.environ, "BENCH_QUICK": "1", "TMPDIR": str(tmp_path)}  # a crashed run's files stay here

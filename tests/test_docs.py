@@ -19,6 +19,7 @@ import pytest
 
 import fusiondb as fdb
 from fusiondb.core import errors
+from tests.pg_server import PG_ENGINE, URL_ENV
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PAGES = [
@@ -90,7 +91,13 @@ def test_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert ran, f"{page} has no runnable examples"
 
 
-def test_testing_page_examples_run_under_pytest(pytester: pytest.Pytester) -> None:
+def test_testing_page_examples_run_under_pytest(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With FUSIONDB_POSTGRES_URL set (make test) the examples' fusiondb_db is on PostgreSQL,
+    # as a user's would be: that needs the PostgreSQL engine in this tree.
+    if not PG_ENGINE:
+        monkeypatch.delenv(URL_ENV, raising=False)
     files = {}
     for info, code, _ in blocks("testing.md"):
         m = re.search(r"file=(\S+)", info)

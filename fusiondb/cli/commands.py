@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from rich.live import Live
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import fusiondb as fdb
 
 from ..core.errors import FusionError
+from ..dbcopy import copy_database
 from ..evolution.catalog import CATALOG_FORMAT
 from .browse import browse, parse_eq
 from .output import Output
@@ -191,6 +193,38 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
 
     with bar:
         yield report
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("dest")
+@click.option("--replace", is_flag=True,
+              help="Drop every table and file DEST holds first, instead of refusing it.")
+@failing_cleanly
+def copy(source: str, dest: str, replace: bool) -> None:
+    """Copy every table, document and stored file of SOURCE into DEST.
+
+    Each is a database file or a postgresql:// URL. Ids, creation times and files are kept.
+    DEST must be new or empty (or --replace). Streamed: any size.
+    """
+    with _progress_bar() as progress:
+        result = copy_database(source, dest, replace=replace, progress=progress)
+    out = Output()
+    tables = ", ".join(f"{name} {n}" for name, n in result.documents.items()) or "no tables"
+    out.message(
+        f"copied {result.total} documents ({tables}) and {result.files} files "
+        f"({result.file_bytes} bytes) from {_redacted(source)} to {_redacted(dest)}"
+    )
+    if result.skipped:
+        out.message(f"not copied (removed from the schema): {', '.join(result.skipped)}")
+
+
+def _redacted(where: str) -> str:
+    """A database URL without its password (for messages)."""
+    parts = urlsplit(where)
+    if not parts.scheme.startswith("postgres") or parts.password is None:
+        return where
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 @cli.command()

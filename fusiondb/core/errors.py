@@ -208,12 +208,24 @@ class NotSupported(FusionError):
         self.extra = extra
 
 
+class DestinationNotEmpty(FusionError):
+    """``fusiondb copy`` was pointed at a destination that already holds tables or stored
+    files: nothing was written. ``dest`` is the destination, ``table`` the first table found
+    (``"_storage"`` for stored files), ``documents`` how many documents (or files) it holds."""
+
+    def __init__(self, message: str, *, dest: str, table: str, documents: int) -> None:
+        super().__init__(message)
+        self.dest = dest
+        self.table = table
+        self.documents = documents
+
+
 # Tracebacks and reprs name the errors as users import them (``fusiondb.SchemaError``), not by
 # the module that happens to define them.
 for _error in (
     FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound, SchemaError,
     SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidArgument, UniqueError,
-    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, NotSupported,
+    DatabaseClosed, DatabaseError, InvalidImport, NotADatabase, NotSupported, DestinationNotEmpty,
 ):
     _error.__module__ = "fusiondb"
 del _error
