@@ -27,6 +27,7 @@ from .intervals import IntervalIndex
 from .live import Live, args_key
 from .search_match import SearchMatcher
 from .subscription import Subscription
+from .vector_match import VectorMatcher
 
 log = logging.getLogger("fusiondb.subscriptions")
 
@@ -68,6 +69,7 @@ class SubscriptionManager:
         self._live: dict[Hashable, Live] = {}
         self._indexes: dict[tuple[str, str], IntervalIndex] = {}
         self._search = SearchMatcher(tokenize)
+        self._vectors = VectorMatcher()
         # Live queries that must re-run whatever was written (version -1), kept as a set so
         # a round never scans every subscription (per-write cost must not grow with them).
         self._stale: set[Live] = set()
@@ -138,12 +140,14 @@ class SubscriptionManager:
             entries.append(((r.table, r.index), handle))
         live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
         self._search.register(live, readset.searches)
+        self._vectors.register(live, readset.vectors)
 
     def _unregister(self, live: Live) -> None:
         for name, handle in live.entries:
             self._indexes[name].remove(handle)
         live.entries = ()
         self._search.unregister(live)
+        self._vectors.unregister(live)
 
     def match(self, writes: WriteSet) -> set[Live]:
         """Live queries whose read set contains a key this write set wrote."""
@@ -160,6 +164,7 @@ class SubscriptionManager:
                 for lo, hi in ranges:
                     idx.overlap(normalize_key(lo), normalize_key(hi), hit)
         self._search.match(writes, hit)
+        self._vectors.match(writes, hit)
         return hit
 
     def _mark_stale(self, live: Live) -> None:

@@ -34,10 +34,22 @@ class SearchRead:
     filters: tuple[tuple[int, Any], ...]
 
 
+@dataclass(frozen=True)
+class VectorRead:
+    """A vector search read: table, vector index, and the filter values it was limited to,
+    as ``(position in the index's filter_fields, core.vectors.eq_key(value))`` (any of them;
+    empty: every document of the index)."""
+
+    table: str
+    index: str
+    filters: frozenset[tuple[int, Any]]
+
+
 @dataclass
 class ReadSet:
     ranges: list[KeyRange] = field(default_factory=list)
     searches: list[SearchRead] = field(default_factory=list)
+    vectors: list[VectorRead] = field(default_factory=list)
 
     def add_range(self, table: str, index: str, lo: Key, hi: Key) -> None:
         self.ranges.append(KeyRange(table, index, lo, hi))
@@ -47,3 +59,6 @@ class ReadSet:
 
     def add_search(self, read: SearchRead) -> None:
         self.searches.append(read)
+
+    def add_vector(self, read: VectorRead) -> None:
+        self.vectors.append(read)
