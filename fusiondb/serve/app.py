@@ -8,9 +8,11 @@ static files at ``/`` (a built web page). Creating the app registers its file UR
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -24,9 +26,11 @@ from starlette.websockets import WebSocket
 
 from ..database import Database
 from .calls import CallError, arguments, call, find, parse_json
+from .fanout import Hub
 from .files import FileUrls, serve_file
 from .functions import Function, Registry
-from .sync import Connection, EncodedValues
+from .outbox import MAX_BACKLOG
+from .sync import Connection
 
 log = logging.getLogger("fusiondb.serve")
 
@@ -50,6 +54,7 @@ def app(
     secret: bytes | None = None,
     static_dir: str | None = None,
     max_message: int = MAX_MESSAGE,
+    max_backlog: int = MAX_BACKLOG,
 ) -> Starlette:
     """An ASGI app exposing ``functions`` (``@fdb.query`` / ``@fdb.mutation``, or a module:
     all it defines) of ``db`` by name, and its files.
@@ -61,13 +66,16 @@ def app(
     page served by this app or behind a proxy that keeps paths). ``public_files``: file URLs
     without a token. ``secret``: the key of the file tokens (default: random per app, so
     URLs last as long as the process). ``static_dir``: a built web page served at ``/``.
+    ``max_message``: the largest request body or WebSocket message accepted (bytes).
+    ``max_backlog``: the bytes a WebSocket may have waiting unsent before it is closed with
+    code 4008 (values waiting are only the newest per subscription; see docs/serving.md).
     """
     if not isinstance(db, Database):
         raise TypeError(f"fusiondb.serve.app() takes an open fdb.Database, got {db!r}")
     registry = Registry(functions)
     urls = FileUrls(secret or secrets.token_bytes(32), base_url or "", public_files)
     db.storage.set_url_maker(urls.url)
-    encoded = EncodedValues()
+    hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 
     async def identify(conn: HTTPConnection) -> Any:
         if authenticate is None:
@@ -103,7 +111,11 @@ def app(
             await ws.close(code=1011)
             return
         await ws.accept()
-        await Connection(ws, db, registry, identity, encoded, max_message).run()
+        loop = asyncio.get_running_loop()
+        hub = hubs.get(loop)
+        if hub is None:  # one per event loop (uvicorn has one; test clients may have several)
+            hub = hubs[loop] = Hub(db, loop)
+        await Connection(ws, db, registry, identity, hub, max_message, max_backlog).run()
 
     async def files(request: Request) -> Response:
         return await serve_file(request, db, urls)
@@ -146,6 +158,3 @@ async def _deny(ws: WebSocket) -> None:
         )
     else:
         await ws.close(code=4401, reason="not authenticated")
-
-
-
