@@ -131,6 +131,7 @@ def app(
     server.state.fusiondb = db
     server.state.registry = registry
     server.state.file_urls = urls
+    server.state.sync_hubs = hubs  # the live topics by event loop (tests look at the outboxes)
     return server
 
 

@@ -5,8 +5,8 @@ value waits in one slot per subscription: a newer value replaces the one still w
 connection is behind: the client skips to the newest, as in-process iterators do) and moves
 to the back, so messages still leave in the order their values were made (commit order).
 What waits is thus at most one value per subscription plus the replies; when it exceeds
-``limit`` bytes (a client asking and not reading) the connection is closed with
-``CLOSE_BACKLOG``.
+``limit`` bytes (a client asking and not reading) the outbox drops it all, takes nothing
+more and sets ``overflowed``: the connection closes with ``CLOSE_BACKLOG``.
 
 A value's message text is built when it is sent, once per subscription id however many
 connections send it (``Update.text``), from the value's JSON encoded once per commit.
@@ -63,10 +63,6 @@ def reply(kind: str, request_id: Any, value_json: bytes | None = None, **fields:
     return (head[:-1] + b',"value":' + value_json + b"}").decode()
 
 
-class Overflow(Exception):
-    """More than the limit waits unsent."""
-
-
 class Outbox:
     """One connection's unsent messages (see the module docstring); loop thread only."""
 
@@ -77,12 +73,14 @@ class Outbox:
         self._replies = 0  # numbers the replies' slots
         self._wake = asyncio.Event()
         self._closed = False
-        self.overflowed = False
+        self.overflowed = asyncio.Event()  # set once the backlog passed the limit
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def put_value(self, sub_id: int | str, update: Update) -> None:
+        if self.overflowed.is_set():
+            return
         key = ("v", sub_id)
         old = self._pending.pop(key, None)
         if old is not None:
@@ -97,6 +95,8 @@ class Outbox:
             self.backlog -= _size(old)
 
     def put_reply(self, text: str) -> None:
+        if self.overflowed.is_set():
+            return
         self._replies += 1
         self._pending[("r", self._replies)] = text
         self._grew(len(text))
@@ -104,7 +104,8 @@ class Outbox:
     def _grew(self, size: int) -> None:
         self.backlog += size
         if self.backlog > self.limit and len(self._pending) > 1:
-            self.overflowed = True
+            self.overflowed.set()
+            self._pending.clear()  # never sent: the connection is closed for it
         self._wake.set()
 
     def close(self) -> None:
@@ -113,8 +114,7 @@ class Outbox:
         self._wake.set()
 
     async def drain(self, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send messages as they come, oldest first, until closed; ``Overflow`` when the
-        backlog passed the limit."""
+        """Send messages as they come, oldest first, until closed."""
         pending = self._pending
         while True:
             while not pending:
@@ -122,8 +122,6 @@ class Outbox:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            if self.overflowed:
-                raise Overflow(f"{self.backlog} bytes of messages unsent (limit {self.limit})")
             key = next(iter(pending))
             entry = pending.pop(key)
             self.backlog -= _size(entry)

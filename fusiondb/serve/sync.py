@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -27,9 +27,11 @@ from .callqueue import CallQueue
 from .calls import CallError, arguments, failure, find, parse_json
 from .fanout import Hub, Watcher, topic_key
 from .functions import Registry
-from .outbox import CLOSE_BACKLOG, Outbox, Overflow, reply
+from .outbox import CLOSE_BACKLOG, Outbox, reply
 
 log = logging.getLogger("fusiondb.serve")
+
+CLOSE_WAIT = 10.0  # seconds a connection closed for its backlog waits to send the close frame
 
 
 class Connection:
@@ -59,40 +61,57 @@ class Connection:
         self.outbox.put_reply(text)
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_all())
+        """Until the client goes, or is closed for not reading (``CLOSE_BACKLOG``)."""
+        tasks = {asyncio.create_task(self._receive_all()), asyncio.create_task(self._send_all())}
         try:
-            while True:
-                incoming = await self.ws.receive()
-                if incoming["type"] == "websocket.disconnect":
-                    break
-                data = incoming.get("text")
-                if data is None:
-                    data = incoming.get("bytes") or b""
-                await self.handle(data)
-                if sender.done():  # closed for its backlog, or the socket failed
-                    break
-        except WebSocketDisconnect:
-            pass
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for watcher in self.subs.values():
                 if watcher is not None:
                     self.hub.unwatch(watcher)
             self.subs.clear()
             self.calls.cancel()
-            sender.cancel()
-            with contextlib.suppress(BaseException):  # the socket is gone: nothing more to send
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):  # the socket is gone: nothing more to do
+                    await task
+
+    async def _receive_all(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                incoming = await self.ws.receive()
+                if incoming["type"] == "websocket.disconnect":
+                    return
+                data = incoming.get("text")
+                if data is None:
+                    data = incoming.get("bytes") or b""
+                await self.handle(data)
 
     async def _send_all(self) -> None:
+        """Send what the outbox holds; on overflow, close the connection with
+        ``CLOSE_BACKLOG`` (once the client reads again, or give up after ``CLOSE_WAIT``)."""
         send = self.ws.send
+        drain = asyncio.ensure_future(
+            self.outbox.drain(lambda text: send({"type": "websocket.send", "text": text}))
+        )
+        overflow = asyncio.ensure_future(self.outbox.overflowed.wait())
         try:
-            await self.outbox.drain(lambda text: send({"type": "websocket.send", "text": text}))
-        except Overflow as exc:
-            log.warning("fusiondb.serve: closing a WebSocket that does not read: %s", exc)
-            with contextlib.suppress(Exception):
-                await self.ws.close(code=CLOSE_BACKLOG, reason="too slow: " + str(exc)[:100])
-        except Exception:  # disconnected mid-way; run() ends on the next receive
-            return
+            await asyncio.wait({drain, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            drain.cancel()
+        if drain.done() and not drain.cancelled():
+            drain.exception()  # the socket failed (retrieved, so asyncio does not log it)
+        if not self.outbox.overflowed.is_set():
+            return  # the socket failed: the receiver ends on the disconnect
+        log.warning(
+            "fusiondb.serve: closing a WebSocket that does not read: over %d bytes unsent",
+            self.outbox.limit,
+        )
+        reason = f"too slow: over {self.outbox.limit} bytes of messages unsent"
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=CLOSE_BACKLOG, reason=reason), CLOSE_WAIT)
 
     async def handle(self, data: str | bytes) -> None:
         """One client message; any problem becomes an ``error`` message."""
@@ -134,7 +153,7 @@ class Connection:
         args = arguments(exposed, raw_args, self.identity)
         key = topic_key(exposed, raw_args, self.identity)
         self.subs[sub_id] = None
-        db, fn = self.db, exposed.fn
+        db, fn = self.db, cast(Any, exposed.fn)  # a query (find checked the kind)
         try:
             watcher = await self.hub.watch(
                 exposed, key, lambda: db.subscribe(fn, **args), sub_id, self.outbox
