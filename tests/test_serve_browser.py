@@ -48,6 +48,13 @@ def built_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("npm is not on PATH: the browser test builds the example with it")
+    # The page imports fusiondb-client's built dist/ (npm ci builds it; rebuilt here so the
+    # page runs the client's current sources).
+    built = subprocess.run(
+        [npm, "run", "build"], cwd=ROOT / "clients" / "js", capture_output=True, text=True,
+        timeout=180, check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
     out = tmp_path_factory.mktemp("web_tasks_dist")
     proc = subprocess.run(
         [npm, "exec", "--", "vite", "build", "--outDir", str(out), "--emptyOutDir", "--logLevel", "error"],
