@@ -1,9 +1,10 @@
 """``fusiondb.serve.app(db, functions=[...])``: the ASGI app (Starlette) serving a database.
 
 Routes: ``POST /api/run/{name}`` (JSON arguments → JSON result), the ``/api/sync``
-WebSocket (``sync.py``), ``GET /files/{id}`` (``files.py``) and, optionally, a directory of
-static files at ``/`` (a built web page). Creating the app registers its file URL maker on
-``db.storage``, so ``get_url`` works in the functions it serves.
+WebSocket (``sync.py``), ``GET /files/{id}`` (``files.py``), ``POST /api/upload``
+(``uploads.py``) and, optionally, a directory of static files at ``/`` (a built web page).
+Creating the app registers its file and upload URL makers on ``db.storage``, so ``get_url``
+and ``generate_upload_url`` work in the functions it serves.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .files import FileUrls, serve_file
 from .functions import Function, Registry
 from .outbox import MAX_BACKLOG
 from .sync import Connection
+from .uploads import MAX_UPLOAD, UPLOAD_TTL, UploadUrls, receive_upload
 
 log = logging.getLogger("fusiondb.serve")
 
@@ -55,6 +57,8 @@ def app(
     static_dir: str | None = None,
     max_message: int = MAX_MESSAGE,
     max_backlog: int = MAX_BACKLOG,
+    max_upload: int = MAX_UPLOAD,
+    upload_ttl: float = UPLOAD_TTL,
 ) -> Starlette:
     """An ASGI app exposing ``functions`` (``@fdb.query`` / ``@fdb.mutation``, or a module:
     all it defines) of ``db`` by name, and its files.
@@ -69,12 +73,17 @@ def app(
     ``max_message``: the largest request body or WebSocket message accepted (bytes).
     ``max_backlog``: the bytes a WebSocket may have waiting unsent before it is closed with
     code 4008 (values waiting are only the newest per subscription; see docs/serving.md).
+    ``max_upload``: the largest file ``POST /api/upload`` takes (bytes); ``upload_ttl``: the
+    seconds a URL from ``generate_upload_url`` works.
     """
     if not isinstance(db, Database):
         raise TypeError(f"fusiondb.serve.app() takes an open fdb.Database, got {db!r}")
     registry = Registry(functions)
-    urls = FileUrls(secret or secrets.token_bytes(32), base_url or "", public_files)
+    key = secret or secrets.token_bytes(32)
+    urls = FileUrls(key, base_url or "", public_files)
+    uploads = UploadUrls(key, base_url or "", upload_ttl)
     db.storage.set_url_maker(urls.url)
+    db.storage.set_upload_url_maker(uploads.url)
     hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 
     async def identify(conn: HTTPConnection) -> Any:
@@ -120,10 +129,18 @@ def app(
     async def files(request: Request) -> Response:
         return await serve_file(request, db, urls)
 
+    async def upload(request: Request) -> Response:
+        try:
+            file_id = await receive_upload(request, db, uploads, max_upload)
+        except CallError as exc:
+            return _error(exc)
+        return JSONResponse({"storageId": file_id})
+
     routes: list[BaseRoute] = [
         Route("/api/run/{name}", run, methods=["POST"]),
         WebSocketRoute("/api/sync", sync),
         Route("/files/{file_id}", files, methods=["GET", "HEAD"]),
+        Route("/api/upload", upload, methods=["POST"]),
     ]
     if static_dir is not None:
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True), name="static"))
