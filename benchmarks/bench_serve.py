@@ -35,8 +35,10 @@ from benchutil import QUICK, ROOT, size
 import fusiondb as fdb
 
 CLIENTS = size(200, 20)
-RATE = size(200, 50)  # mutations per second
-SECONDS = size(10, 2)
+# Mutations per second and for how long (BENCH_SERVE_RATE / BENCH_SERVE_SECONDS to change them,
+# e.g. a lower rate to see the latency of a server that is not saturated).
+RATE = int(os.environ.get("BENCH_SERVE_RATE", 0)) or size(200, 50)
+SECONDS = int(os.environ.get("BENCH_SERVE_SECONDS", 0)) or size(10, 2)
 
 
 class Task(fdb.Document):
@@ -234,6 +236,10 @@ def main() -> None:
         f"(targets 5 / 50 ms); in-process callback p50 {in50:.3f} ms"
     )
     cpu_share = (cpu2 - cpu1) / took
+    # Less dependent on what else the machine runs than latency: CPU time per message sent.
+    print(f"   server CPU per value message sent: {(cpu2 - cpu1) / max(1, report['messages']) * 1e6:.0f} us "
+          f"({report['messages'] / n:.1f} messages per commit to {CLIENTS} clients: fewer than one each "
+          f"when they are behind and skip to the newest value)")
     print(
         f"   server CPU while writing: {cpu_share * 100:.0f}% of a core, "
         f"{cpu_share * 100 / CLIENTS:.2f}% per client; load client: "

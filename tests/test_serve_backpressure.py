@@ -75,8 +75,9 @@ def test_outbox_keeps_the_newest_value_per_subscription_in_commit_order() -> Non
         assert len(box) == 2
         sent: list[str] = []
 
-        async def send(text: str) -> None:
-            sent.append(text)
+        async def send(message: dict[str, Any]) -> None:
+            assert message["type"] == "websocket.send"
+            sent.append(message["text"])
             if len(sent) == 2:
                 box.close()
 

@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ..database import Database
@@ -109,7 +110,7 @@ def app(
             return _error(exc)
         return Response(result, media_type="application/json")
 
-    async def sync(ws: WebSocket) -> None:
+    async def sync(ws: WebSocket, send: Send) -> None:
         try:
             identity = await identify(ws)
         except _Unauthorized:
@@ -124,7 +125,7 @@ def app(
         hub = hubs.get(loop)
         if hub is None:  # one per event loop (uvicorn has one; test clients may have several)
             hub = hubs[loop] = Hub(db, loop)
-        await Connection(ws, db, registry, identity, hub, max_message, max_backlog).run()
+        await Connection(ws, send, db, registry, identity, hub, max_message, max_backlog).run()
 
     async def files(request: Request) -> Response:
         return await serve_file(request, db, urls)
@@ -138,7 +139,7 @@ def app(
 
     routes: list[BaseRoute] = [
         Route("/api/run/{name}", run, methods=["POST"]),
-        WebSocketRoute("/api/sync", sync),
+        WebSocketRoute("/api/sync", _Sync(sync)),
         Route("/files/{file_id}", files, methods=["GET", "HEAD"]),
         Route("/api/upload", upload, methods=["POST"]),
     ]
@@ -150,6 +151,18 @@ def app(
     server.state.file_urls = urls
     server.state.sync_hubs = hubs  # the live topics by event loop (tests look at the outboxes)
     return server
+
+
+class _Sync:
+    """The ``/api/sync`` endpoint as a plain ASGI app, so a connection sends its messages
+    straight to the server's ``send`` (through Starlette's ``WebSocket`` each message would
+    pass a state check and a route-level exception wrapper: per message, on the hot path)."""
+
+    def __init__(self, session: Callable[[WebSocket, Send], Awaitable[None]]) -> None:
+        self.session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.session(WebSocket(scope, receive, send), send)
 
 
 def _error(exc: CallError) -> Response:

@@ -71,7 +71,7 @@ class Outbox:
         self.backlog = 0  # bytes waiting
         self._pending: dict[tuple[str, Any], tuple[int | str, Update] | str] = {}
         self._replies = 0  # numbers the replies' slots
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # drain waiting for a message
         self._closed = False
         self.overflowed = asyncio.Event()  # set once the backlog passed the limit
 
@@ -106,26 +106,41 @@ class Outbox:
         if self.backlog > self.limit and len(self._pending) > 1:
             self.overflowed.set()
             self._pending.clear()  # never sent: the connection is closed for it
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def close(self) -> None:
         """No more messages: ``drain`` returns once it has sent what waits."""
         self._closed = True
-        self._wake.set()
+        self._wake()
 
-    async def drain(self, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send messages as they come, oldest first, until closed."""
+    async def drain(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Send messages with ``send`` (an ASGI send) as they come, oldest first, until
+        closed."""
         pending = self._pending
+        loop = asyncio.get_running_loop()
         while True:
             while not pending:
                 if self._closed:
                     return
-                self._wake.clear()
-                await self._wake.wait()
+                self._waiter = loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
             key = next(iter(pending))
             entry = pending.pop(key)
-            self.backlog -= _size(entry)
-            await send(entry if isinstance(entry, str) else entry[1].text(entry[0]))
+            if isinstance(entry, str):
+                self.backlog -= len(entry)
+                text = entry
+            else:
+                self.backlog -= entry[1].size
+                text = entry[1].text(entry[0])
+            await send({"type": "websocket.send", "text": text})
 
 
 def _size(entry: tuple[int | str, Update] | str) -> int:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from typing import Any, cast
 
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..database import Database
@@ -40,6 +41,7 @@ class Connection:
     def __init__(
         self,
         ws: WebSocket,
+        send: Send,
         db: Database,
         registry: Registry,
         identity: Any,
@@ -48,6 +50,7 @@ class Connection:
         max_backlog: int,
     ) -> None:
         self.ws = ws
+        self.send = send  # the server's ASGI send: value messages skip Starlette's wrapper
         self.db = db
         self.registry = registry
         self.identity = identity
@@ -91,10 +94,7 @@ class Connection:
     async def _send_all(self) -> None:
         """Send what the outbox holds; on overflow, close the connection with
         ``CLOSE_BACKLOG`` (once the client reads again, or give up after ``CLOSE_WAIT``)."""
-        send = self.ws.send
-        drain = asyncio.ensure_future(
-            self.outbox.drain(lambda text: send({"type": "websocket.send", "text": text}))
-        )
+        drain = asyncio.ensure_future(self.outbox.drain(self.send))
         overflow = asyncio.ensure_future(self.outbox.overflowed.wait())
         try:
             await asyncio.wait({drain, overflow}, return_when=asyncio.FIRST_COMPLETED)
