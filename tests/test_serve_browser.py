@@ -2,8 +2,9 @@
 Playwright, two pages on examples/web_tasks served by `fusiondb serve` on 127.0.0.1.
 
 Adding and toggling a task in one page re-renders the other; an image served by get_url
-loads, and so does one uploaded from a page; this process writing to the file directly updates both pages. Needs chromium and the
-example's node_modules (`make web-deps`); without them the test fails saying so, never skips.
+loads, and so does one uploaded from a page; this process writing to the file directly
+updates both pages. Needs chromium and the example's node_modules (`make web-deps`); without
+them the test fails saying so, never skips.
 """
 
 from __future__ import annotations
