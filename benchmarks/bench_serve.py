@@ -3,15 +3,18 @@
     .venv/bin/python benchmarks/bench_serve.py    # BENCH_QUICK=1 for a smoke run
 
 A `fusiondb.serve` app (uvicorn, its own process, on 127.0.0.1) holds a file of tasks. 200
-WebSocket clients (in up to 4 client processes) each subscribe to their own user's tasks and to one
-shared query (the newest task). A writer sends 200 mutations/s for 10 s over a WebSocket, each
-to a random user. Every task carries ``stamp``, the server's clock inside the mutation, so a
-client's receive time minus the newest stamp in a value is commit -> client message latency.
+WebSocket clients each subscribe to their own user's tasks and to one shared query (the newest
+task). A writer sends 200 mutations/s for 10 s over a WebSocket, each to a random user. The
+clients and the writer are one Node process (``serve_load.mjs``, the ``ws`` package from
+clients/js/node_modules: ``make web-deps``), far cheaper per message than Python clients, so
+the figures are the server's. Every task carries ``stamp``, the server's clock inside the
+mutation, so a client's receive time minus the newest stamp in a value is commit -> client
+message latency.
 
 Checked: every client ends on the fresh value of both its queries (the writer knows what they
 are), values never go backwards (out of order), and every value a client gets is one the
-writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms), server CPU
-and memory per client, and the ratio of in-process callback latency (a ``changed`` callback
+writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms), mutations
+achieved, server CPU per message and per client, memory per client, and the ratio of in-process callback latency (a ``changed`` callback
 in the same process as the commit, measured in this run) to the served latency.
 """
 
