@@ -14,8 +14,9 @@ message latency.
 Checked: every client ends on the fresh value of both its queries (the writer knows what they
 are), values never go backwards (out of order), and every value a client gets is one the
 writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms), mutations
-achieved, server CPU per message and per client, memory per client, and the ratio of in-process callback latency (a ``changed`` callback
-in the same process as the commit, measured in this run) to the served latency.
+achieved, server CPU per message and per client, memory per client, and the ratio of
+in-process callback latency (a ``changed`` callback in the same process as the commit,
+measured in this run) to the served latency.
 """
 
 from __future__ import annotations
