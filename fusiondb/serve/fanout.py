@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -105,11 +106,20 @@ class Hub:
 
     def __init__(self, db: Database, loop: asyncio.AbstractEventLoop) -> None:
         self.db = db
-        self.loop = loop
+        # Weakly: the app keeps its hubs by loop in a WeakKeyDictionary, whose entries go
+        # only if nothing they hold refers back to the loop.
+        self._loop = weakref.ref(loop)
         self.topics: dict[Hashable, Topic] = {}
         self._queue: deque[tuple[Topic, Update]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop of this hub is gone")
+        return loop
 
     def post(self, topic: Topic, update: Update) -> None:
         """Queue an update for the loop (any thread); one wake-up per batch."""
@@ -118,7 +128,7 @@ class Hub:
             if self._scheduled:
                 return
             self._scheduled = True
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to tell
+        with contextlib.suppress(RuntimeError):  # the loop is closed or gone: nobody to tell
             self.loop.call_soon_threadsafe(self.flush)
 
     def flush(self) -> None:
