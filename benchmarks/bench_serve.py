@@ -241,9 +241,11 @@ def main() -> None:
     )
     cpu_share = (cpu2 - cpu1) / took
     # Less dependent on what else the machine runs than latency: CPU time per message sent.
-    print(f"   server CPU per value message sent: {(cpu2 - cpu1) / max(1, report['messages']) * 1e6:.0f} us "
-          f"({report['messages'] / n:.1f} messages per commit to {CLIENTS} clients: fewer than one each "
-          f"when they are behind and skip to the newest value)")
+    print(
+        f"   server CPU per value message sent: {(cpu2 - cpu1) / max(1, report['messages']) * 1e6:.0f} us "
+        f"({report['messages'] / n:.1f} messages per commit to {CLIENTS} clients: fewer than one each "
+        f"when they are behind and skip to the newest value)"
+    )
     print(
         f"   server CPU while writing: {cpu_share * 100:.0f}% of a core, "
         f"{cpu_share * 100 / CLIENTS:.2f}% per client; load client: "
