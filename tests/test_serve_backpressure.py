@@ -169,3 +169,31 @@ def test_a_client_asking_without_reading_is_closed_others_are_not(ndb: Any) -> N
         greedy.close()
     assert int.from_bytes(payload[:2], "big") == CLOSE_BACKLOG
     assert b"too slow" in payload[2:]
+
+
+gate = threading.Event()
+
+
+@fdb.query
+def slow_latest(db: fdb.Reader) -> Note | None:
+    gate.wait(30)  # the first run waits for the test
+    return db.query("notes").with_index("by_n").order("desc").first()
+
+
+def test_a_connection_going_while_its_query_opens_leaves_nothing_open(ndb: Any) -> None:
+    from starlette.testclient import TestClient
+
+    gate.clear()
+    app = serve.app(ndb, [slow_latest, put])
+    with TestClient(app) as client:
+        with client.websocket_connect("/api/sync") as going:
+            going.send_json({"type": "subscribe", "id": 1, "name": "slow_latest"})
+            until(lambda: any(h.topics for h in list(app.state.sync_hubs.values())))
+        (hub,) = app.state.sync_hubs.values()
+        (topic,) = hub.topics.values()  # still opening, its connection gone
+        gate.set()
+        until(lambda: not hub.topics)  # opened, then closed: nobody watches it
+        assert topic.handle is not None and topic.handle.closed
+        with client.websocket_connect("/api/sync") as staying:  # and the query still serves
+            staying.send_json({"type": "subscribe", "id": 1, "name": "slow_latest"})
+            assert staying.receive_json() == {"type": "value", "id": 1, "value": None}

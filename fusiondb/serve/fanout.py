@@ -65,7 +65,9 @@ class Topic:
         self.last: Any = _NONE  # the value of ``latest`` (identity tells a repeat)
         self.latest: Update | None = None  # the newest update made, for new watchers
         self.handle: Subscription[Any] | None = None
-        self.ready: asyncio.Future[None] = hub.loop.create_future()
+        self.ready: asyncio.Future[None] = hub.loop.create_future()  # set once opened
+        self.opening: asyncio.Future[None] | None = None  # the task opening it
+        self.joining = 0  # callers waiting for it to open
 
     def offer(self, value: Any) -> None:
         """A value of the subscription (any thread): encoded once, queued for the loop."""
@@ -150,23 +152,26 @@ class Hub:
         outbox: Outbox,
     ) -> Watcher:
         """A new watcher of the topic ``key``: opened on a worker thread if nobody watches it
-        yet; its current value is handed to ``outbox`` at once."""
+        yet; its current value is handed to ``outbox`` at once.
+
+        The opening is a task of its own, not the caller's: a connection that goes while a
+        topic opens (a page reloaded) neither takes the others waiting for it down with it
+        nor leaves it open with nobody watching (``joining`` counts who waits)."""
         while True:
             topic = self.topics.get(key)
             if topic is None:
                 topic = self.topics[key] = Topic(self, key, exposed.name)
-                try:
-                    await asyncio.to_thread(self._open, topic, open_subscription)
-                except BaseException as exc:
-                    if self.topics.get(key) is topic:
-                        del self.topics[key]
-                    err = failure(exc, exposed.name)
-                    topic.ready.set_exception(err)
-                    topic.ready.exception()  # retrieved: the others waiting get it raised
-                    raise err from None
-                topic.ready.set_result(None)
-                break
-            await asyncio.shield(topic.ready)  # another connection is opening it
+                topic.opening = asyncio.ensure_future(self._open_topic(topic, open_subscription))
+            topic.joining += 1
+            try:
+                await asyncio.shield(topic.ready)
+            except BaseException:  # it failed to open, or the caller is going (cancelled)
+                topic.joining -= 1
+                ready = topic.ready
+                if ready.done() and not ready.cancelled() and ready.exception() is None:
+                    self._drop_if_unwatched(topic)
+                raise
+            topic.joining -= 1
             if self.topics.get(key) is topic:  # not closed by its last watcher meanwhile
                 break
         watcher = Watcher(sub_id, outbox, topic)
@@ -174,6 +179,26 @@ class Hub:
         if topic.latest is not None:
             watcher.take(topic.latest)
         return watcher
+
+    async def _open_topic(self, topic: Topic, open_subscription: Opener) -> None:
+        try:
+            await asyncio.to_thread(self._open, topic, open_subscription)
+        except BaseException as exc:
+            if self.topics.get(topic.key) is topic:
+                del self.topics[topic.key]
+            topic.ready.set_exception(failure(exc, topic.name))
+            topic.ready.exception()  # retrieved: the ones waiting get it raised
+            return
+        topic.ready.set_result(None)
+        self._drop_if_unwatched(topic)  # everyone waiting for it went meanwhile
+
+    def _drop_if_unwatched(self, topic: Topic) -> None:
+        if topic.watchers or topic.joining:
+            return
+        if self.topics.get(topic.key) is topic:
+            del self.topics[topic.key]
+        if topic.handle is not None:
+            topic.handle.close()
 
     def _open(self, topic: Topic, open_subscription: Opener) -> None:
         handle = open_subscription()
