@@ -138,8 +138,9 @@ def event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
 
 
 def profile(pid: int) -> subprocess.Popen[bytes] | None:
-    """``BENCH_SERVE_PROFILE=out.txt``: py-spy samples the server (every thread, GIL holder
-    marked) while the writer runs, into a collapsed-stack file (speedscope, flamegraph.pl)."""
+    """``BENCH_SERVE_PROFILE=out.txt``: py-spy (``pip install py-spy``; not a dependency)
+    samples the server (every thread, GIL holder marked) while the writer runs, into a
+    collapsed-stack file (speedscope, flamegraph.pl)."""
     out = os.environ.get("BENCH_SERVE_PROFILE")
     if not out:
         return None
