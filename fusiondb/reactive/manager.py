@@ -19,12 +19,11 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from ..core.errors import FusionError
-from ..core.keys import normalize_key
 from ..transaction.changefeed import ChangeFeed, Commit
 from ..transaction.readset import ReadSet
 from ..transaction.writeset import WriteSet
-from .intervals import IntervalIndex
 from .live import Live, args_key
+from .ranges import RangeIndex
 from .search_match import SearchMatcher
 from .subscription import Subscription
 
@@ -66,7 +65,7 @@ class SubscriptionManager:
         self._busy = False
         self._rounds = 0
         self._live: dict[Hashable, Live] = {}
-        self._indexes: dict[tuple[str, str], IntervalIndex] = {}
+        self._indexes: dict[tuple[str, str], RangeIndex] = {}
         self._search = SearchMatcher(tokenize)
         # Live queries that must re-run whatever was written (version -1), kept as a set so
         # a round never scans every subscription (per-write cost must not grow with them).
@@ -98,7 +97,7 @@ class SubscriptionManager:
             existing = self._live.get(key)
             if existing is not None:
                 return Subscription(existing)
-            live = Live(key, fn, args, value, version, _pin(pins), self)
+            live = Live(key, args, value, version, _pin(pins), self)
             self._register(live, readset)
             self._live[key] = live
             latest = self._feed.listen(True)
@@ -117,7 +116,7 @@ class SubscriptionManager:
         """A handle closed; the live query goes when its last handle does."""
         with self._lock:
             if handle in live.handles:
-                live.handles.remove(handle)
+                live.handles = tuple(h for h in live.handles if h is not handle)
             if not live.handles and self._live.get(live.key) is live:
                 del self._live[live.key]
                 self._unregister(live)
@@ -129,19 +128,21 @@ class SubscriptionManager:
             raise FusionError("the database is closed; cannot subscribe")
 
     def _register(self, live: Live, readset: ReadSet) -> None:
-        entries = []
+        indexes = self._indexes
+        entries: list[Any] = []  # flat: index, handle, index, handle, ...
         for r in readset.ranges:
-            idx = self._indexes.get((r.table, r.index))
+            idx = indexes.get((r.table, r.index))
             if idx is None:
-                idx = self._indexes[(r.table, r.index)] = IntervalIndex()
-            handle = idx.add(normalize_key(r.lo), normalize_key(r.hi), live)
-            entries.append(((r.table, r.index), handle))
-        live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
-        self._search.register(live, readset.searches)
+                idx = indexes[(r.table, r.index)] = RangeIndex()
+            entries += (idx, idx.add(r.lo, r.hi, live))
+        live.entries = tuple(entries)
+        if readset.searches:
+            self._search.register(live, readset.searches)
 
     def _unregister(self, live: Live) -> None:
-        for name, handle in live.entries:
-            self._indexes[name].remove(handle)
+        entries = live.entries
+        for at in range(0, len(entries), 2):
+            entries[at].remove(entries[at + 1], live)
         live.entries = ()
         self._search.unregister(live)
 
@@ -153,12 +154,12 @@ class SubscriptionManager:
             if idx is None or not len(idx):
                 continue
             for k in keys:
-                idx.stab(normalize_key(k), hit)
+                idx.stab(k, hit)
         for name, ranges in writes.ranges.items():  # a huge commit's summary
             idx = self._indexes.get(name)
             if idx is not None:
                 for lo, hi in ranges:
-                    idx.overlap(normalize_key(lo), normalize_key(hi), hit)
+                    idx.overlap(lo, hi, hit)
         self._search.match(writes, hit)
         return hit
 
@@ -228,7 +229,7 @@ class SubscriptionManager:
         with self._lock:
             if self._live.get(live.key) is not live:
                 return
-            pins = {("pinned", k[1]): v for k, v in live.pins.items()}
+            pins = {("pinned", k[1]): v for k, v in (live.pins or {}).items()}
         try:
             value, readset, version = self._evaluator.evaluate(live.fn, live.args, pins)
             error: BaseException | None = None
@@ -243,7 +244,9 @@ class SubscriptionManager:
                 self._unregister(live)
                 self._register(live, readset)
                 live.version = version
-                live.pins.update(_pin(pins))
+                seen = _pin(pins)
+                if seen is not None:
+                    live.pins = seen if live.pins is None else {**live.pins, **seen}
             elif live.version < 0:
                 self._failing.add(live)  # still owes a full re-run: retry after a commit
             changed = error is None and value != live.value
@@ -321,6 +324,8 @@ def _work(ref: weakref.ref[SubscriptionManager], feed: ChangeFeed) -> None:
         del manager
 
 
-def _pin(pins: dict[Any, Any]) -> dict[Any, Any]:
-    """Page boundaries seen on a run become pinned for the next runs (as Convex's endCursor)."""
-    return {k: v for k, v in pins.items() if k[0] == "seen"}
+def _pin(pins: dict[Any, Any]) -> dict[Any, Any] | None:
+    """Page boundaries seen on a run become pinned for the next runs (as Convex's endCursor);
+    ``None`` when there are none (most live queries: no dict each)."""
+    seen = {k: v for k, v in pins.items() if k[0] == "seen"}
+    return seen or None
