@@ -94,7 +94,7 @@ class Live:
         pins: dict[Any, Any] | None, owner: Owner,
     ) -> None:
         self.key = key  # args_key(fn, args)
-        self._args = args if args_of(key) is None else None  # else rebuilt from the key
+        self._args = args if len(key) > 1 and key[1] is None else None  # else: args_of(key)
         self.value = value
         self.version = version  # the commit its value reflects; -1: owes a full re-run
         self.pins = pins  # page boundaries pinned for re-runs (None: none)

@@ -29,13 +29,16 @@ from .subscription import Subscription
 
 log = logging.getLogger("fusiondb.subscriptions")
 
-# From this many live queries on, the manager moves what is alive out of the cyclic GC's
-# sight (``gc.freeze()``) each time new subscriptions and published values reach
-# ``FREEZE_EVERY`` of the live queries: at 100,000 live queries a full collection otherwise
-# re-scans ~1M objects (0.4-0.7 s). The cost: objects alive at a freeze (anyone's) that later
-# become unreachable cycles stay until the database closes (``gc.unfreeze()``); objects freed
-# by reference counting, as values are, go at once. ``None``: never freeze.
-FREEZE_FROM: int | None = 10_000
+# Opt-in (``None``: never): from this many live queries on, the manager moves what is alive
+# out of the cyclic GC's sight (``gc.freeze()``) each time new subscriptions and published
+# values reach ``FREEZE_EVERY`` of the live queries, and ``gc.unfreeze()``s on close. At
+# 100,000 live queries a full collection otherwise re-scans every live value (a list of
+# models: 3 tracked objects each) and handle. Not the default, since ``gc.freeze()`` is the
+# whole process's: it also freezes the application's objects (their unreachable cycles stay
+# until the database closes), and close undoes a freeze the application made itself (a
+# pre-fork server's, for copy-on-write). Set ``fusiondb.reactive.manager.FREEZE_FROM = 10_000``
+# to opt in (docs/reactivity.md, "At scale").
+FREEZE_FROM: int | None = None
 FREEZE_EVERY = 0.05
 
 
@@ -104,7 +107,8 @@ class SubscriptionManager:
             if max(self._processed, latest) > version:
                 # A commit came between our snapshot and registering: re-check.
                 self._mark_stale(live)
-            self._ensure_thread()
+            if self._thread is None:
+                self._start_thread()
             # Attached under the lock, so a concurrent close of another handle on this
             # live query cannot drop it in between.
             sub: Subscription[Any] = Subscription(live)
@@ -168,17 +172,16 @@ class SubscriptionManager:
         self._stale.add(live)
         self._feed.wake()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            # The thread holds the manager only weakly between rounds, so a database dropped
-            # without close() (and its subscriptions) is still collected; the finalizer
-            # wakes the thread to notice, and stops the feed's log reader.
-            weakref.finalize(self, self._feed.close)
-            self._thread = threading.Thread(
-                target=_work, args=(weakref.ref(self), self._feed),
-                name="fusiondb-subscriptions", daemon=True,
-            )
-            self._thread.start()
+    def _start_thread(self) -> None:
+        # The thread holds the manager only weakly between rounds, so a database dropped
+        # without close() (and its subscriptions) is still collected; the finalizer wakes
+        # the thread to notice, and stops the feed's log reader.
+        weakref.finalize(self, self._feed.close)
+        self._thread = threading.Thread(
+            target=_work, args=(weakref.ref(self), self._feed),
+            name="fusiondb-subscriptions", daemon=True,
+        )
+        self._thread.start()
 
     def _round(self) -> bool:
         """One round of the worker: take the commits and process them. ``False``: closed."""
@@ -327,5 +330,7 @@ def _work(ref: weakref.ref[SubscriptionManager], feed: ChangeFeed) -> None:
 def _pin(pins: dict[Any, Any]) -> dict[Any, Any] | None:
     """Page boundaries seen on a run become pinned for the next runs (as Convex's endCursor);
     ``None`` when there are none (most live queries: no dict each)."""
+    if not pins:
+        return None
     seen = {k: v for k, v in pins.items() if k[0] == "seen"}
     return seen or None
