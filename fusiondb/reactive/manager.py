@@ -100,7 +100,7 @@ class SubscriptionManager:
             existing = self._live.get(key)
             if existing is not None:
                 return Subscription(existing)
-            live = Live(key, args, value, version, _pin(pins), self)
+            live = Live(key, args, value, version, _pin(pins) if pins else None, self)
             self._register(live, readset)
             self._live[key] = live
             latest = self._feed.listen(True)
@@ -113,7 +113,8 @@ class SubscriptionManager:
             # live query cannot drop it in between.
             sub: Subscription[Any] = Subscription(live)
         self._fresh += 1
-        self._maybe_freeze()
+        if FREEZE_FROM is not None:
+            self._maybe_freeze()
         return sub
 
     def release(self, live: Live, handle: Any) -> None:
