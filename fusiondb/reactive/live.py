@@ -101,7 +101,7 @@ class Live:
         self.owner = owner
         self.error: BaseException | None = None
         self.handles: tuple[Handle, ...] = ()
-        # Where its read set sits in the manager's range indexes: index, handle, index, ...
+        # Where its read set sits in the manager's range indexes: name, handle, name, ...
         self.entries: tuple[Any, ...] = ()
         self.cond: threading.Condition | None = None  # see condition()
         self.generation = 0

@@ -134,20 +134,20 @@ class SubscriptionManager:
 
     def _register(self, live: Live, readset: ReadSet) -> None:
         indexes = self._indexes
-        entries: list[Any] = []  # flat: index, handle, index, handle, ...
+        entries: list[Any] = []  # flat: (table, index), handle, (table, index), handle, ...
         for r in readset.ranges:
             idx = indexes.get((r.table, r.index))
             if idx is None:
-                idx = indexes[(r.table, r.index)] = RangeIndex()
-            entries += (idx, idx.add(r.lo, r.hi, live))
-        live.entries = tuple(entries)
+                idx = indexes[(r.table, r.index)] = RangeIndex((r.table, r.index))
+            entries += (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
+        live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
         if readset.searches:
             self._search.register(live, readset.searches)
 
     def _unregister(self, live: Live) -> None:
-        entries = live.entries
+        entries, indexes = live.entries, self._indexes
         for at in range(0, len(entries), 2):
-            entries[at].remove(entries[at + 1], live)
+            indexes[entries[at]].remove(entries[at + 1], live)
         live.entries = ()
         self._search.unregister(live)
 

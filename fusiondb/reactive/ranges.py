@@ -41,9 +41,10 @@ def key_bytes(key: Iterable[Any]) -> bytes:
 class RangeIndex:
     """Live queries' read ranges in one (table, index) (see the module docstring)."""
 
-    __slots__ = ("_keys", "_sorted", "_tree")
+    __slots__ = ("_keys", "_sorted", "_tree", "name")
 
-    def __init__(self) -> None:
+    def __init__(self, name: tuple[str, str] = ("", "")) -> None:
+        self.name = name  # (table, index)
         # Prefix or point bytes -> the one item reading it, or a set of several.
         self._keys: dict[bytes, Any] = {}
         self._tree = IntervalIndex()
