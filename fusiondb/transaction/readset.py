@@ -14,8 +14,11 @@ from ..core.keys import Key
 from ..core.schema import ID_INDEX
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class KeyRange:
+    """Keys ``lo`` to ``hi`` (both included; ``TOP`` ends a prefix) of one index. Not frozen:
+    one is made on every run of a live query, and a frozen dataclass costs ~2x to build."""
+
     table: str
     index: str
     lo: Key
