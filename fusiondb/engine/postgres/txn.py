@@ -179,7 +179,7 @@ class PgTxn:
         return self.cur.execute(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id > %s "
             "ORDER BY _id LIMIT %s",
-            (rowid, limit),
+            (rowid, None if limit < 0 else limit),  # -1: no limit, as SQLite reads it
         ).fetchall()
 
     def count(self, table: str, after_rowid: int = 0) -> int:
