@@ -3,40 +3,46 @@
     .venv/bin/python benchmarks/bench_serve.py    # BENCH_QUICK=1 for a smoke run
 
 A `fusiondb.serve` app (uvicorn, its own process, on 127.0.0.1) holds a file of tasks. 200
-WebSocket clients (in up to 4 client processes) each subscribe to their own user's tasks and to one
-shared query (the newest task). A writer sends 200 mutations/s for 10 s over a WebSocket, each
-to a random user. Every task carries ``stamp``, the server's clock inside the mutation, so a
-client's receive time minus the newest stamp in a value is commit -> client message latency.
+WebSocket clients each subscribe to their own user's tasks and to one shared query (the newest
+task). A writer sends 200 mutations/s for 10 s over a WebSocket, each to a random user. The
+clients and the writer are one Node process (``serve_load.mjs``, the ``ws`` package from
+clients/js/node_modules: ``make web-deps``), far cheaper per message than Python clients, so
+the figures are the server's. Every task carries ``stamp``, the server's clock inside the
+mutation, so a client's receive time minus the newest stamp in a value is commit -> client
+message latency.
 
 Checked: every client ends on the fresh value of both its queries (the writer knows what they
 are), values never go backwards (out of order), and every value a client gets is one the
-writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms), server CPU
-and memory per client, and the ratio of in-process callback latency (a ``changed`` callback
-in the same process as the commit, measured in this run) to the served latency.
+writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms), mutations
+achieved, server CPU per message and per client, memory per client, and the ratio of
+in-process callback latency (a ``changed`` callback in the same process as the commit,
+measured in this run) to the served latency.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing as mp
 import os
-import random
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-from benchutil import QUICK, size
+from benchutil import QUICK, ROOT, size
 
 import fusiondb as fdb
 
 CLIENTS = size(200, 20)
-PROCS = 4  # client processes (decoding 40k values/s is the load generator's biggest cost)
-RATE = size(200, 50)  # mutations per second
-SECONDS = size(10, 2)
+# Mutations per second and for how long (BENCH_SERVE_RATE / BENCH_SERVE_SECONDS to change them,
+# e.g. a lower rate to see the latency of a server that is not saturated).
+RATE = int(os.environ.get("BENCH_SERVE_RATE", 0)) or size(200, 50)
+SECONDS = int(os.environ.get("BENCH_SERVE_SECONDS", 0)) or size(10, 2)
 
 
 class Task(fdb.Document):
@@ -90,78 +96,6 @@ def proc_stats(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def client_process(port: int, users: list[int], ready: Any, go: Any, out: Any, stop_after: float) -> None:
-    asyncio.run(_clients(port, users, ready, go, out, stop_after))
-
-
-async def _clients(port: int, users: list[int], ready: Any, go: Any, out: Any, stop_after: float) -> None:
-    from websockets.asyncio.client import connect
-
-    latencies: list[float] = []
-    problems: list[str] = []
-    finals: dict[int, tuple[int, int]] = {}  # user -> (tasks seen, newest seq seen)
-
-    async def one(user: int, subscribed: asyncio.Event) -> None:
-        async with connect(f"ws://127.0.0.1:{port}/api/sync", max_size=None) as ws:
-            await ws.send(json.dumps({"type": "subscribe", "id": 1, "name": "by_user",
-                                      "args": {"user_id": f"u{user}"}}))
-            await ws.send(json.dumps({"type": "subscribe", "id": 2, "name": "newest"}))
-            count, newest_seq, got = 0, -1, 0
-            deadline: float | None = None
-            while True:
-                if deadline is None and stop_event.is_set():
-                    deadline = time.monotonic() + stop_after
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.2)
-                except TimeoutError:
-                    continue
-                now = time.time()
-                msg = orjson.loads(raw)
-                if msg.get("type") != "value":
-                    problems.append(f"u{user}: {msg}")
-                    continue
-                got += 1
-                if got == 2:
-                    subscribed.set()
-                if msg["id"] == 1:
-                    tasks = msg["value"]
-                    if len(tasks) < count:
-                        problems.append(f"u{user}: tasks went back from {count} to {len(tasks)}")
-                    if tasks and len(tasks) > count and go.is_set():
-                        latencies.append(now - max(t["stamp"] for t in tasks))
-                    count = len(tasks)
-                else:
-                    value = msg["value"]
-                    seq = -1 if value is None else value["seq"]
-                    if seq < newest_seq:
-                        problems.append(f"u{user}: newest went back from {newest_seq} to {seq}")
-                    if value is not None and seq > newest_seq and go.is_set():
-                        latencies.append(now - value["stamp"])
-                    newest_seq = seq
-            finals[user] = (count, newest_seq)
-
-    stop_event = asyncio.Event()
-    stop_file = Path(os.environ["BENCH_SERVE_STOP"])
-
-    async def watch_stop() -> None:
-        while not stop_file.exists():
-            await asyncio.sleep(0.05)
-        stop_event.set()
-
-    events = [asyncio.Event() for _ in users]
-    tasks = [asyncio.create_task(one(u, e)) for u, e in zip(users, events, strict=True)]
-    await asyncio.gather(*(e.wait() for e in events))
-    ready.set()
-    # The stop: the parent creates the stop file once the writer is done; clients then read
-    # for a moment more (stop_after) and report what they ended on.
-    stopper = asyncio.create_task(watch_stop())
-    await asyncio.gather(*tasks)
-    stopper.cancel()
-    out.put({"latencies": latencies, "problems": problems, "finals": finals})
-
-
 def in_process_latency(tmp: str) -> list[float]:
     """Commit -> changed callback in the committing process, for the ratio line."""
     lat: list[float] = []
@@ -180,10 +114,63 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def load_generator() -> list[str]:
+    """The command starting the Node load client, or exit saying what is missing."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("bench_serve needs node on PATH (the load client is benchmarks/serve_load.mjs)")
+    if not (ROOT / "clients" / "js" / "node_modules" / "ws").is_dir():
+        raise SystemExit("bench_serve needs clients/js/node_modules: run `make web-deps`")
+    return [node, str(Path(__file__).with_name("serve_load.mjs"))]
+
+
+def event(proc: subprocess.Popen[str], name: str) -> dict[str, Any]:
+    """The next line of the load client, which must be the event ``name``."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        said = proc.stderr.read() if proc.stderr else ""
+        raise SystemExit(f"the load client ended before {name!r}: {said}")
+    got: dict[str, Any] = json.loads(line)
+    if got.get("event") != name:
+        raise SystemExit(f"the load client said {got} (expected {name!r})")
+    return got
+
+
+def profile(pid: int) -> subprocess.Popen[bytes] | None:
+    """``BENCH_SERVE_PROFILE=out.txt``: py-spy (``pip install py-spy``; not a dependency)
+    samples the server (every thread, GIL holder marked) while the writer runs, into a
+    collapsed-stack file (speedscope, flamegraph.pl)."""
+    out = os.environ.get("BENCH_SERVE_PROFILE")
+    if not out:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--threads",
+            "--gil",
+            "--idle",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "-o",
+            out,
+        ]
+    )
+
+
 def main() -> None:
-    print("== serving: WebSocket live queries under a writer"
-          + ("  [BENCH_QUICK: sizes reduced, figures meaningless]" if QUICK else ""))
+    print(
+        "== serving: WebSocket live queries under a writer"
+        + ("  [BENCH_QUICK: sizes reduced, figures meaningless]" if QUICK else "")
+    )
     print("   ratio = in-process callback latency / served latency (1.0 = as fast; higher is better)")
+    command = load_generator()
     tmp = tempfile.mkdtemp(prefix="bench_serve_")
     inproc = in_process_latency(tmp)
     path = os.path.join(tmp, "serve.db")
@@ -204,82 +191,77 @@ def main() -> None:
     assert server.pid is not None
     _, rss0 = proc_stats(server.pid)
 
-    stop_file = os.path.join(tmp, "stop")
-    os.environ["BENCH_SERVE_STOP"] = stop_file
-    ready = [ctx.Event() for _ in range(PROCS)]
-    go = ctx.Event()
-    out = ctx.Queue()
-    users = list(range(CLIENTS))
-    clients = [
-        ctx.Process(target=client_process, args=(port, users[i::PROCS], ready[i], go, out, 2.0), daemon=True)
-        for i in range(PROCS)
-    ]
-    for c in clients:
-        c.start()
-    for r in ready:
-        if not r.wait(120):
-            raise SystemExit("clients did not subscribe in time")
-    cpu1, rss1 = proc_stats(server.pid)
-    go.set()
+    report_path = os.path.join(tmp, "report.json")
+    spec = {"port": port, "clients": CLIENTS, "rate": RATE, "seconds": SECONDS, "report": report_path}
+    load = subprocess.Popen(
+        [*command, json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert load.stdin is not None
+    try:
+        event(load, "subscribed")
+        cpu1, rss1 = proc_stats(server.pid)
+        profiler = profile(server.pid)
+        load.stdin.write("go\n")
+        load.stdin.flush()
+        written = event(load, "written")
+        cpu2, rss2 = proc_stats(server.pid)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait(60)
+        event(load, "report")
+        report = json.loads(Path(report_path).read_text())
+    finally:
+        load.wait(30)
+        server.terminate()
+        server.join(10)
 
-    # The writer: paced mutations over one WebSocket, each to a random user.
-    expected: dict[int, int] = dict.fromkeys(users, 0)
-    n = RATE * SECONDS
-
-    async def write() -> None:
-        from websockets.asyncio.client import connect
-
-        async with connect(f"ws://127.0.0.1:{port}/api/sync") as ws:
-            start = time.monotonic()
-            rng = random.Random(1)
-            for seq in range(n):
-                user = rng.choice(users)
-                expected[user] += 1
-                await ws.send(json.dumps({"type": "mutation", "id": seq, "name": "add",
-                                          "args": {"seq": seq, "user_id": f"u{user}"}}))
-                delay = start + (seq + 1) / RATE - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            results = 0
-            while results < n:
-                if json.loads(await ws.recv())["type"] == "result":
-                    results += 1
-
-    started = time.monotonic()
-    asyncio.run(write())
-    wrote_for = time.monotonic() - started
-    cpu2, rss2 = proc_stats(server.pid)
-    Path(stop_file).touch()
-    reports = [out.get(timeout=120) for _ in clients]
-    for c in clients:
-        c.join(30)
-    server.terminate()
-    server.join(10)
-
-    latencies = [x for r in reports for x in r["latencies"]]
-    problems = [p for r in reports for p in r["problems"]]
-    finals: dict[int, tuple[int, int]] = {}
-    for r in reports:
-        finals.update({int(k): v for k, v in r["finals"].items()})
-    stale = [u for u in users if tuple(finals.get(u, (-1, -1))) != (expected[u], n - 1)]
+    n = report["mutations"]
+    took = written["took"]
+    latencies = [x / 1000 for x in report["latencies"]]
+    problems = report["problems"]
     p50, p99 = pct(latencies, 0.5) * 1000, pct(latencies, 0.99) * 1000
     in50 = pct(inproc, 0.5) * 1000
-    print(f"   {CLIENTS} clients x 2 live queries, {n} mutations in {wrote_for:.1f} s "
-          f"({n / wrote_for:.0f}/s), {len(latencies)} values timed")
-    print(f"   fresh at the end: {CLIENTS - len(stale)}/{CLIENTS} clients; out of order or bad: "
-          f"{len(problems)}")
+    print(
+        f"   {CLIENTS} clients x 2 live queries (one Node process), {n} mutations in {took:.1f} s "
+        f"({n / took:.0f}/s, aiming at {RATE}/s), {report['messages']} value messages, "
+        f"{len(latencies)} timed"
+    )
+    print(
+        f"   fresh at the end: {report['fresh']}/{CLIENTS} clients; out of order or bad: "
+        f"{report['problemCount']}; mutation errors: {written['errors']}"
+    )
     for p in problems[:5]:
         print(f"     {p}")
-    print(f"   commit -> client message latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-          f"(targets 5 / 50 ms); in-process callback p50 {in50:.3f} ms")
-    cpu_share = (cpu2 - cpu1) / wrote_for
-    print(f"   server CPU while writing: {cpu_share * 100:.0f}% of a core, "
-          f"{cpu_share * 100 / CLIENTS:.2f}% per client")
-    print(f"   server memory per client (after subscribing): {(rss1 - rss0) / CLIENTS / 1024:.1f} KiB; "
-          f"RSS at the end {rss2 / 2**20:.0f} MiB")
+    print(
+        f"   commit -> client message latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(targets 5 / 50 ms); in-process callback p50 {in50:.3f} ms"
+    )
+    cpu_share = (cpu2 - cpu1) / took
+    # Less dependent on what else the machine runs than latency: CPU time per message sent.
+    print(
+        f"   server CPU per value message sent: {(cpu2 - cpu1) / max(1, report['messages']) * 1e6:.0f} us "
+        f"({report['messages'] / n:.1f} messages per commit to {CLIENTS} clients: fewer than one each "
+        f"when they are behind and skip to the newest value)"
+    )
+    print(
+        f"   server CPU while writing: {cpu_share * 100:.0f}% of a core, "
+        f"{cpu_share * 100 / CLIENTS:.2f}% per client; load client: "
+        f"{report['loadCpuSeconds'] / took * 100:.0f}% of a core"
+    )
+    print(
+        f"   server memory per client (after subscribing): {(rss1 - rss0) / CLIENTS / 1024:.1f} KiB; "
+        f"RSS at the end {rss2 / 2**20:.0f} MiB"
+    )
     print(f"   ratio in-process/served latency p50: {in50 / p50 if p50 else float('nan'):.3f}")
-    if stale or problems:
-        raise SystemExit(f"{len(stale)} clients not fresh, {len(problems)} problems")
+    if report["fresh"] != CLIENTS or report["problemCount"] or written["errors"]:
+        raise SystemExit(
+            f"{CLIENTS - report['fresh']} clients not fresh, "
+            f"{report['problemCount']} problems, {written['errors']} mutation errors"
+        )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from .core.errors import (
     InvalidImport,
     InvalidQuery,
     NotADatabase,
+    NotSupported,
     ReadOnlyError,
     SchemaError,
     SchemaMismatch,
@@ -51,6 +52,7 @@ from .core.errors import (
 from .core.functions import MutationFunction, QueryFunction, mutation, query
 from .core.ids import Id, IdOf
 from .core.schema import Document, Schema, TableDef, table
+from .core.vectors import VectorResult
 from .database import Database, open, open_async, open_stored
 from .evolution.catalog import SchemaChange
 from .jsonl import ExportResult, ImportResult
@@ -90,6 +92,7 @@ __all__ = [
     "MigrationResult",
     "MutationFunction",
     "NotADatabase",
+    "NotSupported",
     "PaginationResult",
     "QueryFunction",
     "ReadOnlyError",
@@ -105,6 +108,7 @@ __all__ = [
     "UniqueError",
     "UnsupportedOperation",
     "ValidationError",
+    "VectorResult",
     "Writer",
     "mutation",
     "open",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -23,6 +23,7 @@ from .core.errors import FusionError, NotADatabase, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
 from .core.schema import Schema, TableDef
+from .core.vectors import VectorResult
 from .engine import open_engine, probe_file
 from .evolution.catalog import OpenResult, SchemaChange, StoredCatalog, open_catalog
 from .evolution.catalog import drop_table as drop_stored_table
@@ -39,6 +40,8 @@ from .transaction.changefeed import ChangeFeed
 from .transaction.retry import retrying
 from .transaction.runner import Runner
 from .transaction.tables import Tables
+from .transaction.vectors import VectorClause, VectorFilter
+from .transaction.vectors import search as vector_search
 
 # How long close() waits for live queries to catch up with the commits made before it.
 CLOSE_TIMEOUT = 5.0
@@ -131,6 +134,23 @@ class Database:
         raise TypeError(
             f"db.run() takes a function decorated with @fdb.query or @fdb.mutation, "
             f"got {describe(fn)}"
+        )
+
+    def vector_search(
+        self,
+        table: str | TableDef[Any],
+        index: str,
+        vector: Sequence[float],
+        *,
+        limit: int = 10,
+        filter: Callable[[VectorFilter], VectorClause] | None = None,
+    ) -> list[VectorResult]:
+        """``db.vector_search`` of a query's ``db``, on one snapshot of its own: the ``limit``
+        nearest documents as ``VectorResult(id, score)``, highest score first (see
+        docs/vector-search.md). To follow it live, call it in a ``@fdb.query`` and subscribe."""
+        info = self._tables.get(table)
+        return self._runner.read_in(
+            lambda ctx: vector_search(ctx, info, index, vector, limit, filter)
         )
 
     # -- schema --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from .storage import system_tables as storage_tables
 from .transaction.context import TxnContext
 from .transaction.files import STORAGE_TABLE
 from .transaction.restore import insert_restored, insert_restored_file
+from .transaction.retry import retrying
 
 BATCH = 2_000  # documents per destination transaction
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -155,7 +156,8 @@ def _create_tables(dest: str, catalog: StoredCatalog, schema: Schema) -> None:
         **{name: (catalog.tables[name].number, tdef) for name, tdef in schema.tables.items()},
     }
     engine = open_engine(dest)
-    try:
+
+    def attempt() -> None:
         with engine.write() as txn:
             made = open_catalog(txn, Schema(), declared).catalog
             for name in schema.tables:
@@ -167,6 +169,9 @@ def _create_tables(dest: str, catalog: StoredCatalog, schema: Schema) -> None:
             made.next_table_number = max(made.next_table_number, catalog.next_table_number)
             write_catalog(txn, made)
             txn.commit()
+
+    try:
+        retrying(attempt)  # PostgreSQL: a concurrent open can conflict; run it again
     finally:
         engine.close()
 

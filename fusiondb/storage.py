@@ -22,7 +22,7 @@ from .transaction.files import (
     store_in,
 )
 from .transaction.runner import Runner
-from .transaction.urls import UrlMaker, maker_for, register
+from .transaction.urls import UploadUrlMaker, UrlMaker, maker_for, register, register_upload, upload_maker_for
 
 
 def system_tables() -> dict[str, tuple[int, TableDef[Any]]]:
@@ -59,6 +59,16 @@ class Storage:
     def set_url_maker(self, maker: UrlMaker | None) -> None:
         """What ``get_url`` asks for a file's URL (``fusiondb.serve.app`` sets it)."""
         register(self._runner.tables, maker)
+
+    def generate_upload_url(self) -> str:
+        """A short-lived URL a browser can ``POST`` one file to (under the app
+        ``fusiondb.serve`` made); the answer is the new file's id. ``FusionError`` outside
+        a served app."""
+        return upload_maker_for(self._runner.tables)()
+
+    def set_upload_url_maker(self, maker: UploadUrlMaker | None) -> None:
+        """What ``generate_upload_url`` asks for a URL (``fusiondb.serve.app`` sets it)."""
+        register_upload(self._runner.tables, maker)
 
     def open(self, file_id: str) -> FileStream:
         """A readable, seekable binary stream over the file; close it when done.

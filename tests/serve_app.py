@@ -63,8 +63,29 @@ def flaky(db: fdb.Reader, user_id: str) -> int:
     return len(tasks)
 
 
+@fdb.mutation
+def upload_url(db: fdb.Writer) -> str:
+    return db.storage.generate_upload_url()
+
+
+@fdb.query
+def upload_url_in_a_query(db: fdb.Reader) -> str:
+    return db.storage.generate_upload_url()  # refused: a query cannot hand out upload URLs
+
+
 def not_exposed() -> None:
     """A plain function: never served."""
 
 
-FUNCTIONS = [list_by_user, count_all, add, toggle, file_url, whoami, broken, flaky]
+FUNCTIONS = [
+    list_by_user,
+    count_all,
+    add,
+    toggle,
+    file_url,
+    whoami,
+    broken,
+    flaky,
+    upload_url,
+    upload_url_in_a_query,
+]

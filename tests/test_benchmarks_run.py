@@ -23,7 +23,7 @@ NEEDS_POSTGRES = pytest.mark.skipif(
 def test_every_benchmark_is_found() -> None:
     assert {
         "bench_core.py", "bench_counts.py", "bench_reactivity.py", "bench_search.py",
-        "bench_postgres.py",
+        "bench_postgres.py", "bench_vector.py",
     } <= set(SCRIPTS)
 
 

@@ -24,7 +24,7 @@ from tests.pg_server import PG_ENGINE, URL_ENV
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PAGES = [
     "getting-started.md", "schema.md", "queries.md", "mutations.md", "errors.md", "schema-evolution.md",
-    "files.md", "search.md", "limits.md", "data.md", "typing.md", "asyncio.md",
+    "files.md", "search.md", "limits.md", "data.md", "typing.md", "asyncio.md", "vector-search.md",
 ]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
 

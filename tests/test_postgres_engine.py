@@ -447,3 +447,15 @@ def test_the_loser_of_a_race_for_a_unique_key_runs_again_and_names_the_winner(ur
     with fdb.open(url, accounts) as db:
         stored = db.run(fdb.query(lambda r: [(a.email, a.who) for a in r.query("accounts").collect()]))
     assert stored == [("x@example.com", 1)]
+
+
+def test_a_vector_index_is_refused_on_open_and_nothing_is_created(url: str) -> None:
+    from tests.test_vector_search import Other
+    from tests.test_vector_search import schema as with_vectors
+
+    with pytest.raises(fdb.NotSupported, match="not supported on PostgreSQL") as info:
+        fdb.open(url, with_vectors)
+    assert (info.value.feature, info.value.extra) == ("vector search", None)
+    with fdb.open(url, fdb.Schema(others=fdb.table(Other))) as db:
+        # a fresh database: this open creates everything (the refused one left nothing)
+        assert {c.table for c in db.schema_changes} == {"_storage", "others"}

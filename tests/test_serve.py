@@ -281,3 +281,27 @@ def test_app_refuses_what_it_cannot_serve(sdb: fdb.Database) -> None:
         serve.app(object(), FUNCTIONS)  # type: ignore[arg-type]
 
 
+def test_live_queries_are_shared_and_go_with_their_last_watcher(sdb: fdb.Database) -> None:
+    asgi = serve.app(sdb, FUNCTIONS)
+    sub = {"type": "subscribe", "id": 1, "name": "count_all"}
+    with (
+        TestClient(asgi) as c,
+        c.websocket_connect("/api/sync") as one,
+        c.websocket_connect("/api/sync") as two,
+    ):
+        one.send_json(sub)
+        two.send_json({**sub, "id": "mine"})
+        assert one.receive_json()["value"] == two.receive_json()["value"] == 0
+        (hub,) = asgi.state.sync_hubs.values()
+        (topic,) = hub.topics.values()  # one subscription for both connections
+        assert len(topic.watchers) == 2
+        runs = sdb.subscription_reruns
+        sdb.run(add, text="x", user_id="u1")
+        assert one.receive_json() == {"type": "value", "id": 1, "value": 1}
+        assert two.receive_json() == {"type": "value", "id": "mine", "value": 1}
+        assert sdb.subscription_reruns == runs + 1  # one re-run for both connections
+        for ws, sub_id in ((one, 1), (two, "mine")):
+            ws.send_json({"type": "unsubscribe", "id": sub_id})
+            ws.send_json({"type": "ping", "id": 5})
+            assert ws.receive_json()["type"] == "pong"  # handled in turn: unsubscribed
+        assert hub.topics == {}  # the subscription went with its last watcher

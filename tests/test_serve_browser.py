@@ -2,8 +2,9 @@
 Playwright, two pages on examples/web_tasks served by `fusiondb serve` on 127.0.0.1.
 
 Adding and toggling a task in one page re-renders the other; an image served by get_url
-loads; this process writing to the file directly updates both pages. Needs chromium and the
-example's node_modules (`make web-deps`); without them the test fails saying so, never skips.
+loads, and so does one uploaded from a page; this process writing to the file directly
+updates both pages. Needs chromium and the example's node_modules (`make web-deps`); without
+them the test fails saying so, never skips.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def built_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("npm is not on PATH: the browser test builds the example with it")
+    # The page imports fusiondb-client's built dist/ (npm ci builds it; rebuilt here so the
+    # page runs the client's current sources).
+    built = subprocess.run(
+        [npm, "run", "build"], cwd=ROOT / "clients" / "js", capture_output=True, text=True,
+        timeout=180, check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
     out = tmp_path_factory.mktemp("web_tasks_dist")
     proc = subprocess.run(
         [npm, "exec", "--", "vite", "build", "--outDir", str(out), "--emptyOutDir", "--logLevel", "error"],
@@ -115,4 +123,15 @@ def test_two_pages_follow_each_other_and_the_file(
             )
             expect(page.get_by_text("someone else's")).to_have_count(0)
             expect(page.get_by_role("listitem")).to_have_count(2)
+
+        # Upload from a page (generate_upload_url, client.upload, a mutation keeping the id):
+        # the other page shows the uploaded image.
+        one.get_by_label("attach to buy milk").set_input_files(
+            {"name": "wide.png", "mimeType": "image/png", "buffer": png(width=6)}
+        )
+        image = two.get_by_role("img", name="attachment of buy milk")
+        expect(image).to_be_visible(timeout=10_000)
+        two.wait_for_function(
+            "img => img.complete && img.naturalWidth === 6", arg=image.element_handle(), timeout=10_000
+        )
         assert errors == []

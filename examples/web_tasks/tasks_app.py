@@ -62,3 +62,17 @@ def toggle(db: fdb.Writer, task_id: str) -> None:
 def attach(db: fdb.Writer, task_id: str, data: bytes, content_type: str) -> None:
     """Store ``data`` and attach it to the task (used from Python: bytes are not JSON)."""
     db.patch(task_id, {"attachment": db.storage.store(data, content_type)})
+
+
+@fdb.mutation
+def upload_url(db: fdb.Writer) -> str:
+    """A URL the page uploads a file to (``client.upload``), answering the file's id."""
+    return db.storage.generate_upload_url()
+
+
+@fdb.mutation
+def attach_upload(db: fdb.Writer, task_id: str, file_id: Annotated[str, fdb.Id["_storage"]]) -> None:
+    """Attach a file the page uploaded to the task."""
+    if db.get(task_id) is None:
+        raise fdb.FusionError(f"no task {task_id}")
+    db.patch(task_id, {"attachment": file_id})

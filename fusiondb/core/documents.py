@@ -25,6 +25,7 @@ from .keys import INT64_MAX, INT64_MIN, stored_json
 from .limits import bad_names, may_hold_bad_names
 from .schema import SYSTEM_FIELDS, Document, unwrap_annotation
 from .tableinfo import TableInfo
+from .vectors import check_document
 
 MAX_DOCUMENT_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -234,7 +235,9 @@ def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> 
         check_names(info.name, data_out, doc_id=doc_id)
     # JSON holds integers of any size, but SQLite (indexes, filters) and the JSON reader of
     # as_dicts() stop at 64 bits: refuse larger ones rather than read them back changed.
-    if _LONG_DIGITS.search(raw) is not None:
+    # Only a model that can hold an integer needs the scan (a float field stores ints as
+    # floats): a 384-float vector is ~8 KB of digits to scan on every write otherwise.
+    if info.may_hold_ints and _LONG_DIGITS.search(raw) is not None:
         path = _big_int(json.loads(raw), [])
         if path is not None:
             where = ".".join(path)
@@ -258,8 +261,24 @@ def _stored(info: TableInfo, model: Document, data: Any, doc_id: str | None) -> 
                 field=where,
                 id=doc_id,
             )
+    if info.vector_indexes:
+        _check_vectors(info, raw, doc_id)
     # Stored as TEXT: a BLOB would be read by SQLite's JSON functions as JSONB.
     return raw.decode()
+
+
+def _check_vectors(info: TableInfo, raw: bytes, doc_id: str | None) -> None:
+    """Refuse a document whose vector its table's vector indexes cannot hold (wrong length,
+    all zeros); a missing or ``None`` vector is fine (the document is not indexed)."""
+    found = check_document(tuple(info.vector_indexes.values()), orjson.loads(raw))
+    if found is not None:
+        where, problem = found
+        raise ValidationError(
+            f"a document for table {info.name!r} is invalid: {where}: {problem}",
+            table=info.name,
+            field=where,
+            id=doc_id,
+        )
 
 
 def model_data(info: TableInfo, model: Document) -> Any:
@@ -283,6 +302,17 @@ def _big_int(value: Any, path: list[str]) -> list[str] | None:
     return None
 
 
+def _finite_sum(values: list[Any]) -> bool:
+    """Whether ``values`` holds only finite numbers, judged by their sum: any NaN or infinity
+    makes it non-finite. ``False`` when unsure (not numbers, or a sum that overflowed): the
+    caller then walks the items."""
+    try:
+        total = sum(values)
+    except TypeError:
+        return False
+    return type(total) in (float, int) and total - total == 0
+
+
 def _non_finite(value: Any, path: list[str]) -> list[str] | None:
     """Path to the first NaN or infinite float in a validated document (at most MAX_DEPTH deep)."""
     if type(value) is float:
@@ -292,6 +322,8 @@ def _non_finite(value: Any, path: list[str]) -> list[str] | None:
     elif isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list | tuple | set | frozenset):
+        if type(value) is list and value and type(value[0]) is float and _finite_sum(value):
+            return None  # a vector: checked in one C loop
         items = enumerate(value)
     else:
         return None

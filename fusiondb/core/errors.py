@@ -233,6 +233,18 @@ class NotADatabase(FusionError):
         self.path = path
 
 
+class NotSupported(FusionError):
+    """This database engine cannot do ``feature`` (e.g. ``"vector search"``): an optional
+    package is missing (``extra`` names the fusiondb extra that brings it, as in
+    ``pip install 'fusiondb[vector]'``), or the engine has no such feature (``extra`` is
+    ``None``)."""
+
+    def __init__(self, message: str, *, feature: str, extra: str | None = None) -> None:
+        super().__init__(message)
+        self.feature = feature
+        self.extra = extra
+
+
 class DestinationNotEmpty(FusionError):
     """``fusiondb copy`` was pointed at a destination that already holds tables or stored
     files: nothing was written. ``dest`` is the destination, ``table`` the first table found
@@ -251,7 +263,7 @@ for _error in (
     FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound,
     SchemaError, SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidAggregate,
     InvalidArgument, UniqueError, DatabaseClosed, DatabaseError, InvalidImport, NotADatabase,
-    DestinationNotEmpty, UnsupportedOperation, TransactionConflict,
+    NotSupported, DestinationNotEmpty, UnsupportedOperation, TransactionConflict,
 ):
     _error.__module__ = "fusiondb"
 del _error

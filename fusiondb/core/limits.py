@@ -71,3 +71,9 @@ def may_hold_bad_names(raw: bytes) -> bool:
     return (
         b"\\" in raw or b'"$' in raw or b'"_' in raw or b'"":' in raw or b"\x7f" in raw
     )
+# Vector indexes (Convex's numbers): dimensions of a vector, results of one vector search,
+# values a vector search's filter may name (``eq`` clauses, ``or_`` included).
+MIN_VECTOR_DIMENSIONS = 2
+MAX_VECTOR_DIMENSIONS = 4096
+MAX_VECTOR_RESULTS = 256
+MAX_VECTOR_FILTER_VALUES = 64

@@ -20,6 +20,7 @@ from .bytesvalues import tag_bytes
 from .errors import SchemaError
 from .ids import bind_id_table, id_target_of
 from .limits import MAX_INDEX_FIELDS, MAX_INDEXES, name_problem
+from .vectordef import VectorIndexDef, check_vector_index
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -189,6 +190,7 @@ class TableDef(Generic[M]):
     model: type[M]
     indexes: dict[str, IndexDef] = field(default_factory=dict)
     search_indexes: dict[str, SearchIndexDef] = field(default_factory=dict)
+    vector_indexes: dict[str, VectorIndexDef] = field(default_factory=dict)
 
     RESERVED_INDEXES: ClassVar[tuple[str, ...]] = (CREATION_INDEX, ID_INDEX)
 
@@ -238,10 +240,11 @@ class TableDef(Generic[M]):
         return self
 
     def _check_new_index(self, name: str) -> None:
-        if name in self.RESERVED_INDEXES or name in self.indexes or name in self.search_indexes:
+        others = (*self.RESERVED_INDEXES, *self.indexes, *self.search_indexes, *self.vector_indexes)
+        if name in others:
             raise SchemaError(f"index {name!r} is already defined or reserved", name=name)
         # SQLite names are case-insensitive: by_user and By_User would be one SQL index.
-        for other in (*self.RESERVED_INDEXES, *self.indexes, *self.search_indexes):
+        for other in others:
             if other.lower() == name.lower():
                 raise SchemaError(
                     f"index {name!r} differs from index {other!r} only in case; SQLite does not "
@@ -250,10 +253,10 @@ class TableDef(Generic[M]):
                 )
 
     def _check_room(self, name: str) -> None:
-        if len(self.indexes) + len(self.search_indexes) >= MAX_INDEXES:
+        if len(self.indexes) + len(self.search_indexes) + len(self.vector_indexes) >= MAX_INDEXES:
             raise SchemaError(
                 f"index {name!r}: table model {self.model.__name__} already has {MAX_INDEXES} "
-                "indexes (search indexes included), the most a table can have",
+                "indexes (search and vector indexes included), the most a table can have",
                 table=self.model.__name__,
                 name=name,
             )
@@ -280,6 +283,26 @@ class TableDef(Generic[M]):
         for path in (search_field, *filter_fields):
             resolve_field_path(self.model, path, table=self.model.__name__)
         self.search_indexes[name] = SearchIndexDef(name, search_field, tuple(filter_fields))
+        return self
+
+    def vector_index(
+        self, name: str, *, vector_field: str, dimensions: int, filter_fields: Sequence[str] = ()
+    ) -> TableDef[M]:
+        """Add a vector index over ``vector_field`` (a ``list[float]`` of ``dimensions``
+        values) with equality ``filter_fields``, for ``db.vector_search`` (docs/vector-search.md)."""
+        check_name("vector index", name)
+        self._check_new_index(name)
+        self._check_room(name)
+        if isinstance(filter_fields, str):
+            raise SchemaError(
+                f"vector index {name!r}: filter_fields must be a list, e.g. [{filter_fields!r}]",
+                name=name,
+            )
+        for path in (vector_field, *filter_fields):
+            resolve_field_path(self.model, path, table=self.model.__name__)
+        index = VectorIndexDef(name, vector_field, dimensions, tuple(filter_fields))
+        check_vector_index(self.model, self.model.__name__, index)
+        self.vector_indexes[name] = index
         return self
 
 

@@ -21,6 +21,7 @@ from pydantic_core import CoreSchema
 
 from .keys import KeyLayout
 from .schema import SYSTEM_FIELDS, Document, IndexDef, SearchIndexDef
+from .vectordef import VectorIndexDef
 
 _CONSTRAINED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
 
@@ -31,6 +32,13 @@ def may_hold_floats(stored: CoreSchema) -> bool:
     ``id`` and ``creation_time``, which are not stored in the body); ``True`` when unsure.
     Writes check such documents for NaN and infinity, which JSON cannot hold."""
     return _schema_may(stored, _is_number)
+
+
+def may_hold_ints(stored: CoreSchema) -> bool:
+    """Whether a stored document can hold an integer anywhere (an int field, or an untyped
+    one); ``True`` when unsure. Writes check such documents for integers beyond 64 bits
+    (pydantic stores a float field's value as a float, so ``list[float]`` holds none)."""
+    return _schema_may(stored, _is_integer)
 
 
 def may_hold_dynamic_names(stored: CoreSchema) -> bool:
@@ -129,6 +137,11 @@ def _path_may(
 def _is_number(node: dict[str, Any]) -> bool:
     kind = node.get("type")
     return kind == "number" or (isinstance(kind, list) and "number" in kind)
+
+
+def _is_integer(node: dict[str, Any]) -> bool:
+    kind = node.get("type")
+    return kind == "integer" or (isinstance(kind, list) and "integer" in kind)
 
 
 def _has_open_keys(node: dict[str, Any]) -> bool:
@@ -244,6 +257,7 @@ class _ModelTools:
     adapter: TypeAdapter[Any]
     list_adapter: TypeAdapter[Any]
     may_hold_floats: bool
+    may_hold_ints: bool
     by_name: bool | None
     may_hold_dynamic_names: bool
     stored: CoreSchema | None
@@ -263,6 +277,7 @@ def _model_tools(model: type[Document]) -> _ModelTools:
             adapter,
             TypeAdapter(list[model]),  # type: ignore[valid-type]
             may_hold_floats(stored) if stored is not None else True,
+            may_hold_ints(stored) if stored is not None else True,
             True if _has_alias(adapter.core_schema) else None,
             may_hold_dynamic_names(stored) if stored is not None else True,
             stored,
@@ -281,6 +296,7 @@ class TableInfo:
     indexes: dict[str, IndexDef]
     search_indexes: dict[str, SearchIndexDef]
     system: bool = False
+    vector_indexes: dict[str, VectorIndexDef] = field(default_factory=dict)
     adapter: TypeAdapter[Any] = field(init=False, repr=False)
     list_adapter: TypeAdapter[Any] = field(init=False, repr=False)
     # Keys a stored document may hold that are no field of the model (fields removed from
@@ -294,6 +310,7 @@ class TableInfo:
     allows_extra: bool = field(init=False, repr=False)
     ignores_extra: bool = field(init=False, repr=False)
     may_hold_floats: bool = field(init=False, repr=False)
+    may_hold_ints: bool = field(init=False, repr=False)
     # Whether writes must check the document's object keys (core/limits.py name rules).
     may_hold_dynamic_names: bool = field(init=False, repr=False)
     # ``by_name`` for validating stored or written data: True when some field has an alias
@@ -315,6 +332,7 @@ class TableInfo:
         tools = _model_tools(self.model)
         self.adapter, self.list_adapter = tools.adapter, tools.list_adapter
         self.may_hold_floats = tools.may_hold_floats
+        self.may_hold_ints = tools.may_hold_ints
         self.validate_by_name = tools.by_name
         self.may_hold_dynamic_names = tools.may_hold_dynamic_names
         # The pydantic-core calls of the hot paths, with by_name bound only when it is True:

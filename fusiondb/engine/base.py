@@ -32,6 +32,8 @@ from ..core.expr import Expr
 from ..core.keys import Key, SearchEntry
 from ..core.progress import ProgressCallback
 from ..core.schema import SearchIndexDef
+from ..core.vectordef import VectorIndexDef
+from ..core.vectors import VectorEntry
 
 
 class KeyTaken(DatabaseError):
@@ -139,6 +141,26 @@ class SearchScan(NamedTuple):
     limit: int | None
 
 
+class VectorScan(NamedTuple):
+    """One vector search: the ``limit`` documents of vector index ``index_name`` nearest to
+    ``vector`` by cosine similarity, among those whose filter fields hold one of ``filters``'
+    values (``(position in the index's filter_fields, values)``; a document matches if any
+    listed field holds any of its values, as Convex's ``or``); every indexed document when
+    ``filters`` is empty.
+
+    Rows come back as ``(rowid, score)``, the score being the cosine similarity (-1 to 1),
+    highest first, ties by rowid. The result must be exact (not an approximate
+    nearest-neighbour index that may miss a document), as ``tests/test_vector_search.py``
+    checks against brute force; an engine without vectors raises ``NotSupported``.
+    """
+
+    table: str
+    index_name: str
+    vector: tuple[float, ...]
+    filters: tuple[tuple[int, tuple[Any, ...]], ...]
+    limit: int
+
+
 class LogEntry(NamedTuple):
     """One commit in the change log: its sequence number, the process that made it, and its
     payload (``None`` for the reader's own commits, which it already knows)."""
@@ -236,6 +258,15 @@ class ReadTxn(Protocol):
         table's documents (it may not, after another tool wrote to the database)."""
         ...
 
+    def vector_search(self, spec: VectorScan) -> list[tuple[int, float]]:
+        """The rows of a vector search (see ``VectorScan``)."""
+        ...
+
+    def vector_index_matches(self, table: str, index: VectorIndexDef) -> bool:
+        """Whether vector index ``index`` of ``table`` holds exactly the entries of the
+        table's documents (``core.vectors.vector_entry``)."""
+        ...
+
 
 class WriteTxn(ReadTxn, Protocol):
     """The write transaction (one at a time per database, serializable)."""
@@ -275,6 +306,18 @@ class WriteTxn(ReadTxn, Protocol):
         """Bring the search indexes of one written document up to date."""
         ...
 
+    def vector_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[VectorEntry | None, ...] | None,
+        new: tuple[VectorEntry | None, ...] | None,
+    ) -> None:
+        """Bring the vector indexes ``indexes`` of one written document up to date: ``old``
+        and ``new`` hold its entry in each before and after (``None``: not indexed)."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: rolled back if the block raises, kept otherwise."""
         ...
@@ -298,8 +341,10 @@ class WriteTxn(ReadTxn, Protocol):
 
     def create_table(self, table: str) -> None: ...
 
-    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
-        """Drop the table with its indexes, search indexes and view."""
+    def drop_table(
+        self, table: str, search_indexes: tuple[str, ...], vector_indexes: tuple[str, ...] = ()
+    ) -> None:
+        """Drop the table with its indexes, search and vector indexes and view."""
         ...
 
     def sync_view(self, table: str, number: int, fields: tuple[str, ...]) -> None:
@@ -345,6 +390,21 @@ class WriteTxn(ReadTxn, Protocol):
     ) -> None:
         """Build a search index afresh from the table's documents."""
         ...
+
+    def require_vectors(self) -> None:
+        """Raise ``NotSupported`` unless this engine can hold vector indexes (called on open
+        when the schema or the file has one; SQLite: sqlite-vec, the ``vector`` extra)."""
+        ...
+
+    def create_vector_index(
+        self, table: str, index: VectorIndexDef, progress: ProgressCallback | None
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Create a vector index and fill it from the table's documents. Returns how many
+        documents hold a vector it cannot take (``core.vectors.vector_problem``) and
+        ``(rowid, reason)`` for the first few; the caller then refuses the change."""
+        ...
+
+    def drop_vector_index(self, table: str, index: str) -> None: ...
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         """Write ``value_json`` at top-level ``path`` of every document that lacks it."""

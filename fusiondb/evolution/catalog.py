@@ -41,6 +41,7 @@ from ..core.tableinfo import TableInfo
 from ..engine.base import KeyTaken, ReadTxn, WriteTxn
 from .relax import normalize, relaxes, validator_fingerprint
 from .validate import Validation, validate_stored
+from .vectors import apply_vector_indexes, vector_form
 
 # The file format. 1: index keys as SQLite ordered ``doc ->> '$.field'`` (booleans as 0/1,
 # lists and dicts as JSON text), a by_creation_time index, creation_time in every index.
@@ -70,10 +71,11 @@ class StoredTable:
     # Top-level fields earlier models had: stored documents may still carry them.
     retired_fields: list[str] = field(default_factory=list)
     validators: str = ""
+    vector_indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def shape(self) -> dict[str, Any]:
         """What a process that declares this table relies on; a change makes it stale."""
-        return {
+        shape = {
             "number": self.number,
             "indexes": self.indexes,
             "search_indexes": self.search_indexes,
@@ -81,6 +83,9 @@ class StoredTable:
             "validators": self.validators,
             "removed": self.removed,
         }
+        if self.vector_indexes:  # absent when none: files made before them stay the same
+            shape["vector_indexes"] = self.vector_indexes
+        return shape
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +107,7 @@ class StoredTable:
             unverified=data.get("unverified", False),
             retired_fields=data.get("retired_fields", []),
             validators=data.get("validators", ""),
+            vector_indexes=data.get("vector_indexes", {}),
         )
 
 
@@ -126,7 +132,7 @@ class SchemaChange:
 
     ``kind`` is one of ``add_table``, ``restore_table``, ``remove_table``, ``change_fields``,
     ``add_index``, ``drop_index``, ``change_index`` (made unique, or no longer unique),
-    ``add_search_index``, ``drop_search_index``.
+    ``add_search_index``, ``drop_search_index``, ``add_vector_index``, ``drop_vector_index``.
     ``checked`` is how many stored documents were validated for it (``None``: no check was
     needed, or ``schema_validation=False`` skipped it).
     """
@@ -308,6 +314,7 @@ def open_catalog(
             indexes=dict(tdef.indexes),
             search_indexes=dict(tdef.search_indexes),
             system=name.startswith("_"),
+            vector_indexes=dict(tdef.vector_indexes),
         )
         infos[name] = info
         plans.append(_plan(name, tdef, info, stored))
@@ -449,6 +456,14 @@ def _apply(
     for name in before.keys() & stored.search_indexes.keys():
         if before[name] != stored.search_indexes[name]:
             changes.append(SchemaChange(p.name, "add_search_index", f"{name}, rebuilt"))
+    for vidx in p.tdef.vector_indexes.values():
+        if stored.vector_indexes.get(vidx.name) != vector_form(vidx) and p.stored is not None:
+            _backfill_defaults(txn, p.name, p.info, IndexDef(vidx.name, vidx.filter_fields))
+    vector_changes = apply_vector_indexes(
+        txn, p.name, p.info.number, p.tdef.vector_indexes, stored.vector_indexes, progress
+    )
+    if p.stored is not None:
+        changes.extend(SchemaChange(p.name, kind, detail) for kind, detail in vector_changes)
     return stored
 
 
@@ -612,7 +627,7 @@ def drop_table(txn: WriteTxn, name: str, declared: set[str]) -> StoredCatalog:
         )
     if stored.system:
         raise SchemaError(f"drop_table({name!r}): {name!r} belongs to fusiondb", table=name)
-    txn.drop_table(name, tuple(stored.search_indexes))
+    txn.drop_table(name, tuple(stored.search_indexes), tuple(stored.vector_indexes))
     del catalog.tables[name]
     catalog.version += 1
     write_catalog(txn, catalog)

@@ -176,6 +176,13 @@ def table_def(name: str, stored: StoredTable, live_tables: frozenset[str]) -> Ta
         tdef = tdef.search_index(
             index, search_field=form["search_field"], filter_fields=form.get("filter_fields", [])
         )
+    for index, form in stored.vector_indexes.items():
+        tdef = tdef.vector_index(
+            index,
+            vector_field=form["vector_field"],
+            dimensions=form["dimensions"],
+            filter_fields=form.get("filter_fields", []),
+        )
     return tdef
 
 
@@ -215,5 +222,6 @@ def adopt_catalog(
             indexes=dict(tdef.indexes),
             search_indexes=dict(tdef.search_indexes),
             system=name.startswith("_"),
+            vector_indexes=dict(tdef.vector_indexes),
         )
     return schema, OpenResult(catalog, infos, [])

@@ -2,8 +2,9 @@
 
 A treap ordered by each interval's low end, every node carrying the highest high end in its
 subtree, so a stabbing query prunes every subtree that ends before the point. Insert and
-remove are O(log n) expected. Points and ends are normalized keys (see
-``core.keys.normalize_key``), which compare in the value order of the indexes (Convex's).
+remove are O(log n) expected. Points and ends are anything ordered: the key bytes of
+``ranges.RangeIndex``, which keeps here the read ranges that are neither a key prefix nor a
+point.
 """
 
 from __future__ import annotations

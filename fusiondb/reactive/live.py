@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Hashable
 from typing import Any, Protocol
 
 log = logging.getLogger("fusiondb.subscriptions")
@@ -45,42 +44,65 @@ def _typed(value: Any) -> Any:
     return (type(value), value)
 
 
-def args_key(fn: Any, args: dict[str, Any]) -> Hashable:
-    """What identifies a live query: the function and its arguments."""
+# Argument types whose values hash, and whose type and value say all a query may use.
+_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def args_key(fn: Any, args: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a live query: the function and its arguments.
+
+    Typed: 1 == True == 1.0 in Python, but a query may find other documents for each (the
+    value order tells True from 1), so they must not share one evaluation. Atomic arguments
+    make one flat tuple ``(fn, name, type, value, ...)`` (sorted by name), from which
+    ``args_of`` rebuilds the arguments, so a live query need not keep their dict too.
+    """
+    flat: list[Any] = [fn]
+    for name in sorted(args):
+        value = args[name]
+        kind = type(value)
+        if kind not in _ATOMIC:
+            break
+        flat += (name, kind, value)
+    else:
+        return tuple(flat)
     try:
-        # Typed: 1 == True == 1.0 in Python, but a query may find other documents for each
-        # (the value order tells True from 1), so they must not share one evaluation.
-        key = (fn, tuple(sorted((k, _typed(v)) for k, v in args.items())))
+        key = (fn, None, tuple(sorted((k, _typed(v)) for k, v in args.items())))
         hash(key)
         return key
     except TypeError:
         # Unhashable arguments: such a subscription simply shares with nobody.
-        return (fn, id(args))
+        return (fn, None, id(args))
+
+
+def args_of(key: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The arguments a flat ``args_key`` was made of (``None``: not a flat key)."""
+    if len(key) > 1 and key[1] is None:
+        return None
+    return {key[at]: key[at + 2] for at in range(1, len(key), 3)}
 
 
 class Live:
     """One live query (see the module docstring)."""
 
     __slots__ = (
-        "args", "closed", "cond", "entries", "error", "fn", "generation", "handles", "key",
+        "_args", "closed", "cond", "entries", "error", "generation", "handles", "key",
         "owner", "pins", "value", "version", "waiters",
     )
 
     def __init__(
-        self, key: Hashable, fn: Any, args: dict[str, Any], value: Any, version: int,
-        pins: dict[Any, Any], owner: Owner,
+        self, key: tuple[Any, ...], args: dict[str, Any], value: Any, version: int,
+        pins: dict[Any, Any] | None, owner: Owner,
     ) -> None:
-        self.key = key
-        self.fn = fn
-        self.args = args
+        self.key = key  # args_key(fn, args)
+        self._args = args if len(key) > 1 and key[1] is None else None  # else: args_of(key)
         self.value = value
         self.version = version  # the commit its value reflects; -1: owes a full re-run
-        self.pins = pins
+        self.pins = pins  # page boundaries pinned for re-runs (None: none)
         self.owner = owner
         self.error: BaseException | None = None
-        self.handles: list[Handle] = []
-        # Where its read set sits in the manager's interval indexes.
-        self.entries: tuple[tuple[tuple[str, str], tuple[Any, int]], ...] = ()
+        self.handles: tuple[Handle, ...] = ()
+        # Where its read set sits in the manager's range indexes: name, handle, name, ...
+        self.entries: tuple[Any, ...] = ()
         self.cond: threading.Condition | None = None  # see condition()
         self.generation = 0
         self.closed = False
@@ -88,6 +110,17 @@ class Live:
 
     def __hash__(self) -> int:
         return id(self)
+
+    @property
+    def fn(self) -> Any:
+        """The query function."""
+        return self.key[0]
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The query's arguments."""
+        args = self._args
+        return args_of(self.key) if args is None else args  # type: ignore[return-value]
 
     def condition(self) -> threading.Condition:
         """The condition blocking iterators wait on (made on first use, over ``STATE``)."""
@@ -117,7 +150,7 @@ class Live:
             self.generation += 1
             self.error = None
             waiters = self._wake_locked()
-            handles = tuple(self.handles)
+            handles = self.handles
         _wake_all(waiters)
         for handle in handles:
             handle.notify_changed(value)
@@ -127,7 +160,7 @@ class Live:
         with STATE:
             self.error = error
             waiters = self._wake_locked()
-            handles = tuple(self.handles)
+            handles = self.handles
         _wake_all(waiters)
         for handle in handles:
             handle.notify_failed(error)

@@ -19,24 +19,27 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from ..core.errors import FusionError
-from ..core.keys import normalize_key
 from ..transaction.changefeed import ChangeFeed, Commit
 from ..transaction.readset import ReadSet
 from ..transaction.writeset import WriteSet
-from .intervals import IntervalIndex
 from .live import Live, args_key
+from .ranges import RangeIndex
 from .search_match import SearchMatcher
 from .subscription import Subscription
+from .vector_match import VectorMatcher
 
 log = logging.getLogger("fusiondb.subscriptions")
 
-# From this many live queries on, the manager moves what is alive out of the cyclic GC's
-# sight (``gc.freeze()``) each time new subscriptions and published values reach
-# ``FREEZE_EVERY`` of the live queries: at 100,000 live queries a full collection otherwise
-# re-scans ~1M objects (0.4-0.7 s). The cost: objects alive at a freeze (anyone's) that later
-# become unreachable cycles stay until the database closes (``gc.unfreeze()``); objects freed
-# by reference counting, as values are, go at once. ``None``: never freeze.
-FREEZE_FROM: int | None = 10_000
+# Opt-in (``None``: never): from this many live queries on, the manager moves what is alive
+# out of the cyclic GC's sight (``gc.freeze()``) each time new subscriptions and published
+# values reach ``FREEZE_EVERY`` of the live queries, and ``gc.unfreeze()``s on close. At
+# 100,000 live queries a full collection otherwise re-scans every live value (a list of
+# models: 3 tracked objects each) and handle. Not the default, since ``gc.freeze()`` is the
+# whole process's: it also freezes the application's objects (their unreachable cycles stay
+# until the database closes), and close undoes a freeze the application made itself (a
+# pre-fork server's, for copy-on-write). Set ``fusiondb.reactive.manager.FREEZE_FROM = 10_000``
+# to opt in (docs/reactivity.md, "At scale").
+FREEZE_FROM: int | None = None
 FREEZE_EVERY = 0.05
 
 
@@ -66,8 +69,9 @@ class SubscriptionManager:
         self._busy = False
         self._rounds = 0
         self._live: dict[Hashable, Live] = {}
-        self._indexes: dict[tuple[str, str], IntervalIndex] = {}
+        self._indexes: dict[tuple[str, str], RangeIndex] = {}
         self._search = SearchMatcher(tokenize)
+        self._vectors = VectorMatcher()
         # Live queries that must re-run whatever was written (version -1), kept as a set so
         # a round never scans every subscription (per-write cost must not grow with them).
         self._stale: set[Live] = set()
@@ -98,26 +102,28 @@ class SubscriptionManager:
             existing = self._live.get(key)
             if existing is not None:
                 return Subscription(existing)
-            live = Live(key, fn, args, value, version, _pin(pins), self)
+            live = Live(key, args, value, version, _pin(pins) if pins else None, self)
             self._register(live, readset)
             self._live[key] = live
             latest = self._feed.listen(True)
             if max(self._processed, latest) > version:
                 # A commit came between our snapshot and registering: re-check.
                 self._mark_stale(live)
-            self._ensure_thread()
+            if self._thread is None:
+                self._start_thread()
             # Attached under the lock, so a concurrent close of another handle on this
             # live query cannot drop it in between.
             sub: Subscription[Any] = Subscription(live)
         self._fresh += 1
-        self._maybe_freeze()
+        if FREEZE_FROM is not None:
+            self._maybe_freeze()
         return sub
 
     def release(self, live: Live, handle: Any) -> None:
         """A handle closed; the live query goes when its last handle does."""
         with self._lock:
             if handle in live.handles:
-                live.handles.remove(handle)
+                live.handles = tuple(h for h in live.handles if h is not handle)
             if not live.handles and self._live.get(live.key) is live:
                 del self._live[live.key]
                 self._unregister(live)
@@ -129,21 +135,26 @@ class SubscriptionManager:
             raise FusionError("the database is closed; cannot subscribe")
 
     def _register(self, live: Live, readset: ReadSet) -> None:
-        entries = []
+        indexes = self._indexes
+        entries: list[Any] = []  # flat: (table, index), handle, (table, index), handle, ...
         for r in readset.ranges:
-            idx = self._indexes.get((r.table, r.index))
+            idx = indexes.get((r.table, r.index))
             if idx is None:
-                idx = self._indexes[(r.table, r.index)] = IntervalIndex()
-            handle = idx.add(normalize_key(r.lo), normalize_key(r.hi), live)
-            entries.append(((r.table, r.index), handle))
+                idx = indexes[(r.table, r.index)] = RangeIndex((r.table, r.index))
+            entries += (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
         live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
-        self._search.register(live, readset.searches)
+        if readset.searches:
+            self._search.register(live, readset.searches)
+        if readset.vectors:
+            self._vectors.register(live, readset.vectors)
 
     def _unregister(self, live: Live) -> None:
-        for name, handle in live.entries:
-            self._indexes[name].remove(handle)
+        entries, indexes = live.entries, self._indexes
+        for at in range(0, len(entries), 2):
+            indexes[entries[at]].remove(entries[at + 1], live)
         live.entries = ()
         self._search.unregister(live)
+        self._vectors.unregister(live)
 
     def match(self, writes: WriteSet) -> set[Live]:
         """Live queries whose read set contains a key this write set wrote."""
@@ -153,13 +164,14 @@ class SubscriptionManager:
             if idx is None or not len(idx):
                 continue
             for k in keys:
-                idx.stab(normalize_key(k), hit)
+                idx.stab(k, hit)
         for name, ranges in writes.ranges.items():  # a huge commit's summary
             idx = self._indexes.get(name)
             if idx is not None:
                 for lo, hi in ranges:
-                    idx.overlap(normalize_key(lo), normalize_key(hi), hit)
+                    idx.overlap(lo, hi, hit)
         self._search.match(writes, hit)
+        self._vectors.match(writes, hit)
         return hit
 
     def _mark_stale(self, live: Live) -> None:
@@ -167,17 +179,16 @@ class SubscriptionManager:
         self._stale.add(live)
         self._feed.wake()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            # The thread holds the manager only weakly between rounds, so a database dropped
-            # without close() (and its subscriptions) is still collected; the finalizer
-            # wakes the thread to notice, and stops the feed's log reader.
-            weakref.finalize(self, self._feed.close)
-            self._thread = threading.Thread(
-                target=_work, args=(weakref.ref(self), self._feed),
-                name="fusiondb-subscriptions", daemon=True,
-            )
-            self._thread.start()
+    def _start_thread(self) -> None:
+        # The thread holds the manager only weakly between rounds, so a database dropped
+        # without close() (and its subscriptions) is still collected; the finalizer wakes
+        # the thread to notice, and stops the feed's log reader.
+        weakref.finalize(self, self._feed.close)
+        self._thread = threading.Thread(
+            target=_work, args=(weakref.ref(self), self._feed),
+            name="fusiondb-subscriptions", daemon=True,
+        )
+        self._thread.start()
 
     def _round(self) -> bool:
         """One round of the worker: take the commits and process them. ``False``: closed."""
@@ -228,7 +239,7 @@ class SubscriptionManager:
         with self._lock:
             if self._live.get(live.key) is not live:
                 return
-            pins = {("pinned", k[1]): v for k, v in live.pins.items()}
+            pins = {("pinned", k[1]): v for k, v in (live.pins or {}).items()}
         try:
             value, readset, version = self._evaluator.evaluate(live.fn, live.args, pins)
             error: BaseException | None = None
@@ -243,7 +254,9 @@ class SubscriptionManager:
                 self._unregister(live)
                 self._register(live, readset)
                 live.version = version
-                live.pins.update(_pin(pins))
+                seen = _pin(pins)
+                if seen is not None:
+                    live.pins = seen if live.pins is None else {**live.pins, **seen}
             elif live.version < 0:
                 self._failing.add(live)  # still owes a full re-run: retry after a commit
             changed = error is None and value != live.value
@@ -321,6 +334,10 @@ def _work(ref: weakref.ref[SubscriptionManager], feed: ChangeFeed) -> None:
         del manager
 
 
-def _pin(pins: dict[Any, Any]) -> dict[Any, Any]:
-    """Page boundaries seen on a run become pinned for the next runs (as Convex's endCursor)."""
-    return {k: v for k, v in pins.items() if k[0] == "seen"}
+def _pin(pins: dict[Any, Any]) -> dict[Any, Any] | None:
+    """Page boundaries seen on a run become pinned for the next runs (as Convex's endCursor);
+    ``None`` when there are none (most live queries: no dict each)."""
+    if not pins:
+        return None
+    seen = {k: v for k, v in pins.items() if k[0] == "seen"}
+    return seen or None

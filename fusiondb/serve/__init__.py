@@ -16,5 +16,16 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .app import MAX_MESSAGE, app
 from .functions import collect, load_module
+from .outbox import CLOSE_BACKLOG, MAX_BACKLOG
+from .uploads import MAX_UPLOAD, UPLOAD_TTL
 
-__all__ = ["MAX_MESSAGE", "app", "collect", "load_module"]
+__all__ = [
+    "CLOSE_BACKLOG",
+    "MAX_BACKLOG",
+    "MAX_MESSAGE",
+    "MAX_UPLOAD",
+    "UPLOAD_TTL",
+    "app",
+    "collect",
+    "load_module",
+]

@@ -1,16 +1,19 @@
 """``fusiondb.serve.app(db, functions=[...])``: the ASGI app (Starlette) serving a database.
 
 Routes: ``POST /api/run/{name}`` (JSON arguments → JSON result), the ``/api/sync``
-WebSocket (``sync.py``), ``GET /files/{id}`` (``files.py``) and, optionally, a directory of
-static files at ``/`` (a built web page). Creating the app registers its file URL maker on
-``db.storage``, so ``get_url`` works in the functions it serves.
+WebSocket (``sync.py``), ``GET /files/{id}`` (``files.py``), ``POST /api/upload``
+(``uploads.py``) and, optionally, a directory of static files at ``/`` (a built web page).
+Creating the app registers its file and upload URL makers on ``db.storage``, so ``get_url``
+and ``generate_upload_url`` work in the functions it serves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -20,13 +23,17 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ..database import Database
 from .calls import CallError, arguments, call, find, parse_json
+from .fanout import Hub
 from .files import FileUrls, serve_file
 from .functions import Function, Registry
-from .sync import Connection, EncodedValues
+from .outbox import MAX_BACKLOG
+from .sync import Connection
+from .uploads import MAX_UPLOAD, UPLOAD_TTL, UploadUrls, receive_upload
 
 log = logging.getLogger("fusiondb.serve")
 
@@ -50,6 +57,9 @@ def app(
     secret: bytes | None = None,
     static_dir: str | None = None,
     max_message: int = MAX_MESSAGE,
+    max_backlog: int = MAX_BACKLOG,
+    max_upload: int = MAX_UPLOAD,
+    upload_ttl: float = UPLOAD_TTL,
 ) -> Starlette:
     """An ASGI app exposing ``functions`` (``@fdb.query`` / ``@fdb.mutation``, or a module:
     all it defines) of ``db`` by name, and its files.
@@ -61,13 +71,21 @@ def app(
     page served by this app or behind a proxy that keeps paths). ``public_files``: file URLs
     without a token. ``secret``: the key of the file tokens (default: random per app, so
     URLs last as long as the process). ``static_dir``: a built web page served at ``/``.
+    ``max_message``: the largest request body or WebSocket message accepted (bytes).
+    ``max_backlog``: the bytes a WebSocket may have waiting unsent before it is closed with
+    code 4008 (values waiting are only the newest per subscription; see docs/serving.md).
+    ``max_upload``: the largest file ``POST /api/upload`` takes (bytes); ``upload_ttl``: the
+    seconds a URL from ``generate_upload_url`` works.
     """
     if not isinstance(db, Database):
         raise TypeError(f"fusiondb.serve.app() takes an open fdb.Database, got {db!r}")
     registry = Registry(functions)
-    urls = FileUrls(secret or secrets.token_bytes(32), base_url or "", public_files)
+    key = secret or secrets.token_bytes(32)
+    urls = FileUrls(key, base_url or "", public_files)
+    uploads = UploadUrls(key, base_url or "", upload_ttl)
     db.storage.set_url_maker(urls.url)
-    encoded = EncodedValues()
+    db.storage.set_upload_url_maker(uploads.url)
+    hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 
     async def identify(conn: HTTPConnection) -> Any:
         if authenticate is None:
@@ -92,7 +110,7 @@ def app(
             return _error(exc)
         return Response(result, media_type="application/json")
 
-    async def sync(ws: WebSocket) -> None:
+    async def sync(ws: WebSocket, send: Send) -> None:
         try:
             identity = await identify(ws)
         except _Unauthorized:
@@ -103,15 +121,27 @@ def app(
             await ws.close(code=1011)
             return
         await ws.accept()
-        await Connection(ws, db, registry, identity, encoded, max_message).run()
+        loop = asyncio.get_running_loop()
+        hub = hubs.get(loop)
+        if hub is None:  # one per event loop (uvicorn has one; test clients may have several)
+            hub = hubs[loop] = Hub(db, loop)
+        await Connection(ws, send, db, registry, identity, hub, max_message, max_backlog).run()
 
     async def files(request: Request) -> Response:
         return await serve_file(request, db, urls)
 
+    async def upload(request: Request) -> Response:
+        try:
+            file_id = await receive_upload(request, db, uploads, max_upload)
+        except CallError as exc:
+            return _error(exc)
+        return JSONResponse({"storageId": file_id})
+
     routes: list[BaseRoute] = [
         Route("/api/run/{name}", run, methods=["POST"]),
-        WebSocketRoute("/api/sync", sync),
+        WebSocketRoute("/api/sync", _Sync(sync)),
         Route("/files/{file_id}", files, methods=["GET", "HEAD"]),
+        Route("/api/upload", upload, methods=["POST"]),
     ]
     if static_dir is not None:
         routes.append(Mount("/", StaticFiles(directory=static_dir, html=True), name="static"))
@@ -119,7 +149,20 @@ def app(
     server.state.fusiondb = db
     server.state.registry = registry
     server.state.file_urls = urls
+    server.state.sync_hubs = hubs  # the live topics by event loop (tests look at the outboxes)
     return server
+
+
+class _Sync:
+    """The ``/api/sync`` endpoint as a plain ASGI app, so a connection sends its messages
+    straight to the server's ``send`` (through Starlette's ``WebSocket`` each message would
+    pass a state check and a route-level exception wrapper: per message, on the hot path)."""
+
+    def __init__(self, session: Callable[[WebSocket, Send], Awaitable[None]]) -> None:
+        self.session = session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.session(WebSocket(scope, receive, send), send)
 
 
 def _error(exc: CallError) -> Response:
@@ -146,6 +189,3 @@ async def _deny(ws: WebSocket) -> None:
         )
     else:
         await ws.close(code=4401, reason="not authenticated")
-
-
-

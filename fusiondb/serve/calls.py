@@ -73,12 +73,13 @@ def failure(exc: BaseException, what: str) -> CallError:
 async def call(db: Database, exposed: Exposed, args: dict[str, Any]) -> bytes:
     """Run the function on a worker thread; its result as JSON, or a ``CallError``."""
     try:
-        return await asyncio.to_thread(_run_encoded, db, exposed, args)
+        return await asyncio.to_thread(run_encoded, db, exposed, args)
     except Exception as exc:
         raise failure(exc, exposed.name) from None
 
 
-def _run_encoded(db: Database, exposed: Exposed, args: dict[str, Any]) -> bytes:
+def run_encoded(db: Database, exposed: Exposed, args: dict[str, Any]) -> bytes:
+    """Run the function here (a worker thread); its result as JSON."""
     return encode(db.run(exposed.fn, **args))
 
 

@@ -6,100 +6,33 @@ server answers with ``value`` (a subscription's current value, then one after ev
 that changes it), ``result``, ``error`` (a request that failed: nothing was subscribed),
 ``failed`` (a live subscription's re-run raised; it stays subscribed) and ``pong``.
 
-Each subscription is an ``fdb.Subscription``. Its ``changed`` signal is sent on fusiondb's
-worker thread; the callback encodes the value (once per value however many connections
-watch it) and hands the message to this connection's event loop with
-``loop.call_soon_threadsafe``, under a per-subscription lock that also covers the first
-value, so a connection's messages for one subscription leave in commit order, none lost. One
-task per connection sends the queued messages in order. Incoming messages are handled one
-after another, so a reply never overtakes the reply to an earlier message.
+A subscription is a ``Watcher`` of a shared ``Topic`` (``fanout.py``: one fusiondb
+subscription per distinct query and arguments, each value encoded once); what the connection
+has to send waits in its ``Outbox`` (``outbox.py``: bounded, the newest value per
+subscription), which one task per connection sends in order. Incoming messages are handled
+one after another, so a reply never overtakes the reply to an earlier message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any
+import logging
+from typing import Any, cast
 
-import orjson
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..database import Database
-from ..reactive.subscription import Subscription
-from .calls import CallError, arguments, call, failure, find, parse_json
-from .functions import Registry, encode
+from .callqueue import CallQueue
+from .calls import CallError, arguments, failure, find, parse_json
+from .fanout import Hub, Watcher, topic_key
+from .functions import Registry
+from .outbox import CLOSE_BACKLOG, Outbox, reply
 
-Send = Callable[[str], None]
+log = logging.getLogger("fusiondb.serve")
 
-
-class EncodedValues:
-    """JSON of recent values by identity: a value shared by many subscriptions (one live
-    query watched by many connections) is encoded once."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
-        self._size = size
-
-    def __call__(self, value: Any) -> bytes:
-        key = id(value)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] is value:
-                return hit[1]
-        data = encode(value)
-        with self._lock:
-            self._items[key] = (value, data)  # holds value, so its id is not reused meanwhile
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return data
-
-
-def message(kind: str, sub_id: Any, value_json: bytes | None = None, **fields: Any) -> str:
-    head: dict[str, Any] = {"type": kind, "id": sub_id, **fields}
-    if value_json is None:
-        return orjson.dumps(head).decode()
-    return orjson.dumps(head)[:-1].decode() + ',"value":' + value_json.decode() + "}"
-
-
-class _Sub:
-    """One subscription of one connection."""
-
-    __slots__ = ("active", "handle", "id", "last", "lock", "post")
-
-    def __init__(self, sub_id: Any, post: Callable[[str], None]) -> None:
-        self.id = sub_id
-        self.post = post
-        self.lock = threading.Lock()
-        self.last: Any = _NONE
-        self.active = True
-        self.handle: Subscription[Any] | None = None
-
-    def offer(self, value: Any, encoded: EncodedValues) -> None:
-        """Queue ``value`` unless it is the one sent last (any thread)."""
-        with self.lock:
-            if not self.active or value is self.last:
-                return
-            self.last = value
-            self.post(message("value", self.id, encoded(value)))
-
-    def fail(self, error: BaseException, name: str) -> None:
-        err = failure(error, name)
-        with self.lock:
-            if self.active:
-                self.post(message("failed", self.id, None, status=err.status, message=err.message))
-
-    def close(self) -> None:
-        with self.lock:
-            self.active = False
-        if self.handle is not None:
-            self.handle.close()
-
-
-_NONE: Any = object()
+CLOSE_WAIT = 10.0  # seconds a connection closed for its backlog waits to send the close frame
 
 
 class Connection:
@@ -108,57 +41,77 @@ class Connection:
     def __init__(
         self,
         ws: WebSocket,
+        send: Send,
         db: Database,
         registry: Registry,
         identity: Any,
-        encoded: EncodedValues,
+        hub: Hub,
         max_message: int,
+        max_backlog: int,
     ) -> None:
         self.ws = ws
+        self.send = send  # the server's ASGI send: value messages skip Starlette's wrapper
         self.db = db
         self.registry = registry
         self.identity = identity
-        self.encoded = encoded
+        self.hub = hub
         self.max_message = max_message
-        self.subs: dict[Any, _Sub] = {}
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
-        self.loop = asyncio.get_running_loop()
+        self.subs: dict[int | str, Watcher | None] = {}  # None: being opened
+        self.outbox = Outbox(max_backlog)
+        self.calls = CallQueue(db, self.outbox.put_reply)
 
     def post(self, text: str) -> None:
-        """Queue a message from any thread (fusiondb's worker thread included)."""
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the connection is over
-            self.loop.call_soon_threadsafe(self.outbox.put_nowait, text)
+        self.outbox.put_reply(text)
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_all())
+        """Until the client goes, or is closed for not reading (``CLOSE_BACKLOG``)."""
+        tasks = {asyncio.create_task(self._receive_all()), asyncio.create_task(self._send_all())}
         try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for watcher in self.subs.values():
+                if watcher is not None:
+                    self.hub.unwatch(watcher)
+            self.subs.clear()
+            self.calls.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):  # the socket is gone: nothing more to do
+                    await task
+
+    async def _receive_all(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
             while True:
                 incoming = await self.ws.receive()
                 if incoming["type"] == "websocket.disconnect":
-                    break
+                    return
                 data = incoming.get("text")
                 if data is None:
                     data = incoming.get("bytes") or b""
                 await self.handle(data)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            for sub in self.subs.values():
-                sub.close()
-            self.subs.clear()
-            self.outbox.put_nowait(None)
-            with contextlib.suppress(Exception):  # the socket is gone: nothing more to send
-                await sender
 
     async def _send_all(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                return
-            try:
-                await self.ws.send_text(text)
-            except Exception:  # disconnected mid-way; run() ends on the next receive
-                return
+        """Send what the outbox holds; on overflow, close the connection with
+        ``CLOSE_BACKLOG`` (once the client reads again, or give up after ``CLOSE_WAIT``)."""
+        drain = asyncio.ensure_future(self.outbox.drain(self.send))
+        overflow = asyncio.ensure_future(self.outbox.overflowed.wait())
+        try:
+            await asyncio.wait({drain, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            drain.cancel()
+        if drain.done() and not drain.cancelled():
+            drain.exception()  # the socket failed (retrieved, so asyncio does not log it)
+        if not self.outbox.overflowed.is_set():
+            return  # the socket failed: the receiver ends on the disconnect
+        log.warning(
+            "fusiondb.serve: closing a WebSocket that does not read: over %d bytes unsent",
+            self.outbox.limit,
+        )
+        reason = f"too slow: over {self.outbox.limit} bytes of messages unsent"
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=CLOSE_BACKLOG, reason=reason), CLOSE_WAIT)
 
     async def handle(self, data: str | bytes) -> None:
         """One client message; any problem becomes an ``error`` message."""
@@ -173,24 +126,23 @@ class Connection:
                 request_id = None
                 raise CallError(400, "'id' must be a number or a string")
             kind = msg.get("type")
+            if kind in ("query", "mutation"):
+                exposed = find(self.registry, msg.get("name"), kind)
+                self.calls.submit(request_id, exposed, arguments(exposed, msg.get("args"), self.identity))
+                return
+            await self.calls.settled()  # what follows is answered after the calls before it
             if kind == "subscribe":
                 await self.subscribe(request_id, msg.get("name"), msg.get("args"))
             elif kind == "unsubscribe":
-                sub = self.subs.pop(request_id, None)
-                if sub is not None:
-                    sub.close()
-            elif kind in ("query", "mutation"):
-                exposed = find(self.registry, msg.get("name"), kind)
-                args = arguments(exposed, msg.get("args"), self.identity)
-                result = await call(self.db, exposed, args)
-                self.post(message("result", request_id, result))
+                self.unsubscribe(request_id)
             elif kind == "ping":
-                self.post(message("pong", request_id))
+                self.post(reply("pong", request_id))
             else:
                 raise CallError(400, f"unknown message type {kind!r}")
         except Exception as exc:
             err = failure(exc, "a sync message")
-            self.post(message("error", request_id, None, **err.body()))
+            await self.calls.settled()
+            self.post(reply("error", request_id, None, **err.body()))
 
     async def subscribe(self, sub_id: Any, name: Any, raw_args: Any) -> None:
         if sub_id is None:
@@ -199,24 +151,25 @@ class Connection:
             raise CallError(400, f"subscription id {sub_id!r} is already in use")
         exposed = find(self.registry, name, "query")
         args = arguments(exposed, raw_args, self.identity)
-        sub = _Sub(sub_id, self.post)
-        self.subs[sub_id] = sub
+        key = topic_key(exposed, raw_args, self.identity)
+        self.subs[sub_id] = None
+        db, fn = self.db, cast(Any, exposed.fn)  # a query (find checked the kind)
         try:
-            await asyncio.to_thread(self._open, sub, exposed.fn, args, exposed.name)
-        except BaseException as exc:
-            self.subs.pop(sub_id, None)
-            sub.close()
-            raise failure(exc, exposed.name) from None
-        if not sub.active:  # unsubscribed meanwhile
-            sub.close()
+            watcher = await self.hub.watch(
+                exposed, key, lambda: db.subscribe(fn, **args), sub_id, self.outbox
+            )
+        except BaseException:
+            if sub_id in self.subs and self.subs[sub_id] is None:
+                del self.subs[sub_id]
+            raise
+        if sub_id in self.subs and self.subs[sub_id] is None:
+            self.subs[sub_id] = watcher
+        else:  # unsubscribed meanwhile (cannot happen while messages are handled in turn)
+            self.hub.unwatch(watcher)
+            self.outbox.drop_value(sub_id)
 
-    def _open(self, sub: _Sub, fn: Any, args: dict[str, Any], name: str) -> None:
-        handle = self.db.subscribe(fn, **args)
-        sub.handle = handle
-        encoded = self.encoded
-        handle.changed.connect(lambda value: sub.offer(value, encoded))
-        handle.failed.connect(lambda error: sub.fail(error, name))
-        sub.offer(handle.value, encoded)
-
-
-Authenticate = Callable[[Any], Any | Awaitable[Any]]
+    def unsubscribe(self, sub_id: Any) -> None:
+        watcher = self.subs.pop(sub_id, None)
+        if watcher is not None:
+            self.hub.unwatch(watcher)
+        self.outbox.drop_value(sub_id)

@@ -102,7 +102,7 @@ class ChangeFeed:
     def watch(self) -> None:
         """Start following other processes' commits (from the log's current end), if any
         process can see this database. Call before the snapshot of the first consumer."""
-        if not self._shared:
+        if not self._shared or self._log is not None:  # (checked again under the lock)
             return
         with self._log_lock:
             if self._log is None:

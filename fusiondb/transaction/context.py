@@ -23,6 +23,7 @@ from ..core.tableinfo import TableInfo
 from ..engine.base import ReadTxn, WriteTxn
 from .readset import ReadSet
 from .tables import Tables
+from .vectorsync import sync as sync_vectors
 from .writeset import WriteSet, search_texts
 
 # Pins of live pagination: a run records ("seen", key) -> (end cursor, is done); the next
@@ -181,6 +182,8 @@ class TxnContext:
         set, and bring its search indexes up to date in the same transaction."""
         writes = self.writes
         assert writes is not None, "a write outside a mutation"
+        if info.vector_indexes:
+            sync_vectors(self.write_txn(), writes, info, rowid, old, new)
         if not info.search_indexes:
             writes.record(info, rowid, creation_time, old, new)
             return
@@ -192,7 +195,7 @@ class TxnContext:
     def indexed_values(self, info: TableInfo, raw: str) -> dict[str, Any]:
         """The stored document ``raw`` as a dict, when the write set needs its values (the
         table has indexes or search indexes); an empty dict otherwise (no decode)."""
-        if info.layout.fields or info.search_indexes:
+        if info.layout.fields or info.search_indexes or info.vector_indexes:
             doc: dict[str, Any] = orjson.loads(raw)
             return doc
         return {}

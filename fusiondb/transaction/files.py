@@ -29,7 +29,7 @@ from ..core.ids import encode_id
 from ..core.schema import Document
 from ..engine.base import ReadTxn
 from .context import TxnContext
-from .urls import maker_for
+from .urls import maker_for, upload_maker_for
 
 STORAGE_TABLE = "_storage"
 STORAGE_TABLE_NUMBER = 1
@@ -343,6 +343,11 @@ class ReaderStorage:
     def store(self, data: Any, content_type: str | None = None) -> str:
         raise ReadOnlyError("storage.store() inside a query: store files in a @fdb.mutation")
 
+    def generate_upload_url(self) -> str:
+        raise ReadOnlyError(
+            "storage.generate_upload_url() inside a query: hand out upload URLs from a @fdb.mutation"
+        )
+
     def delete(self, file_id: str) -> None:
         raise ReadOnlyError("storage.delete() inside a query: delete files in a @fdb.mutation")
 
@@ -357,3 +362,10 @@ class WriterStorage(ReaderStorage):
     def delete(self, file_id: str) -> None:
         """Delete the file; ``DocumentNotFound`` if there is none."""
         delete_in(self._ctx, file_id)
+
+    def generate_upload_url(self) -> str:
+        """A short-lived URL a browser can ``POST`` one file to (under the app
+        ``fusiondb.serve`` made); the answer is the new file's id. ``FusionError`` outside
+        a served app."""
+        self._ctx.check()
+        return upload_maker_for(self._ctx.tables)()

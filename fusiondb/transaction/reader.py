@@ -7,16 +7,19 @@ loudly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar, overload
 
 from ..core.errors import ReadOnlyError
 from ..core.functions import nested_run_error
 from ..core.ids import IdOf, decode_id
 from ..core.schema import Document, TableDef
+from ..core.vectors import VectorResult
 from .context import TxnContext
 from .files import ReaderStorage
 from .query import Query
+from .vectors import VectorClause, VectorFilter
+from .vectors import search as _vector_search
 
 M = TypeVar("M", bound=Document)
 
@@ -64,6 +67,23 @@ class Reader:
         its name, or its typed handle (``db.query(tasks)`` is a ``Query[Task]``)."""
         self._ctx.check()
         return Query(self._ctx, self._tables.get(table))
+
+    def vector_search(
+        self,
+        table: str | TableDef[Any],
+        index: str,
+        vector: Sequence[float],
+        *,
+        limit: int = 10,
+        filter: Callable[[VectorFilter], VectorClause] | None = None,
+    ) -> list[VectorResult]:
+        """The ``limit`` documents (1 to 256) of ``table`` whose vector in vector index
+        ``index`` is closest to ``vector`` by cosine similarity, as ``VectorResult(id, score)``
+        tuples, highest score first. ``filter``: ``lambda q: q.eq(field, value)`` on the
+        index's filter fields, or ``q.or_(q.eq(...), ...)`` for any of several. In a live
+        query it re-runs when a write changes a vector or filter field of the index within
+        the filter's values (docs/vector-search.md)."""
+        return _vector_search(self._ctx, self._tables.get(table), index, vector, limit, filter)
 
     @overload
     def normalize_id(self, table: TableDef[M], value: object) -> IdOf[M] | None: ...

@@ -14,8 +14,11 @@ from ..core.keys import Key
 from ..core.schema import ID_INDEX
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class KeyRange:
+    """Keys ``lo`` to ``hi`` (both included; ``TOP`` ends a prefix) of one index. Not frozen:
+    one is made on every run of a live query, and a frozen dataclass costs ~2x to build."""
+
     table: str
     index: str
     lo: Key
@@ -34,10 +37,22 @@ class SearchRead:
     filters: tuple[tuple[int, Any], ...]
 
 
+@dataclass(frozen=True)
+class VectorRead:
+    """A vector search read: table, vector index, and the filter values it was limited to,
+    as ``(position in the index's filter_fields, core.vectors.eq_key(value))`` (any of them;
+    empty: every document of the index)."""
+
+    table: str
+    index: str
+    filters: frozenset[tuple[int, Any]]
+
+
 @dataclass
 class ReadSet:
     ranges: list[KeyRange] = field(default_factory=list)
     searches: list[SearchRead] = field(default_factory=list)
+    vectors: list[VectorRead] = field(default_factory=list)
 
     def add_range(self, table: str, index: str, lo: Key, hi: Key) -> None:
         self.ranges.append(KeyRange(table, index, lo, hi))
@@ -47,3 +62,6 @@ class ReadSet:
 
     def add_search(self, read: SearchRead) -> None:
         self.searches.append(read)
+
+    def add_vector(self, read: VectorRead) -> None:
+        self.vectors.append(read)

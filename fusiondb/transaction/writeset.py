@@ -19,6 +19,12 @@ and keeps them all until commit, and exact tuples of atomic values build several
 and drop out of the cyclic GC's sight after one collection instead of being re-scanned by
 every later one (a tuple subclass never does).
 
+Vector indexes: ``vectors`` lists ``(table, index, old filter values, new filter values)``
+for each written document whose entry in a vector index changed (its vector or a filter
+field; ``None``: not in the index on that side), in the order written. It holds no vectors:
+a live vector search re-runs on any change of its index within its filter values
+(``reactive/vector_match.py``).
+
 Huge commits: past ``SUMMARIZE_AT`` recorded documents, the write set folds what it holds into
 a summary, per (table, index), of at most ``RANGES_PER_INDEX`` key ranges covering every key
 written (``ranges``), and per search index only the fact that it was written (``searched``);
@@ -60,6 +66,8 @@ SUMMARIZE_AT = 10_000  # documents held before folding them into key ranges
 RANGES_PER_INDEX = 64  # key ranges a summary keeps per (table, index)
 
 KeyRange = tuple[Key, Key]
+# (table, vector index, old filter values, new filter values); see the module docstring.
+VectorWrite = tuple[str, str, tuple[Any, ...] | None, tuple[Any, ...] | None]
 
 
 def search_texts(info: TableInfo, doc: dict[str, Any]) -> SearchTexts | None:
@@ -73,7 +81,9 @@ class WriteSet:
     """The documents one transaction wrote (``writes``), the layout of each table written, and
     the summary of what was folded away (``ranges``, ``searched``; see the module docstring)."""
 
-    __slots__ = ("folded", "layouts", "ranges", "searched", "summarize_at", "writes")
+    __slots__ = (
+        "folded", "layouts", "ranges", "searched", "summarize_at", "vectored", "vectors", "writes"
+    )
 
     def __init__(
         self,
@@ -86,6 +96,8 @@ class WriteSet:
         self.layouts: dict[str, KeyLayout] = {} if layouts is None else layouts
         self.ranges: dict[tuple[str, str], list[KeyRange]] = {}
         self.searched: set[tuple[str, str]] = set()
+        self.vectors: list[VectorWrite] = []
+        self.vectored: set[tuple[str, str]] = set()  # vector indexes folded into the summary
         self.folded = 0  # documents folded into the summary
         self.summarize_at = SUMMARIZE_AT if summarize_at is None else summarize_at
 
@@ -133,17 +145,28 @@ class WriteSet:
             spans = _spans(keys)
             self.ranges[name] = cover(self.ranges.get(name, []) + spans, RANGES_PER_INDEX)
         self.searched.update((table, index) for table, index, _ in self.search_entries())
+        self.vectored.update((table, index) for table, index, _, _ in self.vectors)
         self.folded += len(self.writes)
         self.writes = []
+        self.vectors = []
 
-    def mark(self) -> tuple[int, int]:
+    def record_vector(
+        self, table: str, index: str, old: tuple[Any, ...] | None, new: tuple[Any, ...] | None
+    ) -> None:
+        """Add a change of one document's entry in vector index ``index`` (its filter values
+        before and after; ``None``: not indexed)."""
+        self.vectors.append((table, index, old, new))
+
+    def mark(self) -> tuple[int, int, int, int]:
         """Where the write set is now, for ``undo``."""
-        return len(self), len(self.layouts)
+        return len(self), len(self.layouts), len(self.vectors), self.folded
 
-    def undo(self, mark: tuple[int, int]) -> None:
+    def undo(self, mark: tuple[int, int, int, int]) -> None:
         """Forget every write recorded since ``mark`` (a savepoint rolled back). Writes
         already folded stay in the summary: at worst an extra re-run."""
-        n_writes, n_layouts = mark
+        n_writes, n_layouts, n_vectors, folded = mark
+        if self.folded == folded:
+            del self.vectors[n_vectors:]
         del self.writes[max(0, n_writes - self.folded):]
         if self.folded:
             return  # the summary may name these tables: keep their layouts
@@ -295,6 +318,8 @@ def encode(writes: WriteSet) -> bytes:
             "ranges": [[table, index, rs] for (table, index), rs in writes.ranges.items()],
             "searched": sorted(writes.searched),
             "folded": writes.folded,
+            "vectors": writes.vectors,
+            "vectored": sorted(writes.vectored),
         }
     )
 
@@ -326,6 +351,11 @@ def decode(payload: bytes) -> WriteSet | None:
             writes.ranges[(table, index)] = [(tuple(lo), tuple(hi)) for lo, hi in rs]
         writes.searched = {(table, index) for table, index in data.get("searched", ())}
         writes.folded = int(data.get("folded", 0))
+        writes.vectors = [
+            (table, index, _values(old), _values(new))
+            for table, index, old, new in data.get("vectors", ())
+        ]
+        writes.vectored = {(table, index) for table, index in data.get("vectored", ())}
         return writes
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

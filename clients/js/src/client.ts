@@ -171,6 +171,45 @@ export class FusionClient {
     };
   }
 
+  /**
+   * Upload a file to a URL a mutation returned from `db.storage.generate_upload_url()`;
+   * resolves to the new file's storage id (pass it to a mutation to keep it). `file` is a
+   * Blob or File (its `type` is sent as the Content-Type unless `contentType` is given) or
+   * bytes. A path URL ("/api/upload?...") is taken relative to this client's server.
+   * Rejected with a FusionError carrying the server's status and message (403: the URL is
+   * wrong or expired; 413: the file is over the server's limit).
+   */
+  async upload(url: string, file: Blob | ArrayBuffer | Uint8Array, contentType?: string): Promise<string> {
+    const type = contentType ?? (typeof Blob !== "undefined" && file instanceof Blob ? file.type : "");
+    let response: Response;
+    try {
+      response = await fetch(new URL(url, this.httpBase()), {
+        method: "POST",
+        body: file as BodyInit,
+        headers: type ? { "Content-Type": type } : {},
+      });
+    } catch (e) {
+      throw new FusionError(`upload failed: ${e instanceof Error ? e.message : String(e)}`, 0);
+    }
+    let body: { storageId?: string; error?: { status?: number; message?: string } } | undefined;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok || typeof body?.storageId !== "string") {
+      throw new FusionError(body?.error?.message ?? `upload failed: HTTP ${response.status}`, response.status);
+    }
+    return body.storageId;
+  }
+
+  /** The http(s) origin of the server this client talks to. */
+  private httpBase(): string {
+    const u = new URL(this.url);
+    u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+    return u.origin;
+  }
+
   /** Close the connection for good: live queries stop, pending calls are rejected. */
   close(): void {
     this.closed = true;

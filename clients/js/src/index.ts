@@ -1,5 +1,5 @@
 // The client; the React hooks are in "fusiondb-client/react".
-export { FusionClient, FusionError, syncUrl } from "./client.ts";
+export { FusionClient, FusionError, syncUrl } from "./client.js";
 export type {
   ArgsOf,
   ClientOptions,
@@ -12,4 +12,4 @@ export type {
   SocketFactory,
   SocketLike,
   Watcher,
-} from "./client.ts";
+} from "./client.js";

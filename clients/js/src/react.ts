@@ -4,7 +4,7 @@
  */
 import { createContext, createElement, useCallback, useContext, useEffect, useState } from "react";
 import type { ReactNode } from "react";
-import type { ArgsOf, FusionClient, FusionError, MutationRef, QueryRef, ResultOf } from "./client.ts";
+import type { ArgsOf, FusionClient, FusionError, MutationRef, QueryRef, ResultOf } from "./client.js";
 
 const ClientContext = createContext<FusionClient | null>(null);
 

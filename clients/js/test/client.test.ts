@@ -100,4 +100,18 @@ describe("FusionClient", () => {
       fresh.close();
     }
   });
+
+  it("uploads a file to an upload URL and gets its storage id", async () => {
+    const blob = new Blob([new Uint8Array([1, 2, 3])], { type: "image/png" });
+    expect(await client.upload("/api/upload?token=good", blob)).toBe("file1");
+    expect(await client.upload(`${server.url}/api/upload?token=good`, new Uint8Array([9]), "text/plain")).toBe("file2");
+    expect(server.uploads.map((u) => [[...u.body], u.type])).toEqual([
+      [[1, 2, 3], "image/png"],
+      [[9], "text/plain"],
+    ]);
+    const refused = await client.upload("/api/upload?token=old", blob).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(FusionError);
+    expect((refused as FusionError).status).toBe(403);
+    expect((refused as FusionError).message).toContain("expired");
+  });
 });

@@ -1,6 +1,8 @@
 // A small in-memory server speaking the /api/sync protocol (docs/serving.md), on a free port,
 // so the client's own behaviour (sharing, reconnecting, errors) is tested without Python.
 import { WebSocketServer, WebSocket } from "ws";
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 type Msg = { type: string; id?: number; name?: string; args?: Record<string, unknown> };
@@ -8,6 +10,8 @@ type Msg = { type: string; id?: number; name?: string; args?: Record<string, unk
 export class FakeServer {
   readonly wss: WebSocketServer;
   readonly received: Msg[] = [];
+  /** What POST /api/upload?token=good received: the bytes and their Content-Type. */
+  readonly uploads: { body: Buffer; type: string | undefined }[] = [];
   counter = 0;
   private subs = new Map<WebSocket, Map<number, string>>();
 
@@ -21,13 +25,33 @@ export class FakeServer {
   }
 
   static async start(): Promise<FakeServer> {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise<void>((resolve) => wss.on("listening", () => resolve()));
-    return new FakeServer(wss);
+    let fake: FakeServer | undefined;
+    const http = createServer((req, res) => fake?.upload(req, res));
+    const wss = new WebSocketServer({ server: http });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+    fake = new FakeServer(wss);
+    return fake;
+  }
+
+  /** POST /api/upload: as fusiondb.serve answers (token "good" works, anything else is 403). */
+  private upload(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      res.setHeader("Content-Type", "application/json");
+      if (req.method !== "POST" || url.pathname !== "/api/upload" || url.searchParams.get("token") !== "good") {
+        res.statusCode = 403;
+        res.end(JSON.stringify({ error: { status: 403, message: "upload URL expired: ask a mutation for a new one" } }));
+        return;
+      }
+      this.uploads.push({ body: Buffer.concat(chunks), type: req.headers["content-type"] });
+      res.end(JSON.stringify({ storageId: `file${this.uploads.length}` }));
+    });
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.wss.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${(this.wss.options.server!.address() as AddressInfo).port}`;
   }
 
   get connections(): number {
@@ -52,6 +76,7 @@ export class FakeServer {
   async close(): Promise<void> {
     for (const ws of this.subs.keys()) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.wss.options.server?.close(() => resolve()) ?? resolve());
   }
 
   private handle(ws: WebSocket, msg: Msg): void {

@@ -21,6 +21,12 @@ export type AttachArgs = {
 };
 export type AttachResult = null;
 
+export type AttachUploadArgs = {
+  task_id: string;
+  file_id: string;
+};
+export type AttachUploadResult = null;
+
 export type ListByUserArgs = {
   user_id: string;
 };
@@ -31,9 +37,14 @@ export type ToggleArgs = {
 };
 export type ToggleResult = null;
 
+export type UploadUrlArgs = Record<string, never>;
+export type UploadUrlResult = string;
+
 export const api = {
   add: { kind: "mutation", name: "add" } as FunctionReference<"mutation", AddArgs, AddResult>,
   attach: { kind: "mutation", name: "attach" } as FunctionReference<"mutation", AttachArgs, AttachResult>,
+  attach_upload: { kind: "mutation", name: "attach_upload" } as FunctionReference<"mutation", AttachUploadArgs, AttachUploadResult>,
   list_by_user: { kind: "query", name: "list_by_user" } as FunctionReference<"query", ListByUserArgs, ListByUserResult>,
   toggle: { kind: "mutation", name: "toggle" } as FunctionReference<"mutation", ToggleArgs, ToggleResult>,
+  upload_url: { kind: "mutation", name: "upload_url" } as FunctionReference<"mutation", UploadUrlArgs, UploadUrlResult>,
 } as const;

@@ -28,9 +28,11 @@ from ...core.errors import DatabaseError
 from ...core.keys import SearchEntry, sort_bytes
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
-from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan
+from ...core.vectordef import VectorIndexDef
+from ...core.vectors import VectorEntry
+from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan, VectorScan
 from ..sqlite.fts import tokenize
-from . import aggregate, blobs, catalog, changelog, ddl, search
+from . import aggregate, blobs, catalog, changelog, ddl, search, vectors
 from .errors import key_taken
 from .filters import row_filter
 from .keys import key_function, unique_function
@@ -201,7 +203,7 @@ class PgTxn:
         return self.cur.execute(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id > %s "
             "ORDER BY _id LIMIT %s",
-            (rowid, limit),
+            (rowid, None if limit < 0 else limit),  # -1: no limit, as SQLite reads it
         ).fetchall()
 
     def count(self, table: str, after_rowid: int = 0) -> int:
@@ -299,6 +301,12 @@ class PgTxn:
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         return search.matches(self.cur, table, index)
 
+    def vector_search(self, spec: VectorScan) -> list[tuple[int, float]]:
+        vectors.unsupported()
+
+    def vector_index_matches(self, table: str, index: VectorIndexDef) -> bool:
+        vectors.unsupported()
+
     # -- writes -------------------------------------------------------------------------
 
     def _layout(self, table: str) -> Layout:
@@ -386,6 +394,16 @@ class PgTxn:
     ) -> None:
         search.sync(self.cur, table, rowid, indexes, old, new)
 
+    def vector_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[VectorEntry | None, ...] | None,
+        new: tuple[VectorEntry | None, ...] | None,
+    ) -> None:
+        vectors.unsupported()
+
     def savepoint(self) -> _Savepoint:
         return _Savepoint(self.cur)
 
@@ -438,7 +456,10 @@ class PgTxn:
         self.cur.execute(ddl.create_table(table))  # type: ignore[arg-type]
         self._ddl_changed()
 
-    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
+    def drop_table(
+        self, table: str, search_indexes: tuple[str, ...], vector_indexes: tuple[str, ...] = ()
+    ) -> None:
+        # vector_indexes: none (a PostgreSQL database never has one, see vectors.py)
         for index in search_indexes:
             search.drop(self.cur, table, index)
         self.cur.execute(ddl.drop_table(table))  # type: ignore[arg-type]
@@ -551,6 +572,17 @@ class PgTxn:
     ) -> None:
         search.drop(self.cur, table, index.name)
         search.create(self.cur, table, index, progress)
+
+    def require_vectors(self) -> None:
+        vectors.unsupported()
+
+    def create_vector_index(
+        self, table: str, index: VectorIndexDef, progress: ProgressCallback | None
+    ) -> tuple[int, list[tuple[int, str]]]:
+        vectors.unsupported()
+
+    def drop_vector_index(self, table: str, index: str) -> None:
+        vectors.unsupported()
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         """Write ``value_json`` at top-level ``path`` of every document that lacks it (in

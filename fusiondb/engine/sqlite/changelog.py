@@ -6,7 +6,8 @@ commit through ``PRAGMA data_version`` on a connection of their own (``Watcher``
 rows after the last sequence number they saw. The log keeps the last ``KEEP`` commits; a
 reader that finds a gap (it fell behind the trim) is told so, and re-runs everything instead
 of missing a commit. A commit that left no entry (made by another tool: fusiondb logs each
-of its own) is reported the same way.
+of its own) is reported the same way; but not a WAL restart, which moves ``data_version``
+under a writer's open transaction before its commit lands (``Watcher.read_since``).
 
 Noticing: ``Watcher.follow`` starts a thread that waits on file-change notifications of the
 WAL (``watchfiles``: inotify, FSEvents, ReadDirectoryChangesW), so a process with live queries
@@ -25,7 +26,7 @@ from collections.abc import Callable
 import apsw
 
 from ..base import LogEntry
-from .connection import connect
+from .connection import BUSY_TIMEOUT_MS, connect
 from .errors import TRANSLATE
 
 KEEP = 2_000
@@ -138,14 +139,41 @@ class Watcher:
         raise AssertionError("unreachable: the block returns or raises")
 
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
+        entries, complete, version = self._read(seq, skip_origin)
+        if version != self._version and not entries:
+            # The version also moves when a writer restarts the WAL (a checkpoint emptied
+            # it), as it writes its first page: before its commit, and its log entry, land.
+            # A restart happens only under the write lock, so while a writer holds it, look
+            # again once it is done (the version stays unseen, so ``moved()`` stays true);
+            # with the lock free, that writer's entry is visible to a new read if it made one.
+            with TRANSLATE:
+                if self._writer_busy():
+                    return [], True
+                entries, complete, version = self._read(seq, skip_origin)
+            if not entries:
+                complete = False  # something committed without a log entry: not fusiondb
+        self._version = version
+        return entries, complete
+
+    def _read(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool, int]:
+        """The entries after ``seq`` and the data version, in one read transaction."""
         with TRANSLATE, self._conn:
             entries, complete = read_since(self._conn, seq, skip_origin)
-            version = self._conn.pragma("data_version")
-            if version != self._version and not entries:
-                complete = False  # something committed without a log entry: not fusiondb
-            self._version = version
-            return entries, complete
+            return entries, complete, self._conn.pragma("data_version")
         raise AssertionError("unreachable: the block returns or raises")
+
+    def _writer_busy(self) -> bool:
+        """Whether another connection holds the write lock now (asked without waiting)."""
+        conn = self._conn
+        conn.set_busy_timeout(0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except apsw.BusyError:
+            return True
+        finally:
+            conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+        conn.execute("ROLLBACK")
+        return False
 
     def close(self) -> None:
         self._stop.set()

@@ -20,8 +20,10 @@ from ...core.documents import Row
 from ...core.keys import SearchEntry
 from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
-from ..base import Aggregate, IndexScan, KeyTaken, SearchScan
-from . import aggregate, blobs, catalog, changelog, ddl, fts, views
+from ...core.vectordef import VectorIndexDef
+from ...core.vectors import VectorEntry
+from ..base import Aggregate, IndexScan, KeyTaken, SearchScan, VectorScan
+from . import aggregate, blobs, catalog, changelog, ddl, fts, vectors, views
 from .scan import creation_bounds, scan_sql
 
 
@@ -225,6 +227,12 @@ class SqliteTxn:
     def search_index_matches(self, table: str, index: SearchIndexDef) -> bool:
         return fts.matches(self.conn, table, index)
 
+    def vector_search(self, spec: VectorScan) -> list[tuple[int, float]]:
+        return vectors.search(self.cur, spec)
+
+    def vector_index_matches(self, table: str, index: VectorIndexDef) -> bool:
+        return vectors.matches(self.conn, table, index)
+
     # -- writes -------------------------------------------------------------------------
 
     # A statement that fails a constraint is undone by SQLite (ON CONFLICT ABORT), and the
@@ -269,6 +277,16 @@ class SqliteTxn:
     ) -> None:
         fts.sync(self.cur, table, rowid, indexes, old, new)
 
+    def vector_sync(
+        self,
+        table: str,
+        rowid: int,
+        indexes: tuple[str, ...],
+        old: tuple[VectorEntry | None, ...] | None,
+        new: tuple[VectorEntry | None, ...] | None,
+    ) -> None:
+        vectors.sync(self.cur, table, rowid, indexes, old, new)
+
     def savepoint(self) -> _Savepoint:
         return _Savepoint(self.cur)
 
@@ -308,9 +326,13 @@ class SqliteTxn:
         # No creation-time index: creation order is rowid order (the table's own B-tree).
         self.cur.execute(ddl.create_table(table))
 
-    def drop_table(self, table: str, search_indexes: tuple[str, ...]) -> None:
+    def drop_table(
+        self, table: str, search_indexes: tuple[str, ...], vector_indexes: tuple[str, ...] = ()
+    ) -> None:
         for index in search_indexes:
             fts.drop_search_index(self.conn, table, index)
+        for index in vector_indexes:
+            vectors.drop_vector_index(self.conn, table, index)
         self.cur.execute(views.drop_view_sql(table))
         self.cur.execute(ddl.drop_table(table))
 
@@ -406,6 +428,17 @@ class SqliteTxn:
     ) -> None:
         fts.drop_search_index(self.conn, table, index.name)
         fts.create_search_index(self.conn, table, index, progress)
+
+    def require_vectors(self) -> None:
+        vectors.ensure_loaded(self.conn)
+
+    def create_vector_index(
+        self, table: str, index: VectorIndexDef, progress: ProgressCallback | None
+    ) -> tuple[int, list[tuple[int, str]]]:
+        return vectors.create_vector_index(self.conn, table, index, progress)
+
+    def drop_vector_index(self, table: str, index: str) -> None:
+        vectors.drop_vector_index(self.conn, table, index)
 
     def backfill_default(self, table: str, path: str, value_json: str) -> None:
         jpath = ddl.json_path(path)

@@ -1,0 +1,59 @@
+"""Matching written documents against live vector searches.
+
+A vector search's result (the nearest documents and their scores) can change only when a
+document enters or leaves its index or moves in it: its vector changes, or a filter field
+does. So a live vector search re-runs when a committed write changes a document's entry in
+the same vector index (``WriteSet.vectors``: the document's filter values before and after,
+``None`` for a side not in the index) and, when the search had a filter, the document's
+filter values before or after hold one of the search's values. A write that changes neither
+the vector nor a filter field of a document does not re-run it (the ids and scores it returns
+cannot change); nor does a write to a document of another user when the search filtered on
+the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.vectors import eq_key
+from ..transaction.readset import VectorRead
+from ..transaction.writeset import WriteSet
+
+
+class VectorMatcher:
+    def __init__(self) -> None:
+        self._reads: dict[tuple[str, str], dict[Any, list[VectorRead]]] = {}
+
+    def register(self, owner: Any, reads: Iterable[VectorRead]) -> None:
+        for r in reads:
+            self._reads.setdefault((r.table, r.index), {}).setdefault(owner, []).append(r)
+
+    def unregister(self, owner: Any) -> None:
+        for owners in self._reads.values():
+            owners.pop(owner, None)
+
+    def match(self, writes: WriteSet, out: set[Any]) -> None:
+        if not self._reads:
+            return
+        for name in writes.vectored:  # a huge commit's summary: only that it was written
+            out.update(self._reads.get(name, ()))
+        for table, index, old, new in writes.vectors:
+            owners = self._reads.get((table, index))
+            if not owners:
+                continue
+            for owner, reads in owners.items():
+                if owner not in out and any(_hits(r, old, new) for r in reads):
+                    out.add(owner)
+
+
+def _hits(read: VectorRead, old: tuple[Any, ...] | None, new: tuple[Any, ...] | None) -> bool:
+    if not read.filters:
+        return True
+    for values in (old, new):
+        if values is not None and any(
+            position < len(values) and (position, eq_key(values[position])) in read.filters
+            for position, _ in read.filters
+        ):
+            return True
+    return False

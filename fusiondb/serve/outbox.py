@@ -1,0 +1,147 @@
+"""What one WebSocket connection has yet to send, bounded: the newest value per subscription.
+
+Replies (``result``, ``error``, ``pong``) wait in the order they were made. A subscription's
+value waits in one slot per subscription: a newer value replaces the one still waiting (the
+connection is behind: the client skips to the newest, as in-process iterators do) and moves
+to the back, so messages still leave in the order their values were made (commit order).
+What waits is thus at most one value per subscription plus the replies; when it exceeds
+``limit`` bytes (a client asking and not reading) the outbox drops it all, takes nothing
+more and sets ``overflowed``: the connection closes with ``CLOSE_BACKLOG``.
+
+A value's message text is built when it is sent, once per subscription id however many
+connections send it (``Update.text``), from the value's JSON encoded once per commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+CLOSE_BACKLOG = 4008
+"""The close code of a connection whose unsent messages exceeded the app's ``max_backlog``."""
+
+MAX_BACKLOG = 32 << 20  # bytes: unsent messages a connection may have waiting
+
+_OVERHEAD = 64  # bytes counted per message beyond its value (type, id, framing)
+
+
+class Update:
+    """One new value (or failure) of a served query, shared by every connection watching it."""
+
+    __slots__ = ("data", "kind", "message", "seq", "size", "status", "texts")
+
+    def __init__(self, seq: int, kind: str, data: bytes | None, status: int = 0, message: str = "") -> None:
+        self.seq = seq
+        self.kind = kind  # "value" or "failed"
+        self.data = data  # the value's JSON
+        self.status = status
+        self.message = message
+        self.size = _OVERHEAD + (len(data) if data is not None else len(message))
+        self.texts: dict[int | str, str] = {}
+
+    def text(self, sub_id: int | str) -> str:
+        """The message for subscription ``sub_id`` (built once per id; loop thread only)."""
+        text = self.texts.get(sub_id)
+        if text is None:
+            if self.data is None:
+                text = reply(self.kind, sub_id, status=self.status, message=self.message)
+            else:
+                head = orjson.dumps({"type": self.kind, "id": sub_id})[:-1]
+                text = (head + b',"value":' + self.data + b"}").decode()
+            self.texts[sub_id] = text
+        return text
+
+
+def reply(kind: str, request_id: Any, value_json: bytes | None = None, **fields: Any) -> str:
+    """A reply's message text: ``{"type": kind, "id": request_id, ...fields, "value": ...}``."""
+    head = orjson.dumps({"type": kind, "id": request_id, **fields})
+    if value_json is None:
+        return head.decode()
+    return (head[:-1] + b',"value":' + value_json + b"}").decode()
+
+
+class Outbox:
+    """One connection's unsent messages (see the module docstring); loop thread only."""
+
+    def __init__(self, limit: int = MAX_BACKLOG) -> None:
+        self.limit = limit
+        self.backlog = 0  # bytes waiting
+        self._pending: dict[tuple[str, Any], tuple[int | str, Update] | str] = {}
+        self._replies = 0  # numbers the replies' slots
+        self._waiter: asyncio.Future[None] | None = None  # drain waiting for a message
+        self._closed = False
+        self.overflowed = asyncio.Event()  # set once the backlog passed the limit
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put_value(self, sub_id: int | str, update: Update) -> None:
+        if self.overflowed.is_set():
+            return
+        key = ("v", sub_id)
+        old = self._pending.pop(key, None)
+        if old is not None:
+            self.backlog -= _size(old)
+        self._pending[key] = (sub_id, update)
+        self._grew(update.size)
+
+    def drop_value(self, sub_id: int | str) -> None:
+        """A subscription ended: its waiting value is not sent."""
+        old = self._pending.pop(("v", sub_id), None)
+        if old is not None:
+            self.backlog -= _size(old)
+
+    def put_reply(self, text: str) -> None:
+        if self.overflowed.is_set():
+            return
+        self._replies += 1
+        self._pending[("r", self._replies)] = text
+        self._grew(len(text))
+
+    def _grew(self, size: int) -> None:
+        self.backlog += size
+        if self.backlog > self.limit and len(self._pending) > 1:
+            self.overflowed.set()
+            self._pending.clear()  # never sent: the connection is closed for it
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        """No more messages: ``drain`` returns once it has sent what waits."""
+        self._closed = True
+        self._wake()
+
+    async def drain(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Send messages with ``send`` (an ASGI send) as they come, oldest first, until
+        closed."""
+        pending = self._pending
+        loop = asyncio.get_running_loop()
+        while True:
+            while not pending:
+                if self._closed:
+                    return
+                self._waiter = loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            key = next(iter(pending))
+            entry = pending.pop(key)
+            if isinstance(entry, str):
+                self.backlog -= len(entry)
+                text = entry
+            else:
+                self.backlog -= entry[1].size
+                text = entry[1].text(entry[0])
+            await send({"type": "websocket.send", "text": text})
+
+
+def _size(entry: tuple[int | str, Update] | str) -> int:
+    return len(entry) if isinstance(entry, str) else entry[1].size
