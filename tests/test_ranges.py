@@ -96,11 +96,17 @@ def test_stab_and_overlap_match_brute_force(operations: list[tuple[str, Any]]) -
         assert len(index) <= len(live)  # ranges of several items share an entry
 
 
+# A key as read ranges hold them: values, then possibly TOP, only ever last (the upper end of a
+# prefix or an lte bound, the lower end of a gt bound). A TOP before another value is not a key
+# a query builds, and its bytes would not compare right: TOP's 0xff can equal the 0xff that
+# escapes a 0 byte inside the string before it ("a", TOP) vs "a\x00".
+keys = st.tuples(
+    st.lists(values, max_size=4), st.booleans()
+).map(lambda vt: [*vt[0], TOP] if vt[1] else vt[0])
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.one_of(values, st.just(TOP)), max_size=4),
-    st.lists(st.one_of(values, st.just(TOP)), max_size=4),
-)
+@given(keys, keys)
 def test_key_bytes_order_is_the_normalized_order(a: list[Any], b: list[Any]) -> None:
     na, nb = normalize_key(tuple(a)), normalize_key(tuple(b))
     ba, bb = key_bytes(a), key_bytes(b)

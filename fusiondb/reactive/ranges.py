@@ -34,7 +34,9 @@ Handle = Any
 
 
 def key_bytes(key: Iterable[Any]) -> bytes:
-    """A key (or key prefix, ``TOP`` allowed) as bytes in the value order."""
+    """A key (or key prefix) as bytes in the value order. ``TOP`` may only come last, as in
+    every bound a query builds: followed by another value, its 0xff could tie with the 0xff
+    that escapes a 0 byte ending the string before it."""
     return b"".join([TOP_BYTE if v is TOP else sort_bytes(v) for v in key])
 
 
