@@ -109,8 +109,10 @@ def main() -> None:
         scratch_schema(url, "fdb_uniq") as fu,
     ):
         raws = {False: raw_connect(url, rp, False), True: raw_connect(url, ru, True)}
-        dbs = {False: fdb.open(with_schema(url, fp), schema(False)),
-               True: fdb.open(with_schema(url, fu), schema(True))}
+        dbs = {
+            False: fdb.open(with_schema(url, fp), schema(False)),
+            True: fdb.open(with_schema(url, fu), schema(True)),
+        }
 
         def raw_inserts(unique: bool) -> None:
             conn = raws[unique]
@@ -165,9 +167,7 @@ def main() -> None:
                 [(time.time(), orjson.dumps(d).decode()) for d in more],
             )
         raws[True].execute("ANALYZE users")
-        expected = raws[True].execute(
-            "SELECT count(*) FROM users WHERE doc ->> 'group' = 'g3'"
-        ).fetchone()
+        expected = raws[True].execute("SELECT count(*) FROM users WHERE doc ->> 'group' = 'g3'").fetchone()
         assert expected is not None and dbs[True].run(count_group, group="g3") == expected[0]
         counts = size(50, 3)
 
