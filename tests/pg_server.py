@@ -3,16 +3,11 @@
 ``postgres_url`` (a session fixture: import it into a test module) is ``$FUSIONDB_POSTGRES_URL``
 when set (``make test`` sets it), else a throwaway server started with ``.ci/postgres`` for the
 session where its binaries are installed, else the test is skipped.
-
-``PG_ENGINE`` says whether this tree has the PostgreSQL engine (``fusiondb/engine/postgres``):
-tests that open a fusiondb database on PostgreSQL need it; those that only talk to the server
-with psycopg do not.
 """
 
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 import subprocess
 import tempfile
@@ -23,10 +18,6 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
 URL_ENV = "FUSIONDB_POSTGRES_URL"
-PG_ENGINE = importlib.util.find_spec("fusiondb.engine.postgres") is not None
-needs_pg_engine = pytest.mark.skipif(
-    not PG_ENGINE, reason="this tree has no PostgreSQL engine (fusiondb/engine/postgres)"
-)
 
 
 def can_start_server() -> bool:

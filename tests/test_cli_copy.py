@@ -19,7 +19,7 @@ from fusiondb.cli.commands import cli
 from fusiondb.dbcopy import copy_database
 from fusiondb.pytest_plugin import drop_schemas, new_schema_name, with_schema
 from tests.models import Note, Task
-from tests.pg_server import needs_pg_engine, postgres_url
+from tests.pg_server import postgres_url
 
 __all__ = ["postgres_url"]  # a fixture, imported for the PostgreSQL test below
 
@@ -210,7 +210,6 @@ def test_files_are_copied_a_chunk_at_a_time(tmp_path: Path) -> None:
         assert hashlib.sha256(stream.read()).hexdigest() == stream.sha256
 
 
-@needs_pg_engine
 def test_copy_from_sqlite_into_postgresql(app_db: Path, postgres_url: str) -> None:
     name = new_schema_name("copy")
     dest = with_schema(postgres_url, name)

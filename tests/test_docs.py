@@ -19,7 +19,6 @@ import pytest
 
 import fusiondb as fdb
 from fusiondb.core import errors
-from tests.pg_server import PG_ENGINE, URL_ENV
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PAGES = [
@@ -95,9 +94,7 @@ def test_testing_page_examples_run_under_pytest(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With FUSIONDB_POSTGRES_URL set (make test) the examples' fusiondb_db is on PostgreSQL,
-    # as a user's would be: that needs the PostgreSQL engine in this tree.
-    if not PG_ENGINE:
-        monkeypatch.delenv(URL_ENV, raising=False)
+    # as a user's would be.
     files = {}
     for info, code, _ in blocks("testing.md"):
         m = re.search(r"file=(\S+)", info)

@@ -10,7 +10,7 @@ import pytest
 import fusiondb as fdb
 from fusiondb.pytest_plugin import URL_ENV, drop_schemas, new_schema_name, with_schema
 from tests.models import add_task, all_tasks, schema
-from tests.pg_server import needs_pg_engine, postgres_url, schemas_named
+from tests.pg_server import postgres_url, schemas_named
 
 pytest_plugins = ["pytester"]
 __all__ = ["postgres_url"]  # a fixture, imported for the tests below
@@ -218,7 +218,6 @@ def test_report():
 """
 
 
-@needs_pg_engine
 def test_on_postgresql_each_test_gets_a_schema_of_its_own_dropped_after(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
