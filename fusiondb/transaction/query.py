@@ -515,7 +515,10 @@ class Query(Generic[T]):
             ctx.check()
         rng = self._range
         at = len(rng.eqs) if rng is not None else 0
-        if function in ("min", "max") and at < len(self._fields) and self._fields[at] == path:
+        if (
+            function in ("min", "max") and path is not None
+            and at < len(self._fields) and self._fields[at] == path
+        ):
             return self._edge(function == "max", path)
         value = ctx.txn.aggregate(Aggregate(self._spec(None, None, None), function, path))
         self._record(None, None, False)

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (psycopg types a query as a LiteralString; this module's SQL is built from names validated
+# by ddl.py, with every value a bound parameter, which pyright cannot see. mypy checks the rest.)
 """Aggregates over an index range (``base.Aggregate``) on PostgreSQL, from validated names
 only, every value a bound parameter.
 

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (psycopg types a query as a LiteralString; this module's SQL is built from names validated
+# by ddl.py, with every value a bound parameter, which pyright cannot see. mypy checks the rest.)
 """The change log on PostgreSQL: one row per commit, appended in the commit's own transaction,
 and a ``NOTIFY`` that carries only its sequence number.
 

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (psycopg types a query as a LiteralString; this module's SQL is built from names validated
+# by ddl.py, with every value a bound parameter, which pyright cannot see. mypy checks the rest.)
 """``PgEngine``: one fusiondb database in one PostgreSQL schema, over a connection pool.
 
 Every transaction takes a connection from the pool (``psycopg_pool``), so threads of one

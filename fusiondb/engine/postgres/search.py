@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (psycopg types a query as a LiteralString; this module's SQL is built from names validated
+# by ddl.py, with every value a bound parameter, which pyright cannot see. mypy checks the rest.)
 """Full-text search indexes on ``tsvector`` + GIN, fed with fusiondb's own tokens.
 
 PostgreSQL's text parsers cut words differently from FTS5 (accents, ``user@example.com``), so

@@ -1,3 +1,6 @@
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (psycopg types a query as a LiteralString; this module's SQL is built from names validated
+# by ddl.py, with every value a bound parameter, which pyright cannot see. mypy checks the rest.)
 """``PgTxn``: the engine's transaction object on one pooled psycopg connection (``base.py``).
 
 Connections are in autocommit mode and transactions are begun explicitly, together with a
