@@ -97,8 +97,9 @@ class _Engine:
 def _rollback(engine: _Engine, conn: apsw.Connection) -> None:
     """End ``conn``'s transaction if one is open: after any exception, KeyboardInterrupt
     included, a connection goes back to its pool or its lock idle, never mid-transaction."""
-    if not engine.closed and conn.in_transaction:
-        with contextlib.suppress(apsw.Error):
+    # Suppressed: ``close()`` on another thread may close the connection at any point here.
+    with contextlib.suppress(apsw.Error):
+        if not engine.closed and conn.in_transaction:
             conn.execute("ROLLBACK")
 
 
@@ -249,7 +250,8 @@ class _FileRead:
                 # schema another process changed, when that is what happened; an interrupt
                 # (KeyboardInterrupt) only ends the transaction.
                 if exc is None or isinstance(exc, Exception):
-                    engine.check_guard(txn)
+                    with TRANSLATE:  # a close() on another thread: DatabaseClosed
+                        engine.check_guard(txn)
             finally:
                 if not engine.closed:
                     with TRANSLATE:
