@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import fusiondb as fdb
 from tests.models import add_task, all_tasks, list_by_user, read
 from tests.stress_workers import (
@@ -126,3 +128,23 @@ def test_eight_threads_share_one_database(make_file_db: Any) -> None:
     assert not any(t.is_alive() for t in late_threads)
     assert not late_errors, [f"{type(e).__name__}: {e}" for e in late_errors[:3]]
     assert live.closed
+
+
+def test_a_read_that_close_cuts_short_raises_database_closed(make_file_db: Any) -> None:
+    # close() on another thread closes a pooled reader's connection while a query runs on it;
+    # the query must end with fdb.DatabaseClosed, not apsw's ConnectionClosedError (which the
+    # schema check on leaving the read once let through: the eight-thread test's late errors).
+    db = make_file_db()
+    db.run(add_task, text="x", user_id="u")
+
+    @fdb.query
+    def closes_midway(r: fdb.Reader) -> int:
+        closer = threading.Thread(target=db.close)
+        closer.start()
+        closer.join(10)
+        assert not closer.is_alive()
+        return len(all_tasks.fn(r))
+
+    with pytest.raises(fdb.DatabaseClosed):
+        db.run(closes_midway)
+    assert db.closed
