@@ -50,7 +50,7 @@ js-test: $(JS_STAMP)
 	cd $(JS) && npm test --silent
 
 # The suite against the lowest dependency versions pyproject.toml allows, in .venv-lowest.
-test-lowest:
+test-lowest: web-deps
 	PYTHON=$(PYTHON) bash .ci/lowest-deps
 
 # The docs site (mkdocs + material, API reference by mkdocstrings) into site/; strict: a broken
