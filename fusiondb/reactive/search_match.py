@@ -9,25 +9,18 @@ matcher), so a term matches here exactly when it matches in the index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from ..transaction.readset import SearchRead
 from ..transaction.writeset import WriteSet
+from .reads_by_index import ReadsByIndex
 
 
-class SearchMatcher:
+class SearchMatcher(ReadsByIndex[SearchRead]):
     def __init__(self, tokenize: Callable[[str], list[str]]) -> None:
         self._tokenize = tokenize
-        self._reads: dict[tuple[str, str], dict[Any, list[SearchRead]]] = {}
-
-    def register(self, owner: Any, reads: Iterable[SearchRead]) -> None:
-        for r in reads:
-            self._reads.setdefault((r.table, r.index), {}).setdefault(owner, []).append(r)
-
-    def unregister(self, owner: Any) -> None:
-        for owners in self._reads.values():
-            owners.pop(owner, None)
+        super().__init__()
 
     def match(self, writes: WriteSet, out: set[Any]) -> None:
         if not self._reads:

@@ -13,26 +13,15 @@ the user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from ..core.vectors import eq_key
 from ..transaction.readset import VectorRead
 from ..transaction.writeset import WriteSet
+from .reads_by_index import ReadsByIndex
 
 
-class VectorMatcher:
-    def __init__(self) -> None:
-        self._reads: dict[tuple[str, str], dict[Any, list[VectorRead]]] = {}
-
-    def register(self, owner: Any, reads: Iterable[VectorRead]) -> None:
-        for r in reads:
-            self._reads.setdefault((r.table, r.index), {}).setdefault(owner, []).append(r)
-
-    def unregister(self, owner: Any) -> None:
-        for owners in self._reads.values():
-            owners.pop(owner, None)
-
+class VectorMatcher(ReadsByIndex[VectorRead]):
     def match(self, writes: WriteSet, out: set[Any]) -> None:
         if not self._reads:
             return
