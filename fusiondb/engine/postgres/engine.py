@@ -170,6 +170,24 @@ class PgEngine:
             self.pool.close(timeout=5)
 
 
+def _begin(engine: PgEngine, write: bool) -> PgTxn:
+    """A pooled connection in a new transaction (a write's checks the schema guard at once);
+    the connection goes back to the pool if that fails."""
+    engine.check_open()
+    with TRANSLATE:
+        conn = engine.pool.getconn()
+    txn = engine.txn_for(conn)
+    try:
+        with TRANSLATE:
+            txn.begin(write)
+            if write:
+                engine.check_guard(txn)
+    except BaseException:
+        engine.release(txn)
+        raise
+    return txn
+
+
 class _Read:
     __slots__ = ("_engine", "_txn")
 
@@ -177,18 +195,8 @@ class _Read:
         self._engine = engine
 
     def __enter__(self) -> PgTxn:
-        engine = self._engine
-        engine.check_open()
-        with TRANSLATE:
-            conn = engine.pool.getconn()
-        txn = self._txn = engine.txn_for(conn)
-        try:
-            with TRANSLATE:
-                txn.begin(False)
-        except BaseException:
-            engine.release(txn)
-            raise
-        return txn
+        self._txn = _begin(self._engine, write=False)
+        return self._txn
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -212,19 +220,8 @@ class _Write:
         self._engine = engine
 
     def __enter__(self) -> PgTxn:
-        engine = self._engine
-        engine.check_open()
-        with TRANSLATE:
-            conn = engine.pool.getconn()
-        txn = self._txn = engine.txn_for(conn)
-        try:
-            with TRANSLATE:
-                txn.begin(True)
-                engine.check_guard(txn)
-        except BaseException:
-            engine.release(txn)
-            raise
-        return txn
+        self._txn = _begin(self._engine, write=True)
+        return self._txn
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
