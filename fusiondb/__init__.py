@@ -46,7 +46,6 @@ from .core.errors import (
     SchemaMismatch,
     TransactionConflict,
     UniqueError,
-    UnsupportedOperation,
     ValidationError,
 )
 from .core.functions import MutationFunction, QueryFunction, mutation, query
@@ -106,7 +105,6 @@ __all__ = [
     "TableStatus",
     "TransactionConflict",
     "UniqueError",
-    "UnsupportedOperation",
     "ValidationError",
     "VectorResult",
     "Writer",

@@ -104,9 +104,10 @@ def test_a_schema_with_other_tables_is_refused(url: str) -> None:
 
 def test_backup_says_to_use_pg_dump_or_export(url: str, tmp_path: Any) -> None:
     with fdb.open(url, schema) as db:
-        with pytest.raises(fdb.UnsupportedOperation, match="pg_dump") as info:
+        with pytest.raises(fdb.NotSupported, match="pg_dump") as info:
             db.backup(tmp_path / "copy.db")
-        assert info.value.operation == "backup" and info.value.engine == "postgres"
+        assert info.value.feature == "backup" and info.value.engine == "postgres"
+        assert info.value.extra is None
     assert not (tmp_path / "copy.db").exists()
 
 
@@ -455,7 +456,7 @@ def test_a_vector_index_is_refused_on_open_and_nothing_is_created(url: str) -> N
 
     with pytest.raises(fdb.NotSupported, match="not supported on PostgreSQL") as info:
         fdb.open(url, with_vectors)
-    assert (info.value.feature, info.value.extra) == ("vector search", None)
+    assert (info.value.feature, info.value.extra, info.value.engine) == ("vector search", None, "postgres")
     with fdb.open(url, fdb.Schema(others=fdb.table(Other))) as db:
         # a fresh database: this open creates everything (the refused one left nothing)
         assert {c.table for c in db.schema_changes} == {"_storage", "others"}

@@ -192,17 +192,6 @@ class DatabaseError(FusionError):
     specific type for (I/O, corruption, full disk, an unreachable server)."""
 
 
-class UnsupportedOperation(FusionError):
-    """A call this database's engine cannot do (``db.backup`` on PostgreSQL, which ``pg_dump``
-    does); ``operation`` names the call, ``engine`` the engine ("sqlite" or "postgres"). The
-    message says what to use instead. Nothing was changed."""
-
-    def __init__(self, message: str, *, operation: str, engine: str) -> None:
-        super().__init__(message)
-        self.operation = operation
-        self.engine = engine
-
-
 class TransactionConflict(FusionError):
     """A mutation kept conflicting with concurrent ones (PostgreSQL aborted it for a
     serialization failure or deadlock ``attempts`` times in a row, and fusiondb ran it again
@@ -234,15 +223,19 @@ class NotADatabase(FusionError):
 
 
 class NotSupported(FusionError):
-    """This database engine cannot do ``feature`` (e.g. ``"vector search"``): an optional
-    package is missing (``extra`` names the fusiondb extra that brings it, as in
+    """This database's engine cannot do ``feature`` (e.g. ``"vector search"``, ``"backup"``):
+    an optional package is missing (``extra`` names the fusiondb extra that brings it, as in
     ``pip install 'fusiondb[vector]'``), or the engine has no such feature (``extra`` is
-    ``None``)."""
+    ``None``; ``engine`` then names it: ``"sqlite"`` or ``"postgres"``). The message says what
+    to use instead. Nothing was changed."""
 
-    def __init__(self, message: str, *, feature: str, extra: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, feature: str, extra: str | None = None, engine: str | None = None
+    ) -> None:
         super().__init__(message)
         self.feature = feature
         self.extra = extra
+        self.engine = engine
 
 
 class DestinationNotEmpty(FusionError):
@@ -263,7 +256,7 @@ for _error in (
     FusionError, ValidationError, DuplicateKey, DocumentTooLarge, InvalidId, DocumentNotFound,
     SchemaError, SchemaMismatch, ReadOnlyError, InvalidQuery, InvalidCursor, InvalidAggregate,
     InvalidArgument, UniqueError, DatabaseClosed, DatabaseError, InvalidImport, NotADatabase,
-    NotSupported, DestinationNotEmpty, UnsupportedOperation, TransactionConflict,
+    NotSupported, DestinationNotEmpty, TransactionConflict,
 ):
     _error.__module__ = "fusiondb"
 del _error

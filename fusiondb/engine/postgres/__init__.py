@@ -14,7 +14,7 @@ What differs from the SQLite engine, on purpose:
   times; concurrent inserts into one table conflict (the clock's floor is read in each write,
   so creation time still increases with the row number);
 - search ranks by ``ts_rank`` (bm25 on SQLite); the same documents match;
-- ``db.backup`` raises ``UnsupportedOperation`` (``pg_dump`` or ``db.export_jsonl`` instead);
+- ``db.backup`` raises ``NotSupported`` (``pg_dump`` or ``db.export_jsonl`` instead);
 - no read-only SQL views (``_view_<table>``) for other tools;
 - ``db.check``'s integrity part recomputes every stored index key (no ``PRAGMA
   integrity_check``);

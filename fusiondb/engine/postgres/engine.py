@@ -24,7 +24,7 @@ from psycopg import pq
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
-from ...core.errors import DatabaseClosed, DatabaseError, SchemaError, UnsupportedOperation
+from ...core.errors import DatabaseClosed, DatabaseError, NotSupported, SchemaError
 from ..base import Guard, LogReader
 from ..sqlite.fts import tokenize
 from . import catalog, changelog
@@ -154,10 +154,10 @@ class PgEngine:
 
     def backup(self, dest: str) -> None:
         self.check_open()
-        raise UnsupportedOperation(
+        raise NotSupported(
             "db.backup copies a SQLite file; this database is on PostgreSQL: back it up with "
             f"pg_dump (pg_dump --schema={self.schema} ...) or export it with db.export_jsonl",
-            operation="backup",
+            feature="backup",
             engine="postgres",
         )
 

@@ -19,5 +19,5 @@ def unsupported() -> NoReturn:
         "vector indexes are not supported on PostgreSQL: keep vector search on a SQLite "
         "database (pip install 'fusiondb[vector]'), or drop the vector index from the schema",
         feature="vector search",
-        extra=None,
+        engine="postgres",
     )
