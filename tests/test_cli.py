@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -142,20 +141,25 @@ def test_watch_once_and_count(app_db: Path) -> None:
 
 
 def test_watch_redraws_when_another_connection_writes(app_db: Path) -> None:
-    def write_later() -> None:
+    # A real process: the writes start only once it has printed its first view, so that view
+    # holds none of them however slowly the process starts.
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "fusiondb", "watch", str(app_db), "tasks", "--index", "by_user",
+         "--eq", "user_id=u2", "--count", "2", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert watch.stdout is not None
+        first = orjson.loads(watch.stdout.readline())
         with fdb.open(app_db, schema) as db:
             for text in ("one", "two"):
                 db.run(fdb.mutation(lambda w, t=text: w.insert("tasks", Task(text=t, user_id="u2"))))
-
-    timer = threading.Timer(0.5, write_later)
-    timer.start()
-    try:
-        out = run("watch", app_db, "tasks", "--index", "by_user", "--eq", "user_id=u2", "--count", "2",
-                  "--json").stdout
+        out, err = watch.communicate(timeout=60)
     finally:
-        timer.join()
-    views = [[d["text"] for d in v] for v in json_lines(out)]
-    assert views[0] == ["tea"] and views[1][0] == "tea" and len(views[1]) > 1
+        watch.kill()
+    assert watch.returncode == 0, err
+    second = json_lines(out)
+    assert [d["text"] for d in first] == ["tea"]
+    assert len(second) == 1 and second[0][0]["text"] == "tea" and len(second[0]) > 1
 
 
 def cmd(*args: Any, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
