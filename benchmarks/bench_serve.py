@@ -83,8 +83,15 @@ def serve_process(path: str, port: int) -> None:
     from fusiondb.serve import app
 
     logging.getLogger("fusiondb.serve").setLevel(logging.ERROR)
+    if os.environ.get("BENCH_SERVE_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SERVE_SWITCH"]))
     db = fdb.open(path, schema)
-    uvicorn.run(app(db, [by_user, newest, add]), host="127.0.0.1", port=port, log_level="error")
+    options: dict[str, Any] = {}
+    if not os.environ.get("BENCH_SERVE_ASGI"):  # BENCH_SERVE_ASGI=1: uvicorn's own protocol
+        from fusiondb.serve.uvicorn_ws import UVICORN_OPTIONS
+
+        options = UVICORN_OPTIONS  # as `fusiondb serve` runs: shared frames (frames.py)
+    uvicorn.run(app(db, [by_user, newest, add]), host="127.0.0.1", port=port, log_level="error", **options)
 
 
 def proc_stats(pid: int) -> tuple[float, int]:
@@ -94,6 +101,14 @@ def proc_stats(pid: int) -> tuple[float, int]:
     cpu = (int(fields[11]) + int(fields[12])) / ticks
     rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
     return cpu, rss
+
+
+def loop_cpu(pid: int) -> float:
+    """CPU seconds of the process's main thread: uvicorn's event loop, where values fan out
+    to the connections (the queries re-run on fusiondb's subscription thread, the mutations
+    on worker threads)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def in_process_latency(tmp: str) -> list[float]:
@@ -204,11 +219,13 @@ def main() -> None:
     try:
         event(load, "subscribed")
         cpu1, rss1 = proc_stats(server.pid)
+        loop1 = loop_cpu(server.pid)
         profiler = profile(server.pid)
         load.stdin.write("go\n")
         load.stdin.flush()
         written = event(load, "written")
         cpu2, rss2 = proc_stats(server.pid)
+        loop2 = loop_cpu(server.pid)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             profiler.wait(60)
@@ -246,6 +263,11 @@ def main() -> None:
         f"   server CPU per value message sent: {(cpu2 - cpu1) / max(1, report['messages']) * 1e6:.0f} us "
         f"({report['messages'] / n:.1f} messages per commit to {CLIENTS} clients: fewer than one each "
         f"when they are behind and skip to the newest value)"
+    )
+    print(
+        f"   event-loop thread CPU per value message sent: "
+        f"{(loop2 - loop1) / max(1, report['messages']) * 1e6:.1f} us (the fan-out and the sockets; "
+        f"{(loop2 - loop1) / took * 100:.0f}% of a core)"
     )
     print(
         f"   server CPU while writing: {cpu_share * 100:.0f}% of a core, "

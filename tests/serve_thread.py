@@ -21,10 +21,12 @@ from tests.serve_helpers import free_port
 
 
 @contextmanager
-def uvicorn_thread(asgi: Any) -> Iterator[int]:
-    """Serve ``asgi`` with uvicorn on a free port until the block ends; yields the port."""
+def uvicorn_thread(asgi: Any, **options: Any) -> Iterator[int]:
+    """Serve ``asgi`` with uvicorn on a free port until the block ends; yields the port.
+    ``options``: more of ``uvicorn.Config`` (``UVICORN_OPTIONS``: shared frames)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

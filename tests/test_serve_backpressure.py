@@ -17,7 +17,12 @@ from websockets.sync.client import connect
 import fusiondb as fdb
 import fusiondb.serve as serve
 from fusiondb.serve.outbox import CLOSE_BACKLOG, Outbox, Update
+from fusiondb.serve.uvicorn_ws import UVICORN_OPTIONS
 from tests.serve_thread import RawSocket, uvicorn_thread
+
+# uvicorn's own WebSocket protocol (every message an ASGI send), and fusiondb's (values as
+# frames shared by the connections, written while the socket takes them: frames.py).
+SERVERS = {"asgi": {}, "frames": UVICORN_OPTIONS}
 
 
 class Note(fdb.Document):
@@ -108,10 +113,11 @@ def test_outbox_over_its_limit_drops_everything_and_says_so() -> None:
     assert len(box) == 0
 
 
-def test_a_client_that_stops_reading_gets_the_newest_value_and_bounded_memory(ndb: Any) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_client_that_stops_reading_gets_the_newest_value_and_bounded_memory(ndb: Any, server: str) -> None:
     size = 128 * 1024
     app = serve.app(ndb, [latest, put])
-    with uvicorn_thread(app) as port:
+    with uvicorn_thread(app, **SERVERS[server]) as port:
         slow = RawSocket(port)
         slow.send({"type": "subscribe", "id": 1, "name": "latest"})
         assert slow.recv_json()["value"] is None
@@ -144,10 +150,11 @@ def test_a_client_that_stops_reading_gets_the_newest_value_and_bounded_memory(nd
     assert len(got) < 150, len(got)  # the rest were skipped while it did not read
 
 
-def test_a_client_asking_without_reading_is_closed_others_are_not(ndb: Any) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_client_asking_without_reading_is_closed_others_are_not(ndb: Any, server: str) -> None:
     ndb.run(put, n=0, size=64 * 1024)
     app = serve.app(ndb, [latest, put], max_backlog=1 << 20)
-    with uvicorn_thread(app) as port:
+    with uvicorn_thread(app, **SERVERS[server]) as port:
         greedy = RawSocket(port)
         greedy.send({"type": "subscribe", "id": 1, "name": "latest"})
         assert greedy.recv_json()["value"]["n"] == 0

@@ -30,6 +30,7 @@ from ..database import Database
 from .calls import CallError, arguments, call, find, parse_json
 from .fanout import Hub
 from .files import FileUrls, serve_file
+from .frames import EXTENSION
 from .functions import Function, Registry
 from .outbox import MAX_BACKLOG
 from .sync import Connection
@@ -125,7 +126,8 @@ def app(
         hub = hubs.get(loop)
         if hub is None:  # one per event loop (uvicorn has one; test clients may have several)
             hub = hubs[loop] = Hub(db, loop)
-        await Connection(ws, send, db, registry, identity, hub, max_message, max_backlog).run()
+        writer = ws.scope.get("extensions", {}).get(EXTENSION)  # frames.py; uvicorn_ws.py
+        await Connection(ws, send, db, registry, identity, hub, max_message, max_backlog, writer).run()
 
     async def files(request: Request) -> Response:
         return await serve_file(request, db, urls)

@@ -8,8 +8,15 @@ What waits is thus at most one value per subscription plus the replies; when it 
 ``limit`` bytes (a client asking and not reading) the outbox drops it all, takes nothing
 more and sets ``overflowed``: the connection closes with ``CLOSE_BACKLOG``.
 
-A value's message text is built when it is sent, once per subscription id however many
-connections send it (``Update.text``), from the value's JSON encoded once per commit.
+A value's message is built when it is sent, once per subscription id however many
+connections send it (``Update.text``, or ``Update.frame``: the whole WebSocket frame), from
+the value's JSON encoded once per commit.
+
+Given a ``FrameWriter`` (``frames.py``: the server offers one), a message goes out as a frame
+written at once, on the loop thread, while nothing waits before it and the socket takes more
+(below the transport's high-water mark): no task switch, no per-message coroutine. Otherwise
+it waits here, and ``drain`` writes it once the socket drained. Without a writer, ``drain``
+sends each message with the ASGI ``send``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+
+from .frames import FrameWriter, text_frame
 
 CLOSE_BACKLOG = 4008
 """The close code of a connection whose unsent messages exceeded the app's ``max_backlog``."""
@@ -31,7 +40,7 @@ _OVERHEAD = 64  # bytes counted per message beyond its value (type, id, framing)
 class Update:
     """One new value (or failure) of a served query, shared by every connection watching it."""
 
-    __slots__ = ("data", "kind", "message", "seq", "size", "status", "texts")
+    __slots__ = ("data", "frames", "kind", "message", "seq", "size", "status", "texts")
 
     def __init__(self, seq: int, kind: str, data: bytes | None, status: int = 0, message: str = "") -> None:
         self.seq = seq
@@ -41,18 +50,27 @@ class Update:
         self.message = message
         self.size = _OVERHEAD + (len(data) if data is not None else len(message))
         self.texts: dict[int | str, str] = {}
+        self.frames: dict[int | str, bytes] = {}
 
     def text(self, sub_id: int | str) -> str:
         """The message for subscription ``sub_id`` (built once per id; loop thread only)."""
         text = self.texts.get(sub_id)
         if text is None:
-            if self.data is None:
-                text = reply(self.kind, sub_id, status=self.status, message=self.message)
-            else:
-                head = orjson.dumps({"type": self.kind, "id": sub_id})[:-1]
-                text = (head + b',"value":' + self.data + b"}").decode()
-            self.texts[sub_id] = text
+            text = self.texts[sub_id] = self._payload(sub_id).decode()
         return text
+
+    def frame(self, sub_id: int | str) -> bytes:
+        """The message for ``sub_id`` as a WebSocket text frame (built once per id)."""
+        frame = self.frames.get(sub_id)
+        if frame is None:
+            frame = self.frames[sub_id] = text_frame(self._payload(sub_id))
+        return frame
+
+    def _payload(self, sub_id: int | str) -> bytes:
+        if self.data is None:
+            return reply(self.kind, sub_id, status=self.status, message=self.message).encode()
+        head = orjson.dumps({"type": self.kind, "id": sub_id})[:-1]
+        return head + b',"value":' + self.data + b"}"
 
 
 def reply(kind: str, request_id: Any, value_json: bytes | None = None, **fields: Any) -> str:
@@ -66,8 +84,9 @@ def reply(kind: str, request_id: Any, value_json: bytes | None = None, **fields:
 class Outbox:
     """One connection's unsent messages (see the module docstring); loop thread only."""
 
-    def __init__(self, limit: int = MAX_BACKLOG) -> None:
+    def __init__(self, limit: int = MAX_BACKLOG, writer: FrameWriter | None = None) -> None:
         self.limit = limit
+        self.writer = writer
         self.backlog = 0  # bytes waiting
         self._pending: dict[tuple[str, Any], tuple[int | str, Update] | str] = {}
         self._replies = 0  # numbers the replies' slots
@@ -80,6 +99,10 @@ class Outbox:
 
     def put_value(self, sub_id: int | str, update: Update) -> None:
         if self.overflowed.is_set():
+            return
+        writer = self.writer
+        if writer is not None and not self._pending and writer.writable():
+            writer.write(update.frame(sub_id))
             return
         key = ("v", sub_id)
         old = self._pending.pop(key, None)
@@ -96,6 +119,10 @@ class Outbox:
 
     def put_reply(self, text: str) -> None:
         if self.overflowed.is_set():
+            return
+        writer = self.writer
+        if writer is not None and not self._pending and writer.writable():
+            writer.write(text_frame(text.encode()))
             return
         self._replies += 1
         self._pending[("r", self._replies)] = text
@@ -119,28 +146,41 @@ class Outbox:
         self._wake()
 
     async def drain(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """Send messages with ``send`` (an ASGI send) as they come, oldest first, until
-        closed."""
+        """Send what waits, oldest first, as it comes, until closed: as frames with the
+        writer (once the socket takes more), else with ``send`` (an ASGI send). Returns
+        also when the writer's connection is closing."""
         pending = self._pending
-        loop = asyncio.get_running_loop()
+        writer = self.writer
         while True:
             while not pending:
                 if self._closed:
                     return
-                self._waiter = loop.create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
-            key = next(iter(pending))
-            entry = pending.pop(key)
+                await self._wait()
+            if writer is not None and not writer.writable():
+                await writer.wait_writable()
+                if not writer.writable():
+                    return  # the connection is closing or gone
+                continue
+            entry = pending.pop(next(iter(pending)))
             if isinstance(entry, str):
                 self.backlog -= len(entry)
-                text = entry
+                if writer is not None:
+                    writer.write(text_frame(entry.encode()))
+                else:
+                    await send({"type": "websocket.send", "text": entry})
             else:
                 self.backlog -= entry[1].size
-                text = entry[1].text(entry[0])
-            await send({"type": "websocket.send", "text": text})
+                if writer is not None:
+                    writer.write(entry[1].frame(entry[0]))
+                else:
+                    await send({"type": "websocket.send", "text": entry[1].text(entry[0])})
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 def _size(entry: tuple[int | str, Update] | str) -> int:

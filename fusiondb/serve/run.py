@@ -37,12 +37,15 @@ def serve(
     """Serve until interrupted; the database is closed after."""
     import uvicorn
 
+    from .uvicorn_ws import UVICORN_OPTIONS
+
     module = load_module(functions)
     db = open_for(path, module)
     try:
         asgi = app(db, module, static_dir=static_dir, public_files=public_files, base_url=base_url)
         logging.getLogger("fusiondb.serve").info("serving %s on http://%s:%s", path, host, port)
-        # ws_max_size above the app's own limit, so an oversized message gets an answer.
-        uvicorn.run(asgi, host=host, port=port, log_level="warning", ws_max_size=64 << 20)
+        # ws_max_size above the app's own limit, so an oversized message gets an answer;
+        # UVICORN_OPTIONS: value messages as frames shared by every connection (frames.py).
+        uvicorn.run(asgi, host=host, port=port, log_level="warning", ws_max_size=64 << 20, **UVICORN_OPTIONS)
     finally:
         db.close()

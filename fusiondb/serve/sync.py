@@ -9,8 +9,10 @@ that changes it), ``result``, ``error`` (a request that failed: nothing was subs
 A subscription is a ``Watcher`` of a shared ``Topic`` (``fanout.py``: one fusiondb
 subscription per distinct query and arguments, each value encoded once); what the connection
 has to send waits in its ``Outbox`` (``outbox.py``: bounded, the newest value per
-subscription), which one task per connection sends in order. Incoming messages are handled
-one after another, so a reply never overtakes the reply to an earlier message.
+subscription), which sends it at once as a shared frame where the server offers a
+``FrameWriter`` (``frames.py``) and the socket takes it, else one task per connection sends
+it in order. Incoming messages are handled one after another, so a reply never overtakes the
+reply to an earlier message.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..database import Database
 from .callqueue import CallQueue
 from .calls import CallError, arguments, failure, find, parse_json
 from .fanout import Hub, Watcher, topic_key
+from .frames import FrameWriter
 from .functions import Registry
 from .outbox import CLOSE_BACKLOG, Outbox, reply
 
@@ -48,6 +51,7 @@ class Connection:
         hub: Hub,
         max_message: int,
         max_backlog: int,
+        writer: FrameWriter | None = None,
     ) -> None:
         self.ws = ws
         self.send = send  # the server's ASGI send: value messages skip Starlette's wrapper
@@ -57,7 +61,7 @@ class Connection:
         self.hub = hub
         self.max_message = max_message
         self.subs: dict[int | str, Watcher | None] = {}  # None: being opened
-        self.outbox = Outbox(max_backlog)
+        self.outbox = Outbox(max_backlog, writer)
         self.calls = CallQueue(db, self.outbox.put_reply)
 
     def post(self, text: str) -> None:
