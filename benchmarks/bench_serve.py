@@ -17,6 +17,10 @@ writer committed. Reported: latency p50/p99 (targets: p50 <= 5 ms, p99 <= 50 ms)
 achieved, server CPU per message and per client, memory per client, and the ratio of
 in-process callback latency (a ``changed`` callback in the same process as the commit,
 measured in this run) to the served latency.
+
+The server runs as ``fusiondb serve`` does (``fusiondb.serve.uvicorn_ws.UVICORN_OPTIONS``:
+value messages as frames shared by the connections); ``BENCH_SERVE_ASGI=1`` runs it with
+uvicorn's own WebSocket protocol instead (every message an ASGI send), to compare.
 """
 
 from __future__ import annotations
@@ -83,8 +87,6 @@ def serve_process(path: str, port: int) -> None:
     from fusiondb.serve import app
 
     logging.getLogger("fusiondb.serve").setLevel(logging.ERROR)
-    if os.environ.get("BENCH_SERVE_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SERVE_SWITCH"]))
     db = fdb.open(path, schema)
     options: dict[str, Any] = {}
     if not os.environ.get("BENCH_SERVE_ASGI"):  # BENCH_SERVE_ASGI=1: uvicorn's own protocol

@@ -152,3 +152,42 @@ def test_uvicorns_own_protocol_gives_no_writer(ndb: Any) -> None:
         assert writers(app) == [None]
         ndb.run(put, n=1)
         assert recv(ws)["value"]["n"] == 1
+
+
+class Socket:
+    """A ``FrameWriter`` whose socket always takes more."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    async def wait_writable(self) -> None:
+        pass
+
+
+def test_a_flush_writes_only_the_newest_value_of_each_topic_in_commit_order(ndb: Any) -> None:
+    from fusiondb.serve.fanout import Hub, Topic, Watcher
+
+    async def scenario() -> list[bytes]:
+        hub = Hub(ndb, asyncio.get_running_loop())
+        socket = Socket()
+        box = Outbox(writer=socket)
+        a, b = Topic(hub, "a", "a"), Topic(hub, "b", "b")
+        for sub_id, topic in (("A", a), ("B", b)):
+            topic.watchers[Watcher(sub_id, box, topic)] = None
+        a.offer({"n": 1})
+        b.offer({"n": 2})
+        a.offer({"n": 3})  # queued before the loop's turn: the loop fell behind
+        await asyncio.sleep(0)  # the flush
+        return socket.frames
+
+    frames = asyncio.run(scenario())
+    assert frames == [
+        text_frame(b'{"type":"value","id":"B","value":{"n":2}}'),
+        text_frame(b'{"type":"value","id":"A","value":{"n":3}}'),
+    ]

@@ -5,9 +5,10 @@ Every connection of an event loop that watches the same served query with the sa
 ``fdb.Subscription``, and each new value encoded once (``encode``: the models' serializers).
 Its ``changed`` signal, sent on fusiondb's subscription thread, numbers the value, appends it
 to the hub's queue and, if the queue was empty, asks the event loop once to ``flush`` it: one
-thread hop per batch of values, whatever the number of watchers. ``flush`` hands each value to
-every watcher's ``Outbox``, which keeps only the newest value per subscription while its
-connection is behind.
+thread hop per batch of values, whatever the number of watchers. ``flush`` hands the newest
+value of each topic in the batch to every watcher's ``Outbox``, which writes it at once (a
+frame shared by the connections, ``frames.py``) or keeps only the newest value per
+subscription while its connection is behind.
 
 Order: values of a topic are numbered under its lock in the order the subscription thread
 publishes them (commit order), the queue keeps that order, and a watcher takes only numbers
@@ -134,12 +135,21 @@ class Hub:
             self.loop.call_soon_threadsafe(self.flush)
 
     def flush(self) -> None:
-        """On the loop: hand every queued update to the watchers of its topic."""
+        """On the loop: hand the newest queued update of each topic to its watchers.
+
+        An older one would be replaced in every outbox it waits in, or, written at once as a
+        frame, cost each connection a send for a value already out of date (the loop fell
+        behind the subscription thread). A topic's update moves behind the updates queued
+        before it, as in ``Outbox.put_value``, so values still go out in commit order."""
         with self._lock:
             items = list(self._queue)
             self._queue.clear()
             self._scheduled = False
+        newest: dict[Topic, Update] = {}
         for topic, update in items:
+            newest.pop(topic, None)
+            newest[topic] = update
+        for topic, update in newest.items():
             for watcher in topic.watchers:
                 watcher.take(update)
 
