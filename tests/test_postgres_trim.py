@@ -166,3 +166,21 @@ def test_a_reader_back_after_its_connection_was_lost_past_a_trim_reruns_once(
         assert wait_for(lambda: subs["b"].value == ["b0"])
         assert watcher.wait_idle()
         assert runs == Counter({"b": 1})
+
+
+def test_reader_ids_skip_one_still_locked_and_take_over_a_dead_readers_row(name: str) -> None:
+    import psycopg
+
+    with fdb.open(postgres_url(name), schema) as db, psycopg.connect(
+        POSTGRES_URL.split("?", 1)[0], autocommit=True
+    ) as holder:
+        holder.execute(f"SELECT setval('\"{name}\"._fdb_log_readers_id', 41)")  # next: 42
+        holder.execute("SELECT pg_advisory_lock(hashtext(%s), 42)", (changelog.lock_name(name),))
+        holder.execute(f'INSERT INTO "{name}"._fdb_log_readers (id, seq, pid) VALUES (43, -1, 0)')
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            assert reader.reader_id == 43
+            assert readers(name) == [reader.position()]  # the dead row's position replaced
+        finally:
+            reader.close()
+        assert readers(name) == []  # a closed reader unregisters

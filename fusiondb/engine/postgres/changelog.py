@@ -87,14 +87,18 @@ APPEND = (
 )
 POSITION = "SELECT coalesce(max(seq), 0) FROM _fdb_changelog"
 
-# A reader's advisory lock is (hashtext of the schema's lock name, the reader's id).
+# A reader's advisory lock is (hashtext of the schema's lock name, the reader's id). Ids
+# cycle: one still locked (after 2**31 registrations) is skipped; a row left under an id
+# whose lock is free is a dead reader's, and is taken over.
 LOCK_READER = (
-    "SELECT id, pg_advisory_lock(hashtext(%s), id) "
-    "FROM (SELECT nextval('_fdb_log_readers_id')::int AS id) n"
+    "SELECT id FROM (SELECT nextval('_fdb_log_readers_id')::int AS id) n "
+    "WHERE pg_try_advisory_lock(hashtext(%s), id)"
 )
 REGISTER = (
     "INSERT INTO _fdb_log_readers (id, seq, pid) "
-    f"SELECT %s, ({POSITION}), pg_backend_pid() RETURNING seq"
+    f"SELECT %s, ({POSITION}), pg_backend_pid() "
+    "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, pid = EXCLUDED.pid, seen = now() "
+    "RETURNING seq"
 )
 UNREGISTER = "DELETE FROM _fdb_log_readers WHERE id = %s"
 # The entries after a position and how far the log was trimmed, in one snapshot; the
@@ -198,8 +202,9 @@ class PgLogReader:
                     conn.execute(f"SET {name} = {int(value)}")
                 # Its only write is its own position: nothing to wait for the disk for.
                 conn.execute("SET synchronous_commit = off")
-                row = conn.execute(LOCK_READER, (self._lock_name,)).fetchone()
-                assert row is not None
+                row = None
+                while row is None:
+                    row = conn.execute(LOCK_READER, (self._lock_name,)).fetchone()
                 self.reader_id = int(row[0])
                 row = conn.execute(REGISTER, (self.reader_id,)).fetchone()
                 assert row is not None
