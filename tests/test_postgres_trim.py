@@ -40,6 +40,12 @@ def trim_every_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changelog, "TRIM_EVERY", 1)
 
 
+@pytest.fixture
+def report_every_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's readers move their row on at every read (not every REPORT_EVERY)."""
+    monkeypatch.setattr(changelog, "REPORT_EVERY", 0)
+
+
 def _sql(query: str) -> list[tuple[Any, ...]]:
     import psycopg
 
@@ -76,7 +82,7 @@ def test_a_writer_that_never_follows_registers_nothing_and_keeps_no_log(
 
 
 def test_entries_a_live_reader_has_not_read_are_kept_then_trimmed_once_read(
-    name: str, trim_every_commit: None
+    name: str, trim_every_commit: None, report_every_read: None
 ) -> None:
     url = postgres_url(name)
     with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
@@ -184,3 +190,46 @@ def test_reader_ids_skip_one_still_locked_and_take_over_a_dead_readers_row(name:
         finally:
             reader.close()
         assert readers(name) == []  # a closed reader unregisters
+
+
+def test_a_reader_moves_its_row_on_every_report_every_entries_or_report_seconds(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changelog, "REPORT_EVERY", 50)
+    monkeypatch.setattr(changelog, "REPORT_SECONDS", 3600.0)
+    with fdb.open(postgres_url(name), schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            start = reader.position()
+            for i in range(30):
+                db.run(add_task, text=f"a{i}", user_id="a")
+            seq = start
+            for _ in range(2):  # 30, then 60 read: still under 50 past the row before each read
+                entries, _ = reader.read_since(seq, "")
+                seq = entries[-1].seq
+                assert readers(name) == [start]
+                for i in range(30):
+                    db.run(add_task, text=f"b{i}", user_id="b")
+            entries, _ = reader.read_since(seq, "")  # 60 past its row: this read moves it on
+            assert readers(name) == [entries[-1].seq] == [start + 90]
+            db.run(add_task, text="c", user_id="c")
+            monkeypatch.setattr(changelog, "REPORT_SECONDS", 0.0)
+            entries, _ = reader.read_since(start + 90, "")  # due by time
+            assert readers(name) == [entries[-1].seq] == [start + 91]
+        finally:
+            reader.close()
+
+
+def test_a_live_reader_whose_row_went_missing_puts_it_back_when_it_reports(
+    name: str, report_every_read: None
+) -> None:
+    with fdb.open(postgres_url(name), schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            start = reader.position()
+            _sql(f'DELETE FROM "{name}"._fdb_log_readers')  # (only a cycled id's takeover could)
+            db.run(add_task, text="a", user_id="a")
+            entries, complete = reader.read_since(start, "")
+            assert complete and readers(name) == [entries[-1].seq]
+        finally:
+            reader.close()

@@ -15,7 +15,9 @@ leaves a hole: no commit is missing there). Readers only read (the lock lets the
 **Trimming** deletes what no live reader still needs. Each following process's reader
 (``PgLogReader``) registers in ``_fdb_log_readers`` (one row: an id, the last entry it has
 read, the backend pid) and holds a session-level advisory lock on that id on its reading
-connection; each read moves its row on in the same statement. Every ``TRIM_EVERY`` commits
+connection. A read moves the row on in the same statement, once the reader has read
+``REPORT_EVERY`` entries past it or ``REPORT_SECONDS`` passed (so most reads write nothing,
+and the log keeps that much more than the least it could). Every ``TRIM_EVERY`` commits
 the writer that made the commit runs ``trim`` after it (its own statement, outside the write
 transaction): readers whose lock is gone (their connection closed: the process exited, was
 killed, or its network went away and the server's TCP keepalives noticed) are dropped, and
@@ -59,6 +61,10 @@ TRIM_EVERY = 256  # a commit whose number is a multiple of this trims the log af
 # The reading connection asks the server to probe the client this often, so a reader whose
 # network went away (no FIN) loses its lock within about a minute (TCP; not Unix sockets).
 KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+# A reader moves its row on (a write) only every REPORT_EVERY entries or REPORT_SECONDS: the
+# log keeps that much more than the least it could, and a read costs no more than before.
+REPORT_EVERY = 64
+REPORT_SECONDS = 1.0
 RECONNECT_MAX = 2.0  # seconds between reconnection attempts, at most
 log = logging.getLogger("fusiondb.changelog")
 
@@ -101,13 +107,20 @@ REGISTER = (
     "RETURNING seq"
 )
 UNREGISTER = "DELETE FROM _fdb_log_readers WHERE id = %s"
-# The entries after a position and how far the log was trimmed, in one snapshot; the
-# reader's row moves on to the last entry read (only when there is one: no write otherwise).
+# The entries after a position and how far the log was trimmed, in one snapshot; and the
+# same moving the reader's row on to the last entry read (a write only when it moves; the
+# row is put back if it went missing: the reader holds its lock, so the row is its own).
 READ = (
+    "SELECT t.upto, l.seq, l.origin, CASE WHEN l.origin = %(origin)s THEN NULL ELSE l.writes END "
+    "FROM _fdb_log_trim t LEFT JOIN _fdb_changelog l ON l.seq > %(seq)s ORDER BY l.seq"
+)
+READ_REPORTING = (
     "WITH e AS (SELECT seq, origin, CASE WHEN origin = %(origin)s THEN NULL ELSE writes END AS w "
     "FROM _fdb_changelog WHERE seq > %(seq)s), "
-    "r AS (UPDATE _fdb_log_readers SET seq = (SELECT max(seq) FROM e), seen = now() "
-    "WHERE id = %(id)s AND EXISTS (SELECT 1 FROM e)) "
+    "p AS (SELECT coalesce(max(seq), %(seq)s) AS seq FROM e), "
+    "r AS (INSERT INTO _fdb_log_readers (id, seq, pid) SELECT %(id)s, p.seq, pg_backend_pid() FROM p "
+    "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, seen = now() "
+    "WHERE _fdb_log_readers.seq < EXCLUDED.seq) "
     "SELECT t.upto, e.seq, e.origin, e.w FROM _fdb_log_trim t LEFT JOIN e ON true ORDER BY e.seq"
 )
 # Drop the readers whose lock is gone, then trim to the lowest live reader's position (the
@@ -190,6 +203,8 @@ class PgLogReader:
         self._thread: threading.Thread | None = None
         self._on_change: Callable[[], None] | None = None
         self.reader_id = 0
+        self._reported = 0  # the position the reader's row holds
+        self._reported_at = 0.0  # monotonic time
         self._conn = self._register()
 
     def _register(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -208,7 +223,9 @@ class PgLogReader:
                 self.reader_id = int(row[0])
                 row = conn.execute(REGISTER, (self.reader_id,)).fetchone()
                 assert row is not None
-                self._covered = max(self._covered, int(row[0]))
+                self._reported = int(row[0])
+                self._covered = max(self._covered, self._reported)
+                self._reported_at = time.monotonic()
             except BaseException:
                 conn.close()
                 raise
@@ -223,11 +240,14 @@ class PgLogReader:
 
     def read_since(self, seq: int, skip_origin: str) -> tuple[list[LogEntry], bool]:
         self._dirty = False  # before reading: a notification from now on is seen again
+        now = time.monotonic()
+        report = seq - self._reported >= REPORT_EVERY or now - self._reported_at >= REPORT_SECONDS
         params = {"origin": skip_origin, "seq": seq, "id": self.reader_id}
+        statement = READ_REPORTING if report else READ
         with self._lock:
             try:
                 # One statement, so one snapshot: the entries and how far the log was trimmed.
-                rows = self._conn.execute(READ, params).fetchall()
+                rows = self._conn.execute(statement, params).fetchall()
             except psycopg.OperationalError as exc:
                 if not self._conn.broken:
                     translated(exc)
@@ -240,10 +260,14 @@ class PgLogReader:
                 self._gap = True
                 params["id"] = self.reader_id
                 with TRANSLATE:
-                    rows = self._conn.execute(READ, params).fetchall()
+                    rows = self._conn.execute(statement, params).fetchall()
             except psycopg.Error as exc:
                 translated(exc)
             gap, self._gap = self._gap, False
+        if report:
+            last = rows[-1][1] if rows else None
+            self._reported = max(self._reported, seq if last is None else int(last))
+            self._reported_at = now
         upto = int(rows[0][0]) if rows else 0
         complete = not gap and upto <= max(seq, self._covered)
         if not complete:
