@@ -50,7 +50,8 @@ def _sql(query: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(POSTGRES_URL.split("?", 1)[0], autocommit=True) as conn:
-        return conn.execute(query).fetchall()  # type: ignore[arg-type]
+        cur = conn.execute(query)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
 
 
 def logged(name: str, after: int = 0) -> int:
@@ -183,7 +184,7 @@ def test_reader_ids_skip_one_still_locked_and_take_over_a_dead_readers_row(name:
         holder.execute(f"SELECT setval('\"{name}\"._fdb_log_readers_id', 41)")  # next: 42
         holder.execute("SELECT pg_advisory_lock(hashtext(%s), 42)", (changelog.lock_name(name),))
         holder.execute(f'INSERT INTO "{name}"._fdb_log_readers (id, seq, pid) VALUES (43, -1, 0)')
-        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        reader: Any = db._engine.log_reader()  # type: ignore[attr-defined]
         try:
             assert reader.reader_id == 43
             assert readers(name) == [reader.position()]  # the dead row's position replaced
@@ -198,7 +199,7 @@ def test_a_reader_moves_its_row_on_every_report_every_entries_or_report_seconds(
     monkeypatch.setattr(changelog, "REPORT_EVERY", 50)
     monkeypatch.setattr(changelog, "REPORT_SECONDS", 3600.0)
     with fdb.open(postgres_url(name), schema) as db:
-        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        reader: Any = db._engine.log_reader()  # type: ignore[attr-defined]
         try:
             start = reader.position()
             for i in range(30):
@@ -224,7 +225,7 @@ def test_a_live_reader_whose_row_went_missing_puts_it_back_when_it_reports(
     name: str, report_every_read: None
 ) -> None:
     with fdb.open(postgres_url(name), schema) as db:
-        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        reader: Any = db._engine.log_reader()  # type: ignore[attr-defined]
         try:
             start = reader.position()
             _sql(f'DELETE FROM "{name}"._fdb_log_readers')  # (only a cycled id's takeover could)
