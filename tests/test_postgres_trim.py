@@ -234,3 +234,32 @@ def test_a_live_reader_whose_row_went_missing_puts_it_back_when_it_reports(
             assert complete and readers(name) == [entries[-1].seq]
         finally:
             reader.close()
+
+
+def test_a_reader_that_cannot_reconnect_yet_raises_then_reconnects_on_a_later_read(name: str) -> None:
+    with fdb.open(postgres_url(name), schema) as db:
+        reader: Any = db._engine.log_reader()  # type: ignore[attr-defined]
+        connect = reader._connect
+        try:
+            start = reader.position()
+            assert terminate(reader.reader_name) == 1
+
+            def down(*args: Any) -> Any:
+                raise fdb.DatabaseError("the server is away")
+
+            reader._connect = down
+            with pytest.raises(fdb.DatabaseError, match="away"):
+                reader.read_since(start, "")
+            reader._connect = connect
+            db.run(add_task, text="a", user_id="a")
+            entries, complete = reader.read_since(start, "")
+            assert not complete and [e.seq for e in entries] == [start + 1]  # a gap, once
+            # Registered again, at the log's end then (the dead row waits for the next trim).
+            mine = f'SELECT seq FROM "{name}"._fdb_log_readers WHERE id = {int(reader.reader_id)}'
+            assert _sql(mine) == [(start + 1,)] and len(readers(name)) == 2
+            db.run(add_task, text="b", user_id="b")
+            entries, complete = reader.read_since(start + 1, "")
+            assert complete and [e.seq for e in entries] == [start + 2]
+        finally:
+            reader._connect = connect
+            reader.close()

@@ -249,11 +249,12 @@ class PgLogReader:
                 # One statement, so one snapshot: the entries and how far the log was trimmed.
                 rows = self._conn.execute(statement, params).fetchall()
             except psycopg.OperationalError as exc:
-                if not self._conn.broken:
+                if not self._conn.closed:
                     translated(exc)
                 # The connection was lost (a server restart, a network cut, a terminated
-                # backend), and the reader with it: the log may have been trimmed past this
-                # reader meanwhile. Register again and report this read as a gap.
+                # backend; or a reconnection failed), and the reader with it: the log may
+                # have been trimmed past this reader meanwhile. Register again (this raises
+                # while the server cannot be reached) and report this read as a gap.
                 with contextlib.suppress(psycopg.Error):
                     self._conn.close()
                 self._conn = self._register()
