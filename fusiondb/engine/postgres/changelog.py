@@ -242,29 +242,13 @@ class PgLogReader:
         self._dirty = False  # before reading: a notification from now on is seen again
         now = time.monotonic()
         report = seq - self._reported >= REPORT_EVERY or now - self._reported_at >= REPORT_SECONDS
-        params = {"origin": skip_origin, "seq": seq, "id": self.reader_id}
-        statement = READ_REPORTING if report else READ
-        with self._lock:
-            try:
-                # One statement, so one snapshot: the entries and how far the log was trimmed.
-                rows = self._conn.execute(statement, params).fetchall()
-            except psycopg.OperationalError as exc:
-                if not self._conn.closed:
-                    translated(exc)
-                # The connection was lost (a server restart, a network cut, a terminated
-                # backend; or a reconnection failed), and the reader with it: the log may
-                # have been trimmed past this reader meanwhile. Register again (this raises
-                # while the server cannot be reached) and report this read as a gap.
-                with contextlib.suppress(psycopg.Error):
-                    self._conn.close()
-                self._conn = self._register()
-                self._gap = True
-                params["id"] = self.reader_id
-                with TRANSLATE:
-                    rows = self._conn.execute(statement, params).fetchall()
-            except psycopg.Error as exc:
-                translated(exc)
-            gap, self._gap = self._gap, False
+        try:
+            with self._lock:
+                rows = self._fetch(READ_REPORTING if report else READ, skip_origin, seq)
+                gap, self._gap = self._gap, False
+        except BaseException:
+            self._dirty = True  # read again at the next look
+            raise
         if report:
             last = rows[-1][1] if rows else None
             self._reported = max(self._reported, seq if last is None else int(last))
@@ -278,6 +262,30 @@ class PgLogReader:
             LogEntry(int(s), str(o), None if w is None else bytes(w)) for _, s, o, w in rows if s is not None
         ]
         return entries, complete
+
+    def _fetch(self, statement: str, skip_origin: str, seq: int) -> list[tuple[Any, ...]]:
+        """The rows of one read (one statement, so one snapshot: the entries and how far the
+        log was trimmed), reconnecting once if the connection was lost."""
+        try:
+            return self._conn.execute(statement, self._params(skip_origin, seq)).fetchall()
+        except psycopg.OperationalError as exc:
+            if not self._conn.closed:
+                translated(exc)
+        except psycopg.Error as exc:
+            translated(exc)
+        # The connection was lost (a server restart, a network cut, a terminated backend; or
+        # a reconnection failed), and the reader with it: the log may have been trimmed past
+        # this reader meanwhile. Register again (this raises while the server cannot be
+        # reached) and report this read as a gap.
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+        self._conn = self._register()
+        self._gap = True
+        with TRANSLATE:
+            return self._conn.execute(statement, self._params(skip_origin, seq)).fetchall()
+
+    def _params(self, skip_origin: str, seq: int) -> dict[str, object]:
+        return {"origin": skip_origin, "seq": seq, "id": self.reader_id}
 
     def follow(self, on_change: Callable[[], None]) -> bool:
         if self._thread is None:
