@@ -263,3 +263,23 @@ def test_a_reader_that_cannot_reconnect_yet_raises_then_reconnects_on_a_later_re
         finally:
             reader._connect = connect
             reader.close()
+
+
+def test_a_reader_starting_on_a_log_trimmed_empty_matches_exactly(
+    name: str, trim_every_commit: None
+) -> None:
+    url = postgres_url(name)
+    with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
+        for i in range(5):
+            other.run(add_task, text=f"x{i}", user_id="x")
+        assert logged(name) == 0  # no reader: trimmed to its end
+        runs, by_user = by_user_counting()
+        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
+        assert watcher.wait_idle()
+        assert readers(name) == [5]  # the log's position is its last commit, trimmed or not
+        assert runs == Counter({"a": 1, "b": 1})  # evaluated, and no gap to re-run them for
+        runs.clear()
+        other.run(add_task, text="a0", user_id="a")
+        assert wait_for(lambda: subs["a"].value == ["a0"])
+        assert watcher.wait_idle()
+        assert runs == Counter({"a": 1})  # no gap: nothing it needed was trimmed

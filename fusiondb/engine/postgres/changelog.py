@@ -91,7 +91,11 @@ APPEND = (
     "%(payload)s) RETURNING seq) "
     "SELECT seq, pg_notify(%(channel)s, seq::text) FROM i"
 )
-POSITION = "SELECT coalesce(max(seq), 0) FROM _fdb_changelog"
+# The last commit: the log's last entry, or the last one trimmed when it was trimmed empty.
+POSITION = (
+    "SELECT greatest((SELECT coalesce(max(seq), 0) FROM _fdb_changelog), "
+    "(SELECT upto FROM _fdb_log_trim))"
+)
 
 # A reader's advisory lock is (hashtext of the schema's lock name, the reader's id). Ids
 # cycle: one still locked (after 2**31 registrations) is skipped; a row left under an id
