@@ -305,12 +305,13 @@ def test_a_lost_listen_connection_reruns_every_live_query_once(url: str) -> None
         assert 1 <= runs["a"] <= 2
 
 
-def test_a_subscriber_behind_the_trimmed_log_reruns_everything(
+def test_a_stuck_subscriber_past_the_logs_cap_reruns_everything(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fusiondb.engine.postgres import changelog
 
-    monkeypatch.setattr(changelog, "KEEP", 3)
+    # The log keeps what a live reader has not read, but never more than KEEP_MAX entries.
+    monkeypatch.setattr(changelog, "KEEP_MAX", 3)
     monkeypatch.setattr(changelog, "TRIM_EVERY", 1)
     with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
         runs, by_user = by_user_counting()

@@ -29,7 +29,7 @@ import orjson
 import psycopg
 
 from .blobs import CREATE_CHUNKS
-from .changelog import CREATE_LOG, CREATE_SEQ, CREATE_TRIM, INIT_TRIM
+from .changelog import CREATE_LOG, CREATE_READER_IDS, CREATE_READERS, CREATE_SEQ, CREATE_TRIM, INIT_TRIM
 
 CATALOG_TABLE = "_fdb_catalog"
 
@@ -47,6 +47,8 @@ BOOTSTRAP = (
     CREATE_SEQ,
     CREATE_TRIM,
     INIT_TRIM,
+    CREATE_READERS,
+    CREATE_READER_IDS,
     CREATE_CHUNKS,
 )
 

@@ -112,6 +112,7 @@ class EngineState(Protocol):
     layouts: dict[str, Any]
     cursor_seq: int
     channel: str
+    schema: str
 
 
 class PgTxn:
@@ -445,7 +446,10 @@ class PgTxn:
             )
             cur.execute("COMMIT", prepare=False)
         row = appended.fetchone()
-        return int(row[0])  # type: ignore[index]
+        seq = int(row[0])  # type: ignore[index]
+        if changelog.trims(seq):
+            changelog.trim(cur, self.engine.schema)
+        return seq
 
     # -- schema -------------------------------------------------------------------------
 
