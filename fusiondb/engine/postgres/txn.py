@@ -50,6 +50,8 @@ BEGIN_READ = (
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
+# The change log's append and the commit (changelog.py): one statement string, one round trip.
+COMMIT_LOGGED = f"{changelog.LOCK}; {changelog.APPEND}; COMMIT"
 FETCH_BATCH = 500
 
 
@@ -122,6 +124,9 @@ class PgTxn:
         self.conn = conn
         self.cur: Cursor = conn.cursor()
         self.marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
+        # Several statements in one string with bound values (one round trip): psycopg binds
+        # them client side, escaping each by its type.
+        self.client: Cursor = psycopg.ClientCursor(conn)
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
         # so creation time keeps increasing with the row number).
@@ -432,19 +437,12 @@ class PgTxn:
             cur.execute("COMMIT")
             return 0
         assert origin is not None
-        appended = self.conn.cursor()
-        # Lock, append, commit: one round trip (pipeline mode). Never prepared: psycopg's
-        # cache of prepared statements can lose track of one in a pipeline that a conflict
-        # aborted ("prepared statement does not exist" on the next transaction).
-        with self.conn.pipeline():
-            cur.execute(changelog.LOCK, prepare=False)
-            appended.execute(
-                changelog.APPEND,
-                changelog.append_params(origin, payload, self.engine.channel),
-                prepare=False,
-            )
-            cur.execute("COMMIT", prepare=False)
-        row = appended.fetchone()
+        # Lock, append, commit: one round trip, as one simple-query string whose values
+        # psycopg binds client side (a pipeline costs more than the round trips it saves).
+        logged = self.client
+        logged.execute(COMMIT_LOGGED, changelog.append_params(origin, payload, self.engine.channel))
+        logged.nextset()  # past the LOCK, to the appended row
+        row = logged.fetchone()
         return int(row[0])  # type: ignore[index]
 
     # -- schema -------------------------------------------------------------------------
