@@ -343,6 +343,8 @@ def test_an_interrupted_mutation_leaves_nothing_and_the_pool_usable(url: str) ->
         texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
         engine = db._engine  # type: ignore[attr-defined]
         with engine.read() as txn:  # a pooled connection is idle before it is lent again
+            assert txn.conn.info.transaction_status == 0  # IDLE: the BEGIN waits for a statement
+            assert txn.count("tasks") == 1
             assert txn.conn.info.transaction_status == 2  # INTRANS: only this read's
     assert texts == ["after"]
 

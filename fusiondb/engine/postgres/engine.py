@@ -128,7 +128,13 @@ class PgEngine:
         return _Write(self)
 
     def check_guard(self, txn: PgTxn) -> None:
-        if self.guard is not None and txn.begun_version != getattr(self.guard, "version", None):
+        """The schema guard, once ``txn`` began (a transaction that ran no statement read
+        nothing to guard)."""
+        if (
+            self.guard is not None
+            and txn.begun
+            and txn.begun_version != getattr(self.guard, "version", None)
+        ):
             self.guard.check(txn)
 
     def release(self, txn: PgTxn) -> None:
@@ -171,20 +177,13 @@ class PgEngine:
 
 
 def _begin(engine: PgEngine, write: bool) -> PgTxn:
-    """A pooled connection in a new transaction (a write's checks the schema guard at once);
-    the connection goes back to the pool if that fails."""
+    """A pooled connection in a new transaction, whose ``BEGIN`` goes with its first
+    statement (a write's schema guard runs then: ``PgTxn.run``)."""
     engine.check_open()
     with TRANSLATE:
         conn = engine.pool.getconn()
     txn = engine.txn_for(conn)
-    try:
-        with TRANSLATE:
-            txn.begin(write)
-            if write:
-                engine.check_guard(txn)
-    except BaseException:
-        engine.release(txn)
-        raise
+    txn.begin(write)
     return txn
 
 

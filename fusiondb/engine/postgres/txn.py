@@ -4,10 +4,15 @@
 """``PgTxn``: the engine's transaction object on one pooled psycopg connection (``base.py``).
 
 Connections are in autocommit mode and transactions are begun explicitly, together with a
-read of ``_fdb_meta`` in the same round trip (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``,
-a read as ``REPEATABLE READ READ ONLY`` (one snapshot). Every write computes the key bytes of
-the table's indexes from the document (``keys.py``), using the index registry cached per
-table under the ``ddl`` token it was read with.
+read of ``_fdb_meta`` (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``, a read as
+``REPEATABLE READ READ ONLY`` (one snapshot). The ``BEGIN`` is sent with the transaction's first
+statement, in one string and one round trip (``PgTxn.run``); a statement that cannot carry it
+(a server-side cursor, a write) sends it alone first, through the ``cur`` property, so no
+statement ever runs outside the transaction. A write's schema guard runs when the ``BEGIN``
+has been answered: before any write, and a refusal is raised again by ``commit``.
+
+Every write computes the key bytes of the table's indexes from the document (``keys.py``),
+using the index registry cached per table under the ``ddl`` token it was read with.
 
 Unique indexes are enforced by PostgreSQL (``ddl.py``). PostgreSQL aborts a transaction on any
 error, so a write to a table that has a unique index runs inside a savepoint: a refused write
@@ -115,6 +120,8 @@ class EngineState(Protocol):
     cursor_seq: int
     channel: str
 
+    def check_guard(self, txn: Any) -> None: ...
+
 
 class PgTxn:
     """Reads and writes of one connection's current transaction."""
@@ -122,8 +129,8 @@ class PgTxn:
     def __init__(self, engine: EngineState, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         self.engine = engine
         self.conn = conn
-        self.cur: Cursor = conn.cursor()
-        self.marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
+        self._cur: Cursor = conn.cursor()
+        self._marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
         # Several statements in one string with bound values (one round trip): psycopg binds
         # them client side, escaping each by its type.
         self.client: Cursor = psycopg.ClientCursor(conn)
@@ -133,25 +140,81 @@ class PgTxn:
         self.foreign = True
         self.ddl = ""
         self.begun_version = 0
+        self.begun = False  # whether the BEGIN was answered (begun_version and ddl are this one's)
+        self.writing = False
+        self.refused: Exception | None = None  # the schema guard's refusal of this write
+        self._pending: str | None = None  # the BEGIN the next statement carries
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
         self.position: int | None = None  # the log position a read's snapshot sees
 
     def begin(self, write: bool) -> None:
-        cur = self.cur
-        cur.execute(BEGIN_WRITE if write else BEGIN_READ)
+        """Start a transaction; its ``BEGIN`` goes with the first statement (see ``run``)."""
+        self._pending = BEGIN_WRITE if write else BEGIN_READ
+        self.writing = write
+        self.begun = False
+        self.refused = None
+        self.position = None
+        self.changed = False
+        self.generation += 1
+
+    def run(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """``sql`` executed in the transaction, the cursor on its result. The first statement
+        carries the ``BEGIN`` and the catalog read: one string, values bound client side."""
+        begin = self._pending
+        if begin is None:
+            return self._cur.execute(sql, params)
+        self._pending = None
+        cur = self.client
+        cur.execute(f"{begin}; {sql}", params)
         cur.nextset()
-        row = cur.fetchone()
+        self._begun(cur.fetchone())
+        cur.nextset()
+        return cur
+
+    @property
+    def cur(self) -> Cursor:
+        """The transaction's cursor, its ``BEGIN`` sent first if still pending."""
+        if self._pending is not None:
+            self._send_begin()
+        return self._cur
+
+    @property
+    def marks(self) -> Cursor:
+        if self._pending is not None:
+            self._send_begin()
+        return self._marks
+
+    def _started(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, the transaction's ``BEGIN`` sent (for a cursor of its own)."""
+        if self._pending is not None:
+            self._send_begin()
+        return self.conn
+
+    def _send_begin(self) -> None:
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        cur = self._cur
+        cur.execute(begin)
+        cur.nextset()
+        self._begun(cur.fetchone())
+
+    def _begun(self, row: tuple[Any, ...] | None) -> None:
         assert row is not None
         self.begun_version, self.ddl = int(row[0]), str(row[1])
         self.position = None if row[2] is None else int(row[2])
-        self.changed = False
-        self.generation += 1
+        self.begun = True
+        if self.writing:
+            try:
+                self.engine.check_guard(self)
+            except Exception as exc:
+                self.refused = exc  # raised again by commit, should the function catch it
+                raise
 
     # -- reads --------------------------------------------------------------------------
 
     def get(self, table: str, rowid: int) -> Row | None:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id = %s", (rowid,)
         ).fetchone()
         return row  # type: ignore[return-value]
@@ -159,7 +222,7 @@ class PgTxn:
     def scan(self, spec: IndexScan) -> list[Any]:
         if not spec.filters:
             sql, params = scan_sql(spec)
-            return self.cur.execute(sql, params).fetchall()
+            return self.run(sql, params).fetchall()
         return list(self.iter_scan(spec))
 
     def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
@@ -177,7 +240,7 @@ class PgTxn:
         """Rows of ``sql`` through a server-side cursor (other statements may run meanwhile)."""
         self.engine.cursor_seq += 1
         generation = self.generation
-        cur = self.conn.cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
+        cur = self._started().cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
         try:
             cur.itersize = FETCH_BATCH
             cur.execute(sql, params)
@@ -205,23 +268,23 @@ class PgTxn:
         return aggregate.run(self.cur, spec, lambda: self.iter_scan(spec.scan))
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
-        return search.search_rows(self.conn.cursor(), spec)
+        return search.search_rows(self._started().cursor(), spec)
 
     def rows_after(self, table: str, rowid: int, limit: int) -> list[Any]:
-        return self.cur.execute(
+        return self.run(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id > %s "
             "ORDER BY _id LIMIT %s",
             (rowid, None if limit < 0 else limit),  # -1: no limit, as SQLite reads it
         ).fetchall()
 
     def count(self, table: str, after_rowid: int = 0) -> int:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT count(*) FROM {ddl.table_sql(table)} WHERE _id > %s", (after_rowid,)
         ).fetchone()
         return int(row[0])  # type: ignore[index]
 
     def max_creation_time(self, table: str) -> float | None:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
         ).fetchone()
         return None if row is None else float(row[0])
@@ -235,12 +298,13 @@ class PgTxn:
         return blobs.read(self.cur, file, chunk_size, pos, n, into)
 
     def log_position(self) -> int:
+        self._started()  # a read's BEGIN reads the position too
         if self.position is not None:
             return self.position
         return changelog.position(self.cur)
 
     def catalog_version(self) -> int:
-        row = self.cur.execute("SELECT catalog_version FROM _fdb_meta").fetchone()
+        row = self.run("SELECT catalog_version FROM _fdb_meta").fetchone()
         return 0 if row is None else int(row[0])
 
     def read_catalog(self) -> dict[str, str] | None:
@@ -427,6 +491,11 @@ class PgTxn:
         return self.changed
 
     def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
+        if self.refused is not None:
+            raise self.refused
+        if self._pending is not None and payload is None:  # no statement ran: nothing to do
+            self._pending = None
+            return 0
         if self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
             raise DatabaseError(
                 "a statement of this transaction failed and the function caught the error: "
