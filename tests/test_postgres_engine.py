@@ -386,6 +386,63 @@ def test_a_schema_changed_by_another_process_is_refused_before_writing(url: str)
     assert by_p == ["b", "a"]  # the new index holds the old document and the new one
 
 
+def test_a_refused_schema_caught_by_the_function_still_writes_nothing(url: str) -> None:
+    """The guard runs when the BEGIN, sent with the function's first statement, is answered:
+    a function that catches its SchemaError and writes on is refused again at commit."""
+    from tests.models import Task
+
+    old = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]))
+    new = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]).index("by_p", ["priority"]))
+    caught: list[str] = []
+
+    @fdb.mutation
+    def stubborn(db: fdb.Writer) -> None:
+        try:
+            db.query("tasks").collect()
+        except fdb.SchemaError as exc:
+            caught.append(str(exc))
+        db.insert("tasks", Task(text="sneaked", user_id="u"))
+
+    with fdb.open(url, old) as first:
+        first.run(add_task, text="a", user_id="u")
+        with fdb.open(url, new), pytest.raises(fdb.SchemaError, match="changed by another process"):
+            first.run(stubborn)
+    assert len(caught) == 1
+    with fdb.open(url, new) as db:
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+    assert texts == ["a"]
+
+
+def test_a_read_is_one_snapshot_from_its_first_statement(url: str) -> None:
+    """The BEGIN rides with the first statement: a commit between that statement and the next
+    is not seen by the second (and nothing ran before the first, outside the snapshot)."""
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="a", user_id="u")
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.read() as txn:
+            before = txn.count("tasks")
+            db.run(add_task, text="b", user_id="u")  # another connection of the pool commits
+            after = txn.count("tasks")
+            rows = txn.rows_after("tasks", 0, -1)
+        assert (before, after, len(rows)) == (1, 1, 1)
+        with engine.read() as txn:
+            assert txn.count("tasks") == 2
+
+
+def test_a_mutation_that_runs_no_statement_sends_nothing(url: str) -> None:
+    @fdb.mutation
+    def nothing(db: fdb.Writer) -> int:
+        return 7
+
+    with fdb.open(url, schema) as db:
+        assert db.run(nothing) == 7
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.write() as txn:
+            assert txn.conn.info.transaction_status == 0  # IDLE: no BEGIN without a statement
+            assert txn.commit() == 0
+        assert db.run(add_task, text="after", user_id="u")
+
+
 def test_the_loser_of_a_race_for_a_unique_key_runs_again_and_names_the_winner(url: str) -> None:
     """B's insert waits on A's uncommitted row holding the key; A commits; B's snapshot cannot
     see A's row, so B is refused for a key no document it sees holds: it runs again (twice in

@@ -141,9 +141,13 @@ class PgEngine:
         """End ``txn``'s transaction if still open and give its connection back."""
         conn = txn.conn
         try:
-            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            status = conn.info.transaction_status
+            if not conn.closed and status != pq.TransactionStatus.IDLE:
+                # A read ends in COMMIT (its snapshot wrote nothing): psycopg forgets its
+                # prepared statements after a ROLLBACK, and would prepare them all again.
+                end = "COMMIT" if status == pq.TransactionStatus.INTRANS and not txn.writing else "ROLLBACK"
                 with contextlib.suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
+                    conn.execute(end)
         finally:
             if self._closed:
                 with contextlib.suppress(psycopg.Error):
