@@ -20,7 +20,6 @@ from types import TracebackType
 from typing import Any, Literal
 
 import psycopg
-from psycopg import pq
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
@@ -141,13 +140,9 @@ class PgEngine:
         """End ``txn``'s transaction if still open and give its connection back."""
         conn = txn.conn
         try:
-            status = conn.info.transaction_status
-            if not conn.closed and status != pq.TransactionStatus.IDLE:
-                # A read ends in COMMIT (its snapshot wrote nothing): psycopg forgets its
-                # prepared statements after a ROLLBACK, and would prepare them all again.
-                end = "COMMIT" if status == pq.TransactionStatus.INTRANS and not txn.writing else "ROLLBACK"
+            if not conn.closed:
                 with contextlib.suppress(psycopg.Error):
-                    conn.execute(end)
+                    txn.end()
         finally:
             if self._closed:
                 with contextlib.suppress(psycopg.Error):

@@ -172,6 +172,17 @@ class PgTxn:
         cur.nextset()
         return cur
 
+    def end(self) -> None:
+        """End the transaction if still open: a read with ``COMMIT`` (its snapshot wrote
+        nothing, and psycopg forgets its prepared statements after a ``ROLLBACK``), anything
+        else with ``ROLLBACK``."""
+        self._pending = None
+        status = self.conn.info.transaction_status
+        if status == pq.TransactionStatus.IDLE:
+            return
+        end = "COMMIT" if status == pq.TransactionStatus.INTRANS and not self.writing else "ROLLBACK"
+        self._cur.execute(end)
+
     @property
     def cur(self) -> Cursor:
         """The transaction's cursor, its ``BEGIN`` sent first if still pending."""
