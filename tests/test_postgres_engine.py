@@ -443,6 +443,45 @@ def test_a_mutation_that_runs_no_statement_sends_nothing(url: str) -> None:
         assert db.run(add_task, text="after", user_id="u")
 
 
+def test_more_threads_than_pooled_connections_read_and_write_to_the_end(url: str) -> None:
+    """A read's connection waits for its COMMIT's answer outside the pool until the next
+    transaction takes it: threads beyond the pool's size still get one, and close gives every
+    connection back."""
+    from fusiondb.engine.postgres.engine import POOL_MAX
+
+    def backends() -> int:
+        with _server() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        return int(row[0])
+
+    before = backends()
+    errors: list[BaseException] = []
+    with fdb.open(url, schema) as db:
+        ids = [db.run(add_task, text=f"t{i}", user_id="u") for i in range(4)]
+
+        def work(n: int) -> None:
+            try:
+                for i in range(10):
+                    db.run(fdb.query(lambda db, i: db.get(i).text), i=ids[i % 4])
+                    if i % 5 == 0:
+                        db.run(bump, task_id=ids[n % 4])
+            except BaseException as exc:  # pragma: no cover - the assertion shows it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(POOL_MAX + 8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = db.run(fdb.query(lambda db: sum(t.priority for t in db.query("tasks").collect())))
+    assert errors == []
+    assert total == 2 * (POOL_MAX + 8)  # every bump counted, none lost
+    assert wait_for(lambda: backends() <= before)
+
+
 def test_the_loser_of_a_race_for_a_unique_key_runs_again_and_names_the_winner(url: str) -> None:
     """B's insert waits on A's uncommitted row holding the key; A commits; B's snapshot cannot
     see A's row, so B is refused for a key no document it sees holds: it runs again (twice in
