@@ -10,6 +10,12 @@ them apart. A write is ``SERIALIZABLE``; when PostgreSQL aborts it for a conflic
 function again. A read is one ``REPEATABLE READ READ ONLY`` snapshot. After another process
 changed the stored schema (the catalog version read when a transaction begins moved), the
 guard checks that ours still fits, as on SQLite.
+
+Round trips: a transaction's ``BEGIN`` goes with its first statement (``txn.py``), a logged
+commit is one string, and a read's ``COMMIT`` is sent without waiting for the answer: the
+connection stays out of the pool (at most ``ENDING_MAX`` of them) until the next transaction
+takes it and reads that answer first. So a ``db.run`` of a query with one statement is one
+round trip, as the same statement run alone.
 """
 
 from __future__ import annotations
@@ -218,9 +224,13 @@ class PgEngine:
                 txn = self._ending.pop()
             except IndexError:
                 return
-            with contextlib.suppress(psycopg.Error):
+            try:
                 txn.ended()
-            self._discard(txn)
+            except psycopg.Error:
+                self._discard(txn)
+            else:
+                with contextlib.suppress(Exception):
+                    self.pool.putconn(txn.conn)
 
     def close(self) -> None:
         with self._lock:
