@@ -345,6 +345,8 @@ def test_an_interrupted_mutation_leaves_nothing_and_the_pool_usable(url: str) ->
         texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
         engine = db._engine  # type: ignore[attr-defined]
         with engine.read() as txn:  # a pooled connection is idle before it is lent again
+            assert txn.conn.info.transaction_status == 0  # IDLE: the BEGIN waits for a statement
+            assert txn.count("tasks") == 1
             assert txn.conn.info.transaction_status == 2  # INTRANS: only this read's
     assert texts == ["after"]
 
@@ -384,6 +386,102 @@ def test_a_schema_changed_by_another_process_is_refused_before_writing(url: str)
                 .collect()
             ]))
     assert by_p == ["b", "a"]  # the new index holds the old document and the new one
+
+
+def test_a_refused_schema_caught_by_the_function_still_writes_nothing(url: str) -> None:
+    """The guard runs when the BEGIN, sent with the function's first statement, is answered:
+    a function that catches its SchemaError and writes on is refused again at commit."""
+    from tests.models import Task
+
+    old = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]))
+    new = fdb.Schema(tasks=fdb.table(Task).index("by_user", ["user_id"]).index("by_p", ["priority"]))
+    caught: list[str] = []
+
+    @fdb.mutation
+    def stubborn(db: fdb.Writer) -> None:
+        try:
+            db.query("tasks").collect()
+        except fdb.SchemaError as exc:
+            caught.append(str(exc))
+        db.insert("tasks", Task(text="sneaked", user_id="u"))
+
+    with fdb.open(url, old) as first:
+        first.run(add_task, text="a", user_id="u")
+        with fdb.open(url, new), pytest.raises(fdb.SchemaError, match="changed by another process"):
+            first.run(stubborn)
+    assert len(caught) == 1
+    with fdb.open(url, new) as db:
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+    assert texts == ["a"]
+
+
+def test_a_read_is_one_snapshot_from_its_first_statement(url: str) -> None:
+    """The BEGIN rides with the first statement: a commit between that statement and the next
+    is not seen by the second (and nothing ran before the first, outside the snapshot)."""
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="a", user_id="u")
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.read() as txn:
+            before = txn.count("tasks")
+            db.run(add_task, text="b", user_id="u")  # another connection of the pool commits
+            after = txn.count("tasks")
+            rows = txn.rows_after("tasks", 0, -1)
+        assert (before, after, len(rows)) == (1, 1, 1)
+        with engine.read() as txn:
+            assert txn.count("tasks") == 2
+
+
+def test_a_mutation_that_runs_no_statement_sends_nothing(url: str) -> None:
+    @fdb.mutation
+    def nothing(db: fdb.Writer) -> int:
+        return 7
+
+    with fdb.open(url, schema) as db:
+        assert db.run(nothing) == 7
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.write() as txn:
+            assert txn.conn.info.transaction_status == 0  # IDLE: no BEGIN without a statement
+            assert txn.commit() == 0
+        assert db.run(add_task, text="after", user_id="u")
+
+
+def test_more_threads_than_pooled_connections_read_and_write_to_the_end(url: str) -> None:
+    """A read's connection waits for its COMMIT's answer outside the pool until the next
+    transaction takes it: threads beyond the pool's size still get one, and close gives every
+    connection back."""
+    from fusiondb.engine.postgres.engine import POOL_MAX
+
+    def backends() -> int:
+        with _server() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        return int(row[0])
+
+    before = backends()
+    errors: list[BaseException] = []
+    with fdb.open(url, schema) as db:
+        ids = [db.run(add_task, text=f"t{i}", user_id="u") for i in range(4)]
+
+        def work(n: int) -> None:
+            try:
+                for i in range(10):
+                    db.run(fdb.query(lambda db, i: db.get(i).text), i=ids[i % 4])
+                    if i % 5 == 0:
+                        db.run(bump, task_id=ids[n % 4])
+            except BaseException as exc:  # pragma: no cover - the assertion shows it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(POOL_MAX + 8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = db.run(fdb.query(lambda db: sum(t.priority for t in db.query("tasks").collect())))
+    assert errors == []
+    assert total == 2 * (POOL_MAX + 8)  # every bump counted, none lost
+    assert wait_for(lambda: backends() <= before)
 
 
 def test_the_loser_of_a_race_for_a_unique_key_runs_again_and_names_the_winner(url: str) -> None:

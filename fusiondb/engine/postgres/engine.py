@@ -10,19 +10,26 @@ them apart. A write is ``SERIALIZABLE``; when PostgreSQL aborts it for a conflic
 function again. A read is one ``REPEATABLE READ READ ONLY`` snapshot. After another process
 changed the stored schema (the catalog version read when a transaction begins moved), the
 guard checks that ours still fits, as on SQLite.
+
+Round trips: a transaction's ``BEGIN`` goes with its first statement (``txn.py``), a logged
+commit is one string, and a read's ``COMMIT`` is sent without waiting for the answer: the
+connection stays out of the pool (at most ``ENDING_MAX`` of them) until the next transaction
+takes it and reads that answer first. So a ``db.run`` of a query with one statement is one
+round trip, as the same statement run alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections import deque
 from types import TracebackType
 from typing import Any, Literal
 
 import psycopg
-from psycopg import pq
 from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...core.errors import DatabaseClosed, DatabaseError, NotSupported, SchemaError
 from ..base import Guard, LogReader
@@ -34,6 +41,8 @@ from .url import redacted, split_url
 
 POOL_MAX = 16
 CONNECT_TIMEOUT = 10
+ENDING_MAX = 4  # reads whose COMMIT is on its way, kept out of the pool (PgEngine.release)
+WAIT_STEP = 0.05  # seconds: with the pool exhausted, how often an ending read is looked for
 
 
 def _configure(schema: str) -> Any:
@@ -62,6 +71,7 @@ class PgEngine:
         self.layouts: dict[str, Any] = {}
         self.cursor_seq = 0
         self._txns: dict[int, PgTxn] = {}
+        self._ending: deque[PgTxn] = deque()
         self._lock = threading.Lock()
         conn = self.connect()
         try:
@@ -128,16 +138,56 @@ class PgEngine:
         return _Write(self)
 
     def check_guard(self, txn: PgTxn) -> None:
-        if self.guard is not None and txn.begun_version != getattr(self.guard, "version", None):
+        """The schema guard, once ``txn`` began (a transaction that ran no statement read
+        nothing to guard)."""
+        if (
+            self.guard is not None
+            and txn.begun
+            and txn.begun_version != getattr(self.guard, "version", None)
+        ):
             self.guard.check(txn)
 
+    def checkout(self) -> PgTxn:
+        """A connection for a new transaction: the last read's whose ``COMMIT`` is on its way
+        (its answer read first), else one from the pool."""
+        deadline = time.monotonic() + self.pool.timeout
+        while True:
+            while self._ending:
+                try:
+                    txn = self._ending.pop()
+                except IndexError:
+                    break  # another thread took it
+                try:
+                    txn.ended()
+                except psycopg.Error:
+                    self._discard(txn)
+                    continue
+                return txn
+            try:
+                return self.txn_for(self.pool.getconn(timeout=WAIT_STEP))
+            except PoolTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+
     def release(self, txn: PgTxn) -> None:
-        """End ``txn``'s transaction if still open and give its connection back."""
+        """End ``txn``'s transaction if still open and give its connection back. An open
+        read's ``COMMIT`` is sent without waiting: its connection waits in ``_ending`` for the
+        next ``checkout``, which reads the answer (by then normally there)."""
         conn = txn.conn
+        if not self._closed and not conn.closed and len(self._ending) < ENDING_MAX:
+            try:
+                ending = txn.end_later()
+            except psycopg.Error:
+                ending = False
+            if ending:
+                self._ending.append(txn)
+                if self._closed:  # close() may have emptied it before the append
+                    self._drain()
+                return
         try:
-            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            if not conn.closed:
                 with contextlib.suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
+                    txn.end()
         finally:
             if self._closed:
                 with contextlib.suppress(psycopg.Error):
@@ -161,30 +211,44 @@ class PgEngine:
             engine="postgres",
         )
 
+    def _discard(self, txn: PgTxn) -> None:
+        with contextlib.suppress(psycopg.Error):
+            txn.conn.close()
+        with contextlib.suppress(Exception):
+            self.pool.putconn(txn.conn)
+
+    def _drain(self) -> None:
+        """Give back the connections of ending reads (the database closes)."""
+        while True:
+            try:
+                txn = self._ending.pop()
+            except IndexError:
+                return
+            try:
+                txn.ended()
+            except psycopg.Error:
+                self._discard(txn)
+            else:
+                with contextlib.suppress(Exception):
+                    self.pool.putconn(txn.conn)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        self._drain()
         with contextlib.suppress(Exception):
             self.pool.close(timeout=5)
 
 
 def _begin(engine: PgEngine, write: bool) -> PgTxn:
-    """A pooled connection in a new transaction (a write's checks the schema guard at once);
-    the connection goes back to the pool if that fails."""
+    """A pooled connection in a new transaction, whose ``BEGIN`` goes with its first
+    statement (a write's schema guard runs then: ``PgTxn.run``)."""
     engine.check_open()
     with TRANSLATE:
-        conn = engine.pool.getconn()
-    txn = engine.txn_for(conn)
-    try:
-        with TRANSLATE:
-            txn.begin(write)
-            if write:
-                engine.check_guard(txn)
-    except BaseException:
-        engine.release(txn)
-        raise
+        txn = engine.checkout()
+    txn.begin(write)
     return txn
 
 

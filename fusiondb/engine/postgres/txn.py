@@ -4,10 +4,15 @@
 """``PgTxn``: the engine's transaction object on one pooled psycopg connection (``base.py``).
 
 Connections are in autocommit mode and transactions are begun explicitly, together with a
-read of ``_fdb_meta`` in the same round trip (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``,
-a read as ``REPEATABLE READ READ ONLY`` (one snapshot). Every write computes the key bytes of
-the table's indexes from the document (``keys.py``), using the index registry cached per
-table under the ``ddl`` token it was read with.
+read of ``_fdb_meta`` (``BEGIN_WRITE``, ``BEGIN_READ``): a write as ``SERIALIZABLE``, a read as
+``REPEATABLE READ READ ONLY`` (one snapshot). The ``BEGIN`` is sent with the transaction's first
+statement, in one string and one round trip (``PgTxn.run``); a statement that cannot carry it
+(a server-side cursor, a write) sends it alone first, through the ``cur`` property, so no
+statement ever runs outside the transaction. A write's schema guard runs when the ``BEGIN``
+has been answered: before any write, and a refusal is raised again by ``commit``.
+
+Every write computes the key bytes of the table's indexes from the document (``keys.py``),
+using the index registry cached per table under the ``ddl`` token it was read with.
 
 Unique indexes are enforced by PostgreSQL (``ddl.py``). PostgreSQL aborts a transaction on any
 error, so a write to a table that has a unique index runs inside a savepoint: a refused write
@@ -24,7 +29,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import orjson
 import psycopg
-from psycopg import pq
+from psycopg import generators, pq
 
 from ...core.documents import Row
 from ...core.errors import DatabaseError
@@ -50,6 +55,8 @@ BEGIN_READ = (
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
+# The change log's append and the commit (changelog.py): one statement string, one round trip.
+COMMIT_LOGGED = f"{changelog.LOCK}; {changelog.APPEND}; COMMIT"
 FETCH_BATCH = 500
 
 
@@ -114,6 +121,8 @@ class EngineState(Protocol):
     channel: str
     schema: str
 
+    def check_guard(self, txn: Any) -> None: ...
+
 
 class PgTxn:
     """Reads and writes of one connection's current transaction."""
@@ -121,33 +130,121 @@ class PgTxn:
     def __init__(self, engine: EngineState, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         self.engine = engine
         self.conn = conn
-        self.cur: Cursor = conn.cursor()
-        self.marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
+        self._cur: Cursor = conn.cursor()
+        self._marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
+        # Several statements in one string with bound values (one round trip): psycopg binds
+        # them client side, escaping each by its type.
+        self.client: Cursor = psycopg.ClientCursor(conn)
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
         # so creation time keeps increasing with the row number).
         self.foreign = True
         self.ddl = ""
         self.begun_version = 0
+        self.begun = False  # whether the BEGIN was answered (begun_version and ddl are this one's)
+        self.writing = False
+        self.refused: Exception | None = None  # the schema guard's refusal of this write
+        self._pending: str | None = None  # the BEGIN the next statement carries
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
         self.position: int | None = None  # the log position a read's snapshot sees
 
     def begin(self, write: bool) -> None:
-        cur = self.cur
-        cur.execute(BEGIN_WRITE if write else BEGIN_READ)
+        """Start a transaction; its ``BEGIN`` goes with the first statement (see ``run``)."""
+        self._pending = BEGIN_WRITE if write else BEGIN_READ
+        self.writing = write
+        self.begun = False
+        self.refused = None
+        self.position = None
+        self.changed = False
+        self.generation += 1
+
+    def run(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """``sql`` executed in the transaction, the cursor on its result. The first statement
+        carries the ``BEGIN`` and the catalog read: one string, values bound client side."""
+        begin = self._pending
+        if begin is None:
+            return self._cur.execute(sql, params)
+        self._pending = None
+        cur = self.client
+        cur.execute(f"{begin}; {sql}", params)
         cur.nextset()
-        row = cur.fetchone()
+        self._begun(cur.fetchone())
+        cur.nextset()
+        return cur
+
+    def end(self) -> None:
+        """End the transaction if still open: a read with ``COMMIT`` (its snapshot wrote
+        nothing, and psycopg forgets its prepared statements after a ``ROLLBACK``), anything
+        else with ``ROLLBACK``."""
+        self._pending = None
+        status = self.conn.info.transaction_status
+        if status == pq.TransactionStatus.IDLE:
+            return
+        end = "COMMIT" if status == pq.TransactionStatus.INTRANS and not self.writing else "ROLLBACK"
+        self._cur.execute(end)
+
+    def end_later(self) -> bool:
+        """Send an open read's ``COMMIT`` without waiting for its answer, which ``ended``
+        reads before the connection's next use (a round trip less per read); ``False``, and
+        nothing sent, for any other transaction."""
+        self._pending = None
+        if self.writing or self.conn.info.transaction_status != pq.TransactionStatus.INTRANS:
+            return False
+        pgconn = self.conn.pgconn
+        pgconn.send_query(b"COMMIT")
+        self.conn.wait(generators.send(pgconn))
+        return True
+
+    def ended(self) -> None:
+        """Read the answer to ``end_later``'s ``COMMIT``."""
+        for result in self.conn.wait(generators.fetch_many(self.conn.pgconn)):
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                raise psycopg.OperationalError("a read's COMMIT failed")
+
+    @property
+    def cur(self) -> Cursor:
+        """The transaction's cursor, its ``BEGIN`` sent first if still pending."""
+        if self._pending is not None:
+            self._send_begin()
+        return self._cur
+
+    @property
+    def marks(self) -> Cursor:
+        if self._pending is not None:
+            self._send_begin()
+        return self._marks
+
+    def _started(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, the transaction's ``BEGIN`` sent (for a cursor of its own)."""
+        if self._pending is not None:
+            self._send_begin()
+        return self.conn
+
+    def _send_begin(self) -> None:
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        cur = self._cur
+        cur.execute(begin)
+        cur.nextset()
+        self._begun(cur.fetchone())
+
+    def _begun(self, row: tuple[Any, ...] | None) -> None:
         assert row is not None
         self.begun_version, self.ddl = int(row[0]), str(row[1])
         self.position = None if row[2] is None else int(row[2])
-        self.changed = False
-        self.generation += 1
+        self.begun = True
+        if self.writing:
+            try:
+                self.engine.check_guard(self)
+            except Exception as exc:
+                self.refused = exc  # raised again by commit, should the function catch it
+                raise
 
     # -- reads --------------------------------------------------------------------------
 
     def get(self, table: str, rowid: int) -> Row | None:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id = %s", (rowid,)
         ).fetchone()
         return row  # type: ignore[return-value]
@@ -155,7 +252,7 @@ class PgTxn:
     def scan(self, spec: IndexScan) -> list[Any]:
         if not spec.filters:
             sql, params = scan_sql(spec)
-            return self.cur.execute(sql, params).fetchall()
+            return self.run(sql, params).fetchall()
         return list(self.iter_scan(spec))
 
     def iter_scan(self, spec: IndexScan) -> Iterator[Any]:
@@ -173,7 +270,7 @@ class PgTxn:
         """Rows of ``sql`` through a server-side cursor (other statements may run meanwhile)."""
         self.engine.cursor_seq += 1
         generation = self.generation
-        cur = self.conn.cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
+        cur = self._started().cursor(name=f"fdb_scan_{self.engine.cursor_seq}")
         try:
             cur.itersize = FETCH_BATCH
             cur.execute(sql, params)
@@ -201,23 +298,23 @@ class PgTxn:
         return aggregate.run(self.cur, spec, lambda: self.iter_scan(spec.scan))
 
     def search(self, spec: SearchScan) -> Iterator[Any]:
-        return search.search_rows(self.conn.cursor(), spec)
+        return search.search_rows(self._started().cursor(), spec)
 
     def rows_after(self, table: str, rowid: int, limit: int) -> list[Any]:
-        return self.cur.execute(
+        return self.run(
             f"SELECT _id, creation_time, doc FROM {ddl.table_sql(table)} WHERE _id > %s "
             "ORDER BY _id LIMIT %s",
             (rowid, None if limit < 0 else limit),  # -1: no limit, as SQLite reads it
         ).fetchall()
 
     def count(self, table: str, after_rowid: int = 0) -> int:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT count(*) FROM {ddl.table_sql(table)} WHERE _id > %s", (after_rowid,)
         ).fetchone()
         return int(row[0])  # type: ignore[index]
 
     def max_creation_time(self, table: str) -> float | None:
-        row = self.cur.execute(
+        row = self.run(
             f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
         ).fetchone()
         return None if row is None else float(row[0])
@@ -231,12 +328,13 @@ class PgTxn:
         return blobs.read(self.cur, file, chunk_size, pos, n, into)
 
     def log_position(self) -> int:
+        self._started()  # a read's BEGIN reads the position too
         if self.position is not None:
             return self.position
         return changelog.position(self.cur)
 
     def catalog_version(self) -> int:
-        row = self.cur.execute("SELECT catalog_version FROM _fdb_meta").fetchone()
+        row = self.run("SELECT catalog_version FROM _fdb_meta").fetchone()
         return 0 if row is None else int(row[0])
 
     def read_catalog(self) -> dict[str, str] | None:
@@ -423,6 +521,11 @@ class PgTxn:
         return self.changed
 
     def commit(self, origin: str | None = None, payload: bytes | None = None) -> int:
+        if self.refused is not None:
+            raise self.refused
+        if self._pending is not None and payload is None:  # no statement ran: nothing to do
+            self._pending = None
+            return 0
         if self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
             raise DatabaseError(
                 "a statement of this transaction failed and the function caught the error: "
@@ -433,21 +536,14 @@ class PgTxn:
             cur.execute("COMMIT")
             return 0
         assert origin is not None
-        appended = self.conn.cursor()
-        # Lock, append, commit: one round trip (pipeline mode). Never prepared: psycopg's
-        # cache of prepared statements can lose track of one in a pipeline that a conflict
-        # aborted ("prepared statement does not exist" on the next transaction).
-        with self.conn.pipeline():
-            cur.execute(changelog.LOCK, prepare=False)
-            appended.execute(
-                changelog.APPEND,
-                changelog.append_params(origin, payload, self.engine.channel),
-                prepare=False,
-            )
-            cur.execute("COMMIT", prepare=False)
-        row = appended.fetchone()
+        # Lock, append, commit: one round trip, as one simple-query string whose values
+        # psycopg binds client side (a pipeline costs more than the round trips it saves).
+        logged = self.client
+        logged.execute(COMMIT_LOGGED, changelog.append_params(origin, payload, self.engine.channel))
+        logged.nextset()  # past the LOCK, to the appended row
+        row = logged.fetchone()
         seq = int(row[0])  # type: ignore[index]
-        if changelog.trims(seq):
+        if changelog.trims(seq):  # after COMMIT: its own autocommit statement
             changelog.trim(cur, self.engine.schema)
         return seq
 
