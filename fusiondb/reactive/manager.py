@@ -88,11 +88,12 @@ class SubscriptionManager:
     def subscribe(self, fn: Any, args: dict[str, Any]) -> Subscription[Any]:
         """A new handle on the live query for (fn, args), evaluating it if nobody watches it."""
         key = args_key(fn, args)
-        with self._lock:
-            self._check()
-            live = self._live.get(key)
-            if live is not None:
-                return Subscription(live)
+        if key in self._live or self._closed:  # a peek: sharing and refusing go under the lock
+            with self._lock:
+                self._check()
+                live = self._live.get(key)
+                if live is not None:
+                    return Subscription(live)
         # Before the first snapshot, so no other process's commit after it is missed.
         self._feed.watch()
         pins: dict[Any, Any] = {}
@@ -102,7 +103,7 @@ class SubscriptionManager:
             existing = self._live.get(key)
             if existing is not None:
                 return Subscription(existing)
-            live = Live(key, args, value, version, _pin(pins) if pins else None, self)
+            live = Live(fn, key, args, value, version, _pin(pins) if pins else None, self)
             self._register(live, readset)
             self._live[key] = live
             latest = self._feed.listen(True)
@@ -122,8 +123,7 @@ class SubscriptionManager:
     def release(self, live: Live, handle: Any) -> None:
         """A handle closed; the live query goes when its last handle does."""
         with self._lock:
-            if handle in live.handles:
-                live.handles = tuple(h for h in live.handles if h is not handle)
+            live.detach(handle)
             if not live.handles and self._live.get(live.key) is live:
                 del self._live[live.key]
                 self._unregister(live)
