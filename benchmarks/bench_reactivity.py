@@ -316,14 +316,18 @@ class GcClock:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.full = 0
+        self.full_seconds = 0.0
         self._start = 0.0
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._start = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._start
-            self.full += info["generation"] == 2
+            return
+        took = time.perf_counter() - self._start
+        self.seconds += took
+        if info["generation"] == 2:
+            self.full += 1
+            self.full_seconds += took
 
     def __enter__(self) -> GcClock:
         gc.callbacks.append(self._callback)
@@ -392,7 +396,8 @@ def at_scale(tmp: Path, n: int) -> None:
           f"overhead {fmt_time(subscribe - query)}; CPU {fmt_time(subscribe_cpu)} vs {fmt_time(query_cpu)}: "
           f"overhead {fmt_time(subscribe_cpu - query_cpu)}  (target overhead <= 20 us); of the "
           f"subscribing, {fmt_time(collecting.seconds / n)}/query in the cyclic GC's collections "
-          f"({collecting.full} full) as the heap grows by the live queries and their values")
+          f"({collecting.full} full: {fmt_time(collecting.full_seconds / n)}/query) as the heap "
+          f"grows by the live queries and their values")
     print(f"    full gc.collect() {pause * 1e3:.1f} ms CPU by default, tracking {len(gc.get_objects()):,} "
           f"objects, {(len(gc.get_objects()) - tracked) / n:.2f} per live query beyond its value "
           f"(its value: {value_objects:.2f}); {frozen_pause * 1e3:.1f} ms after gc.freeze() of "
