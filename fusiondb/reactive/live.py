@@ -48,6 +48,12 @@ def _typed(value: Any) -> Any:
 _ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
 
 
+# id(fn) -> one int object for it, which every key of that function shares (a fresh int per
+# key is 32 B more per live query). Bounded: past it, keys just hold their own int.
+_IDS: dict[int, int] = {}
+_IDS_KEPT = 4096
+
+
 def args_key(fn: Any, args: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies a live query: the function and its arguments.
 
@@ -59,7 +65,8 @@ def args_key(fn: Any, args: dict[str, Any]) -> tuple[Any, ...]:
     reused while the key is in use): a tuple of atomic values and built-in types is one the
     cyclic GC stops tracking, where the function would keep it tracked.
     """
-    flat: list[Any] = [id(fn)]
+    ident = id(fn)
+    flat: list[Any] = [_IDS.setdefault(ident, ident) if len(_IDS) < _IDS_KEPT else ident]
     for name in sorted(args):
         value = args[name]
         kind = type(value)
