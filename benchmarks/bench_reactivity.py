@@ -15,7 +15,8 @@
     write + wait_idle against the naive loop (re-run every query on raw apsw), one full
     ``gc.collect()`` (by default, and after ``gc.freeze()``, which ``FREEZE_FROM`` opts
     into), and memory per live query beyond its value: RSS, and tracemalloc's count of the
-    bytes Python allocated (deterministic), live queries against their values alone.
+    bytes Python allocated (deterministic), live queries against their values alone, and RSS
+    with each side in a fresh process (``fresh_rss``).
 (e) Catch-up after a burst: a writer commits to random subscribed users for 5 s with 1,500
     and 10,000 live queries; the figure is the time from the last commit until every query
     is current (``wait_idle`` returns), against the naive catch-up (re-running every query
@@ -308,6 +309,34 @@ def raw_seed(conn: apsw.Connection, users: int) -> None:
         )
 
 
+class GcClock:
+    """CPU time this thread spent in the cyclic GC's collections while in the ``with`` block,
+    and how many of them were full (generation 2) collections."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self.full_seconds = 0.0
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.thread_time()
+            return
+        took = time.thread_time() - self._start
+        self.seconds += took
+        if info["generation"] == 2:
+            self.full += 1
+            self.full_seconds += took
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 def gc_pause() -> float:
     best = float("inf")
     for _ in range(3):
@@ -320,24 +349,51 @@ def gc_pause() -> float:
 def at_scale(tmp: Path, n: int) -> None:
     db = fdb.open(tmp / f"scale{n}.db", schema)
     ids = db.run(seed, users=n)
+    gc.collect()
+    value_objects = float(len(gc.get_objects()))
+    sample = [db.run(list_by_user, user_id=f"user{i}") for i in range(1_000)]
+    gc.collect()
+    value_objects = (len(gc.get_objects()) - value_objects) / len(sample)
+    del sample
     raw = raw_db(tmp / f"scale{n}-raw.db")
     raw_seed(raw, n)
     values = [db.run(list_by_user, user_id=f"user{i}") for i in range(n)]  # values alone
     gc.collect()
+    tracked = len(gc.get_objects())
+    values_pause = gc_pause()  # the values alone: what any holder of these results pays
     before = rss()
     # CPU time of this thread beside the wall clock: on a loaded machine the wall clock of two
-    # loops run one after the other measures the load as much as the work.
-    start, cpu = time.perf_counter(), time.thread_time()
-    for i in range(n):
-        db.run(list_by_user, user_id=f"user{i}")
-    query, query_cpu = (time.perf_counter() - start) / n, (time.thread_time() - cpu) / n
-    start, cpu = time.perf_counter(), time.thread_time()
-    handles = [db.subscribe(list_by_user, user_id=f"user{i}") for i in range(n)]
-    subscribe, subscribe_cpu = (time.perf_counter() - start) / n, (time.thread_time() - cpu) / n
+    # loops run one after the other measures the load as much as the work. The two loops
+    # alternate by slices of the users, so that both meet the same load.
+    # A third loop keeps what each db.run returns, as a live query keeps its value: holding
+    # n results grows the heap (fresh memory, the GC's collections), whoever holds them.
+    query_gc, collecting = GcClock(), GcClock()
+    times = [0.0, 0.0, 0.0, 0.0, 0.0]  # query wall, CPU; subscribe wall, CPU; kept CPU
+    handles: list[Any] = []
+    kept: list[Any] = []
+    step = max(1, n // 20)
+    for first in range(0, n, step):
+        users = [f"user{i}" for i in range(first, min(n, first + step))]
+        with query_gc:
+            start, cpu = time.perf_counter(), time.thread_time()
+            for user in users:
+                db.run(list_by_user, user_id=user)
+            times[0] += time.perf_counter() - start
+            times[1] += time.thread_time() - cpu
+        cpu = time.thread_time()
+        kept += [db.run(list_by_user, user_id=user) for user in users]
+        times[4] += time.thread_time() - cpu
+        with collecting:
+            start, cpu = time.perf_counter(), time.thread_time()
+            handles += [db.subscribe(list_by_user, user_id=user) for user in users]
+            times[2] += time.perf_counter() - start
+            times[3] += time.thread_time() - cpu
+    query, query_cpu, subscribe, subscribe_cpu, kept_cpu = (t / n for t in times)
+    del kept
     db.wait_idle()
     del values  # the live queries hold their own values now
     gc.collect()
-    per_query = (rss() - before) / n
+    in_process = (rss() - before) / n
     pause = gc_pause()
     gc.freeze()  # what fusiondb.reactive.manager.FREEZE_FROM opts into
     frozen_pause, frozen = gc_pause(), gc.get_freeze_count()
@@ -358,15 +414,71 @@ def at_scale(tmp: Path, n: int) -> None:
     print(f"    subscribe {fmt_time(subscribe)}/query vs db.run of the same query {fmt_time(query)}: "
           f"overhead {fmt_time(subscribe - query)}; CPU {fmt_time(subscribe_cpu)} vs {fmt_time(query_cpu)}: "
           f"overhead {fmt_time(subscribe_cpu - query_cpu)}  (target overhead <= 20 us)")
+    beyond = (subscribe_cpu - collecting.seconds / n) - (query_cpu - query_gc.seconds / n)
+    print(f"    ... CPU against a db.run loop that keeps each result as a live query keeps its value: "
+          f"{fmt_time(subscribe_cpu)} vs {fmt_time(kept_cpu)}: overhead {fmt_time(subscribe_cpu - kept_cpu)}")
+    print(f"    ... of the subscribing's CPU, {fmt_time(collecting.seconds / n)}/query in the cyclic "
+          f"GC's collections ({collecting.full} full: {fmt_time(collecting.full_seconds / n)}/query) "
+          f"as the heap grows by the live queries and their values (the query loop's: "
+          f"{fmt_time(query_gc.seconds / n)}); overhead beyond the collections {fmt_time(beyond)}")
     print(f"    full gc.collect() {pause * 1e3:.1f} ms CPU by default, tracking {len(gc.get_objects()):,} "
-          f"objects; {frozen_pause * 1e3:.1f} ms after gc.freeze() of {frozen:,}  (target <= 20 ms)")
-    print(f"    RSS {per_query:.0f} B per live query beyond its value  (target <= 1 KB)")
+          f"objects, {(len(gc.get_objects()) - tracked) / n:.2f} per live query beyond its value "
+          f"(its value: {value_objects:.2f}; the values alone: {values_pause * 1e3:.1f} ms, "
+          f"{tracked:,} objects); {frozen_pause * 1e3:.1f} ms after gc.freeze() of "
+          f"{frozen:,}  (target <= 20 ms)")
+    print(f"    RSS in this process {in_process:.0f} B per live query beyond the values its plain "
+          f"query runs left (pymalloc keeps their pages)")
     report(f"(d) write + wait_idle at {n:,} live queries vs naive re-run of all", [naive], [write],
            unit="write")
     for h in handles:
         h.close()
     db.close()
     raw.close()
+
+
+def rss_child(path: str, n: int, live: bool, conn: Any) -> None:
+    """RSS growth per query in a fresh process: ``n`` values held (``live=False``) or ``n``
+    live queries (each holding its value), after the same warm-up."""
+    db = fdb.open(path, schema)
+    warm = db.subscribe(list_by_user, user_id="warm")  # the worker and indexes exist already
+    db.run(list_by_user, user_id="warm")
+    db.wait_idle()
+    gc.collect()
+    before = rss()
+    if live:
+        held: list[Any] = [db.subscribe(list_by_user, user_id=f"user{i}") for i in range(n)]
+        db.wait_idle()
+    else:
+        held = [db.run(list_by_user, user_id=f"user{i}") for i in range(n)]
+    gc.collect()
+    conn.send((rss() - before) / n)
+    conn.close()
+    for h in held if live else ():
+        h.close()
+    warm.close()
+    db.close()
+
+
+def fresh_rss(tmp: Path, n: int) -> None:
+    """RSS per live query beyond its value, each side in a process of its own: in one process,
+    the values a plain query run freed keep their pages (pymalloc), so measuring the values
+    first and the live queries after counts the values twice."""
+    path = str(tmp / f"rss{n}.db")
+    db = fdb.open(path, schema)
+    db.run(seed, users=n)
+    db.close()
+    per: dict[bool, float] = {}
+    for live in (False, True):
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(target=rss_child, args=(path, n, live, child))
+        proc.start()
+        if not parent.poll(900):
+            raise RuntimeError("the RSS child did not report")
+        per[live] = parent.recv()
+        proc.join(60)
+    print(f"(d) RSS in fresh processes, {n:,} live queries: {per[True]:.0f} B each with its value, "
+          f"a value alone {per[False]:.0f} B: {per[True] - per[False]:.0f} B beyond its value  "
+          f"(target <= 1 KB)")
 
 
 def traced_memory(tmp: Path, n: int) -> None:
@@ -501,6 +613,7 @@ def main() -> None:
         if "d" in only:
             at_scale(tmp, size(100_000, 2_000))
             traced_memory(tmp, size(100_000, 2_000))
+            fresh_rss(tmp, size(100_000, 2_000))
         if "e" in only:
             for n in (1_500, 10_000):
                 catch_up(tmp, size(n, n // 10), size(5.0, 0.3))

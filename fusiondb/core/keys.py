@@ -261,8 +261,14 @@ def _encode(value: Any, out: bytearray) -> None:
         raise TypeError(f"not an index value: {type(value).__name__}")
 
 
+_STRING_TAG = bytes([_B_STRING])
+_END_BYTE = bytes([_END])
+
+
 def sort_bytes(value: Any) -> bytes:
     """``value`` encoded so that bytewise order is the value order."""
+    if type(value) is str:  # the most common key value: no bytearray to build and copy
+        return _STRING_TAG + _escaped(value.encode()) + _END_BYTE
     out = bytearray()
     _encode(value, out)
     return bytes(out)

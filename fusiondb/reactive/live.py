@@ -48,15 +48,25 @@ def _typed(value: Any) -> Any:
 _ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
 
 
+# id(fn) -> one int object for it, which every key of that function shares (a fresh int per
+# key is 32 B more per live query). Bounded: past it, keys just hold their own int.
+_IDS: dict[int, int] = {}
+_IDS_KEPT = 4096
+
+
 def args_key(fn: Any, args: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies a live query: the function and its arguments.
 
     Typed: 1 == True == 1.0 in Python, but a query may find other documents for each (the
     value order tells True from 1), so they must not share one evaluation. Atomic arguments
-    make one flat tuple ``(fn, name, type, value, ...)`` (sorted by name), from which
-    ``args_of`` rebuilds the arguments, so a live query need not keep their dict too.
+    make one flat tuple ``(id(fn), name, type, value, ...)`` (sorted by name), from which
+    ``args_of`` rebuilds the arguments, so a live query need not keep their dict too. The
+    function goes in by its id (the ``Live`` holds the function itself, so the id is not
+    reused while the key is in use): a tuple of atomic values and built-in types is one the
+    cyclic GC stops tracking, where the function would keep it tracked.
     """
-    flat: list[Any] = [fn]
+    ident = id(fn)
+    flat: list[Any] = [_IDS.setdefault(ident, ident) if len(_IDS) < _IDS_KEPT else ident]
     for name in sorted(args):
         value = args[name]
         kind = type(value)
@@ -85,14 +95,15 @@ class Live:
     """One live query (see the module docstring)."""
 
     __slots__ = (
-        "_args", "closed", "cond", "entries", "error", "generation", "handles", "key",
+        "_args", "_handles", "closed", "cond", "entries", "error", "fn", "generation", "key",
         "owner", "pins", "value", "version", "waiters",
     )
 
     def __init__(
-        self, key: tuple[Any, ...], args: dict[str, Any], value: Any, version: int,
+        self, fn: Any, key: tuple[Any, ...], args: dict[str, Any], value: Any, version: int,
         pins: dict[Any, Any] | None, owner: Owner,
     ) -> None:
+        self.fn = fn  # the query function
         self.key = key  # args_key(fn, args)
         self._args = args if len(key) > 1 and key[1] is None else None  # else: args_of(key)
         self.value = value
@@ -100,7 +111,9 @@ class Live:
         self.pins = pins  # page boundaries pinned for re-runs (None: none)
         self.owner = owner
         self.error: BaseException | None = None
-        self.handles: tuple[Handle, ...] = ()
+        # The one handle itself (most live queries have one: no container for the GC to
+        # track), or a tuple of several, or None.
+        self._handles: Handle | tuple[Handle, ...] | None = None
         # Where its read set sits in the manager's range indexes: name, handle, name, ...
         self.entries: tuple[Any, ...] = ()
         self.cond: threading.Condition | None = None  # see condition()
@@ -112,15 +125,27 @@ class Live:
         return id(self)
 
     @property
-    def fn(self) -> Any:
-        """The query function."""
-        return self.key[0]
-
-    @property
     def args(self) -> dict[str, Any]:
         """The query's arguments."""
         args = self._args
         return args_of(self.key) if args is None else args  # type: ignore[return-value]
+
+    @property
+    def handles(self) -> tuple[Handle, ...]:
+        """The open handles on this live query."""
+        held = self._handles
+        if held is None:
+            return ()
+        return held if type(held) is tuple else (held,)  # type: ignore[return-value]
+
+    def attach(self, handle: Handle) -> None:
+        held = self._handles
+        self._handles = handle if held is None else (*self.handles, handle)
+
+    def detach(self, handle: Handle) -> None:
+        """Let ``handle`` go (if attached)."""
+        rest = tuple(h for h in self.handles if h is not handle)
+        self._handles = None if not rest else rest[0] if len(rest) == 1 else rest
 
     def condition(self) -> threading.Condition:
         """The condition blocking iterators wait on (made on first use, over ``STATE``)."""

@@ -84,15 +84,17 @@ class SubscriptionManager:
         self.reruns = 0  # total re-evaluations (for tests and benchmarks)
         self._fresh = 0  # live queries made and values published since the last freeze
         self._froze = False
+        self._app_froze = False  # something was frozen before this manager's first freeze
 
     def subscribe(self, fn: Any, args: dict[str, Any]) -> Subscription[Any]:
         """A new handle on the live query for (fn, args), evaluating it if nobody watches it."""
         key = args_key(fn, args)
-        with self._lock:
-            self._check()
-            live = self._live.get(key)
-            if live is not None:
-                return Subscription(live)
+        if key in self._live or self._closed:  # a peek: sharing and refusing go under the lock
+            with self._lock:
+                self._check()
+                live = self._live.get(key)
+                if live is not None:
+                    return Subscription(live)
         # Before the first snapshot, so no other process's commit after it is missed.
         self._feed.watch()
         pins: dict[Any, Any] = {}
@@ -102,7 +104,7 @@ class SubscriptionManager:
             existing = self._live.get(key)
             if existing is not None:
                 return Subscription(existing)
-            live = Live(key, args, value, version, _pin(pins) if pins else None, self)
+            live = Live(fn, key, args, value, version, _pin(pins) if pins else None, self)
             self._register(live, readset)
             self._live[key] = live
             latest = self._feed.listen(True)
@@ -122,8 +124,7 @@ class SubscriptionManager:
     def release(self, live: Live, handle: Any) -> None:
         """A handle closed; the live query goes when its last handle does."""
         with self._lock:
-            if handle in live.handles:
-                live.handles = tuple(h for h in live.handles if h is not handle)
+            live.detach(handle)
             if not live.handles and self._live.get(live.key) is live:
                 del self._live[live.key]
                 self._unregister(live)
@@ -275,6 +276,8 @@ class SubscriptionManager:
         if FREEZE_FROM is None or n < FREEZE_FROM or self._fresh < FREEZE_EVERY * n:
             return
         self._fresh = 0
+        if not self._froze:
+            self._app_froze = gc.get_freeze_count() > 0
         self._froze = True
         gc.collect(1)  # young garbage first, so that none of it is frozen
         gc.freeze()
@@ -312,8 +315,10 @@ class SubscriptionManager:
         self._feed.wake()
         for live in lives:
             live.end()
-        if self._froze:
-            gc.unfreeze()  # what was frozen is the collector's again
+        if self._froze and not self._app_froze:
+            # What was frozen is the collector's again; not when the application had frozen
+            # objects of its own first (a pre-fork server's): unfreezing would undo that too.
+            gc.unfreeze()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 

@@ -96,7 +96,7 @@ class Subscription(Generic[R]):
         self._seen = live.generation  # the newest value this handle has handed out
         self._changed: ChangedSignal[R] | None = None
         self._failed: ChangedSignal[BaseException] | None = None
-        live.handles += (self,)
+        live.attach(self)
 
     @property
     def changed(self) -> ChangedSignal[R]:

@@ -93,6 +93,10 @@ class ChangeFeed:
     def listen(self, on: bool) -> int:
         """Keep this process's commits for ``take`` (while something consumes them); returns
         the sequence number of the last commit made so far, kept or not."""
+        if on and self._listening:
+            # Already on (callers switch it under a lock of their own): no round trip on the
+            # condition. A commit not yet counted here is not yet handed over either.
+            return self._latest
         with self._cond:
             self._listening = on
             if not on:

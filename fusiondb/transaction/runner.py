@@ -89,8 +89,10 @@ class Runner:
             with self.engine.read() as txn:
                 ctx = TxnContext(txn, self.tables, readset, pins)
                 try:
-                    version = self.feed.position(txn) if readset is not None else 0
                     value = fn(Reader(ctx), **args) if public else fn(ctx)  # type: ignore[arg-type]
+                    # After the function's reads: the snapshot is open, so an engine can tell
+                    # whether it is one whose position it read already (SqliteTxn).
+                    version = self.feed.position(txn) if readset is not None else 0
                 finally:
                     ctx.active = False
             return value, version

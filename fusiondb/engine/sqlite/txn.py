@@ -105,7 +105,9 @@ class _Savepoint:
 class SqliteTxn:
     """Reads and writes of one connection's current transaction."""
 
-    __slots__ = ("changes_at_begin", "conn", "cur", "foreign", "last_version", "shared")
+    __slots__ = (
+        "_position", "changes_at_begin", "conn", "cur", "foreign", "last_version", "shared",
+    )
 
     def __init__(self, conn: apsw.Connection, shared: bool) -> None:
         self.conn = conn
@@ -116,6 +118,8 @@ class SqliteTxn:
         # commit moves it (the engine compares at the start of each transaction).
         self.last_version: int | None = None
         self.changes_at_begin = 0  # the connection's total_changes() when the write began
+        # (data_version, change-log position) of the last snapshot whose position was read.
+        self._position: tuple[int, int] = (-1, 0)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -194,7 +198,19 @@ class SqliteTxn:
         return blobs.read(self.conn, file, chunk_size, pos, n, into)
 
     def log_position(self) -> int:
-        return changelog.position(self.cur) if self.shared else 0
+        """Read once per snapshot: the file-control ``data_version`` moves each time this
+        connection starts reading a database another connection changed, so an unmoved
+        one means the same snapshot as when the position was last read. Called before
+        anything was read in the transaction, it names the previous snapshot, an older one:
+        the position returned is then too low, never too high (a live query re-checks, it
+        does not miss a commit); called after the transaction's reads it is exact."""
+        if not self.shared:
+            return 0
+        version, seq = self._position
+        if self.conn.data_version() != version:
+            seq = changelog.position(self.cur)
+            self._position = (self.conn.data_version(), seq)  # of the snapshot just read
+        return seq
 
     def catalog_version(self) -> int:
         return catalog.version(self.cur)
