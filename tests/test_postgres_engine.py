@@ -227,6 +227,37 @@ def test_log_order_is_commit_order(url: str) -> None:
             reader.close()
 
 
+def test_a_database_made_before_the_append_function_gains_it_at_open(url: str) -> None:
+    """The log's append is a function made at bootstrap: a schema without it (an older
+    version's), or with an older body, gets this version's when a process opens it."""
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="first", user_id="u")
+    name = url.rsplit("schema=", 1)[1]
+    with _server() as conn:
+        conn.execute(f'DROP FUNCTION "{name}".fdb_append(text, bytea, text)')
+    with fdb.open(url, schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            start = reader.position()
+            db.run(add_task, text="second", user_id="u")
+            entries, complete = reader.read_since(start, "")
+            assert complete and [e.seq for e in entries] == [start + 1]
+        finally:
+            reader.close()
+    with _server() as conn:
+        conn.execute(
+            f'CREATE OR REPLACE FUNCTION "{name}".fdb_append(a_origin text, a_writes bytea, a_channel text) '
+            "RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint'"
+        )
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="third", user_id="u")
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+    assert texts == ["first", "second", "third"]
+    with _server() as conn:
+        row = conn.execute(f'SELECT max(seq) FROM "{name}"._fdb_changelog').fetchone()
+    assert row is not None and row[0] == start + 2
+
+
 def _commit_many(url: str, tag: str, n: int) -> None:
     with fdb.open(url, schema) as db:
         for i in range(n):
