@@ -258,6 +258,31 @@ def test_a_database_made_before_the_append_function_gains_it_at_open(url: str) -
     assert row is not None and row[0] == start + 2
 
 
+def test_an_insert_after_another_process_ran_ahead_is_created_after_it(url: str) -> None:
+    """The clock's floor (the table's newest creation time) is looked up again after
+    another process committed: a row inserted after one from a clock that ran ahead is
+    still created after it, and so is the mutation's next insert."""
+    seen: list[float] = []
+
+    @fdb.mutation
+    def add_two(db: fdb.Writer) -> list[str]:
+        ids = [db.insert("tasks", {"text": t, "user_id": "u"}) for t in ("after", "then")]
+        seen.extend(d.creation_time for d in (db.get(i) for i in ids) if d is not None)
+        return ids
+
+    with fdb.open(url, schema) as first, fdb.open(url, schema) as second:
+        second.run(add_task, text="before", user_id="u")  # its floor is known from now on
+        first._runner.clock._last = time.time() * 1000.0 + 60_000  # type: ignore[attr-defined]
+        ahead = first.run(add_task, text="ahead", user_id="u")
+        ids = second.run(add_two)
+        docs = second.run(fdb.query(lambda db: db.query("tasks").collect()))
+    assert [d.text for d in docs] == ["before", "ahead", "after", "then"]
+    assert docs[1].id == ahead and [d.id for d in docs[2:]] == ids
+    times = [d.creation_time for d in docs]
+    assert times == sorted(times) and len(set(times)) == 4
+    assert seen == times[2:]
+
+
 def _commit_many(url: str, tag: str, n: int) -> None:
     with fdb.open(url, schema) as db:
         for i in range(n):
