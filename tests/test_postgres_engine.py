@@ -227,6 +227,62 @@ def test_log_order_is_commit_order(url: str) -> None:
             reader.close()
 
 
+def test_a_database_made_before_the_append_function_gains_it_at_open(url: str) -> None:
+    """The log's append is a function made at bootstrap: a schema without it (an older
+    version's), or with an older body, gets this version's when a process opens it."""
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="first", user_id="u")
+    name = url.rsplit("schema=", 1)[1]
+    with _server() as conn:
+        conn.execute(f'DROP FUNCTION "{name}".fdb_append(text, bytea, text)')
+    with fdb.open(url, schema) as db:
+        reader = db._engine.log_reader()  # type: ignore[attr-defined]
+        try:
+            start = reader.position()
+            db.run(add_task, text="second", user_id="u")
+            entries, complete = reader.read_since(start, "")
+            assert complete and [e.seq for e in entries] == [start + 1]
+        finally:
+            reader.close()
+    with _server() as conn:
+        conn.execute(
+            f'CREATE OR REPLACE FUNCTION "{name}".fdb_append(a_origin text, a_writes bytea, a_channel text) '
+            "RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint'"
+        )
+    with fdb.open(url, schema) as db:
+        db.run(add_task, text="third", user_id="u")
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+    assert texts == ["first", "second", "third"]
+    with _server() as conn:
+        row = conn.execute(f'SELECT max(seq) FROM "{name}"._fdb_changelog').fetchone()
+    assert row is not None and row[0] == start + 2
+
+
+def test_an_insert_after_another_process_ran_ahead_is_created_after_it(url: str) -> None:
+    """The clock's floor (the table's newest creation time) is looked up again after
+    another process committed: a row inserted after one from a clock that ran ahead is
+    still created after it, and so is the mutation's next insert."""
+    seen: list[float] = []
+
+    @fdb.mutation
+    def add_two(db: fdb.Writer) -> list[str]:
+        ids = [db.insert("tasks", {"text": t, "user_id": "u"}) for t in ("after", "then")]
+        seen.extend(d.creation_time for d in (db.get(i) for i in ids) if d is not None)
+        return ids
+
+    with fdb.open(url, schema) as first, fdb.open(url, schema) as second:
+        second.run(add_task, text="before", user_id="u")  # its floor is known from now on
+        first._runner.clock._last = time.time() * 1000.0 + 60_000  # type: ignore[attr-defined]
+        ahead = first.run(add_task, text="ahead", user_id="u")
+        ids = second.run(add_two)
+        docs = second.run(fdb.query(lambda db: db.query("tasks").collect()))
+    assert [d.text for d in docs] == ["before", "ahead", "after", "then"]
+    assert docs[1].id == ahead and [d.id for d in docs[2:]] == ids
+    times = [d.creation_time for d in docs]
+    assert times == sorted(times) and len(set(times)) == 4
+    assert seen == times[2:]
+
+
 def _commit_many(url: str, tag: str, n: int) -> None:
     with fdb.open(url, schema) as db:
         for i in range(n):

@@ -14,6 +14,7 @@ index registry, ``db.migrate``'s progress.
 - ``_fdb_indexes``: which index (its fields, whether unique) each table has: the key columns
   ``keys.py`` fills on every write.
 - ``_fdb_migrations``: one row of progress per named migration.
+- the change log's tables and its append function, ``fdb_append`` (``changelog.py``).
 
 All are created once per schema by ``bootstrap`` (autocommit, under an advisory lock, so
 processes opening a fresh schema at the same time do not race).
@@ -29,7 +30,18 @@ import orjson
 import psycopg
 
 from .blobs import CREATE_CHUNKS
-from .changelog import CREATE_LOG, CREATE_READER_IDS, CREATE_READERS, CREATE_SEQ, CREATE_TRIM, INIT_TRIM
+from .changelog import (
+    APPEND_BODY,
+    APPEND_DEFINED,
+    APPEND_FUNCTION,
+    CREATE_APPEND,
+    CREATE_LOG,
+    CREATE_READER_IDS,
+    CREATE_READERS,
+    CREATE_SEQ,
+    CREATE_TRIM,
+    INIT_TRIM,
+)
 
 CATALOG_TABLE = "_fdb_catalog"
 
@@ -79,6 +91,11 @@ def bootstrap(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> bool:
             is None
         ):
             conn.execute("ALTER TABLE _fdb_indexes ADD COLUMN uniq boolean NOT NULL DEFAULT false")
+        # The change log's append function (changelog.py): made, or replaced by this
+        # version's, only when its body differs (so a database made before it gains it).
+        row = conn.execute(APPEND_DEFINED, (schema, APPEND_FUNCTION)).fetchone()
+        if row is None or row[0] != APPEND_BODY:
+            conn.execute(CREATE_APPEND)  # type: ignore[arg-type]
     return existed
 
 

@@ -10,7 +10,9 @@ row is appended at the very end of the write transaction, after ``LOCK TABLE _fd
 IN EXCLUSIVE MODE``: the lock is held until the commit is visible, so the next writer takes
 its number only after this one committed, and every snapshot that sees a number sees all
 smaller ones that committed. Numbers come from a sequence (a number whose commit failed
-leaves a hole: no commit is missing there). Readers only read (the lock lets them).
+leaves a hole: no commit is missing there). Readers only read (the lock lets them). The lock,
+the row and the ``NOTIFY`` are one PL/pgSQL function, ``fdb_append`` (made by ``bootstrap``),
+whose plans the server keeps per session: the commit sends ``SELECT fdb_append(...); COMMIT``.
 
 **Trimming** deletes what no live reader still needs. Each following process's reader
 (``PgLogReader``) registers in ``_fdb_log_readers`` (one row: an id, the last entry it has
@@ -85,12 +87,32 @@ CREATE_READERS = (
 )
 CREATE_READER_IDS = "CREATE SEQUENCE IF NOT EXISTS _fdb_log_readers_id AS int CYCLE"
 
-LOCK = "LOCK TABLE _fdb_changelog IN EXCLUSIVE MODE"
-APPEND = (
-    "WITH i AS (INSERT INTO _fdb_changelog VALUES (nextval('_fdb_changelog_seq'), %(origin)s, "
-    "%(payload)s) RETURNING seq) "
-    "SELECT seq, pg_notify(%(channel)s, seq::text) FROM i"
+# The append (lock, log row, NOTIFY) as a PL/pgSQL function: its statements' plans are cached
+# per session (a prepared statement would not do: psycopg deallocates them all after any
+# ROLLBACK), so a logged commit is one short string, ``SELECT fdb_append(...); COMMIT``.
+APPEND_BODY = """
+DECLARE
+  s bigint;
+BEGIN
+  LOCK TABLE _fdb_changelog IN EXCLUSIVE MODE;
+  INSERT INTO _fdb_changelog VALUES (nextval('_fdb_changelog_seq'), a_origin, a_writes) RETURNING seq INTO s;
+  PERFORM pg_notify(a_channel, s::text);
+  RETURN s;
+END
+"""
+APPEND_FUNCTION = "fdb_append"
+CREATE_APPEND = (
+    f"CREATE OR REPLACE FUNCTION {APPEND_FUNCTION}(a_origin text, a_writes bytea, a_channel text) "
+    f"RETURNS bigint LANGUAGE plpgsql AS $fdb${APPEND_BODY}$fdb$"
 )
+# The function's body as the schema holds it (NULL when missing): created or replaced only
+# when it differs, so opening a database needs no ownership of it.
+APPEND_DEFINED = (
+    "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE n.nspname = %s AND p.proname = %s"
+)
+APPEND = f"SELECT {APPEND_FUNCTION}(%(origin)s, %(payload)s, %(channel)s)"
+
 # The last commit: the log's last entry, or the last one trimmed when it was trimmed empty.
 POSITION = (
     "SELECT greatest((SELECT coalesce(max(seq), 0) FROM _fdb_changelog), "

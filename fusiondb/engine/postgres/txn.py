@@ -56,7 +56,7 @@ BEGIN_READ = (
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
 # The change log's append and the commit (changelog.py): one statement string, one round trip.
-COMMIT_LOGGED = f"{changelog.LOCK}; {changelog.APPEND}; COMMIT"
+COMMIT_LOGGED = f"{changelog.APPEND}; COMMIT"
 FETCH_BATCH = 500
 
 
@@ -536,11 +536,11 @@ class PgTxn:
             cur.execute("COMMIT")
             return 0
         assert origin is not None
-        # Lock, append, commit: one round trip, as one simple-query string whose values
-        # psycopg binds client side (a pipeline costs more than the round trips it saves).
+        # Append (lock, log row, NOTIFY: one function) and commit: one round trip, as one
+        # simple-query string whose values psycopg binds client side (a pipeline costs more
+        # than the round trips it saves).
         logged = self.client
         logged.execute(COMMIT_LOGGED, changelog.append_params(origin, payload, self.engine.channel))
-        logged.nextset()  # past the LOCK, to the appended row
         row = logged.fetchone()
         seq = int(row[0])  # type: ignore[index]
         if changelog.trims(seq):  # after COMMIT: its own autocommit statement
