@@ -100,8 +100,8 @@ class Outbox:
     def put_value(self, sub_id: int | str, update: Update) -> None:
         if self.overflowed.is_set():
             return
-        writer = self.writer
-        if writer is not None and not self._pending and writer.writable():
+        writer = self._writer_now()
+        if writer is not None:
             writer.write(update.frame(sub_id))
             return
         key = ("v", sub_id)
@@ -120,13 +120,19 @@ class Outbox:
     def put_reply(self, text: str) -> None:
         if self.overflowed.is_set():
             return
-        writer = self.writer
-        if writer is not None and not self._pending and writer.writable():
+        writer = self._writer_now()
+        if writer is not None:
             writer.write(text_frame(text.encode()))
             return
         self._replies += 1
         self._pending[("r", self._replies)] = text
         self._grew(len(text))
+
+    def _writer_now(self) -> FrameWriter | None:
+        """The writer, if a message goes out through it at once: nothing waits before it
+        and the socket takes more."""
+        writer = self.writer
+        return writer if writer is not None and not self._pending and writer.writable() else None
 
     def _grew(self, size: int) -> None:
         self.backlog += size
@@ -162,18 +168,13 @@ class Outbox:
                     return  # the connection is closing or gone
                 continue
             entry = pending.pop(next(iter(pending)))
-            if isinstance(entry, str):
-                self.backlog -= len(entry)
-                if writer is not None:
-                    writer.write(text_frame(entry.encode()))
-                else:
-                    await send({"type": "websocket.send", "text": entry})
+            self.backlog -= _size(entry)
+            if writer is not None:
+                frame = text_frame(entry.encode()) if isinstance(entry, str) else entry[1].frame(entry[0])
+                writer.write(frame)
             else:
-                self.backlog -= entry[1].size
-                if writer is not None:
-                    writer.write(entry[1].frame(entry[0]))
-                else:
-                    await send({"type": "websocket.send", "text": entry[1].text(entry[0])})
+                text = entry if isinstance(entry, str) else entry[1].text(entry[0])
+                await send({"type": "websocket.send", "text": text})
 
     async def _wait(self) -> None:
         self._waiter = asyncio.get_running_loop().create_future()

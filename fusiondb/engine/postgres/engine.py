@@ -152,16 +152,8 @@ class PgEngine:
         (its answer read first), else one from the pool."""
         deadline = time.monotonic() + self.pool.timeout
         while True:
-            while self._ending:
-                try:
-                    txn = self._ending.pop()
-                except IndexError:
-                    break  # another thread took it
-                try:
-                    txn.ended()
-                except psycopg.Error:
-                    self._discard(txn)
-                    continue
+            txn = self._ended()
+            if txn is not None:
                 return txn
             try:
                 return self.txn_for(self.pool.getconn(timeout=WAIT_STEP))
@@ -217,20 +209,27 @@ class PgEngine:
         with contextlib.suppress(Exception):
             self.pool.putconn(txn.conn)
 
-    def _drain(self) -> None:
-        """Give back the connections of ending reads (the database closes)."""
+    def _ended(self) -> PgTxn | None:
+        """An ending read taken from ``_ending``, its ``COMMIT``'s answer read (one whose
+        answer failed is discarded); ``None`` when none is left (another thread may have
+        taken the last)."""
         while True:
             try:
                 txn = self._ending.pop()
             except IndexError:
-                return
+                return None
             try:
                 txn.ended()
             except psycopg.Error:
                 self._discard(txn)
-            else:
-                with contextlib.suppress(Exception):
-                    self.pool.putconn(txn.conn)
+                continue
+            return txn
+
+    def _drain(self) -> None:
+        """Give back the connections of ending reads (the database closes)."""
+        while (txn := self._ended()) is not None:
+            with contextlib.suppress(Exception):
+                self.pool.putconn(txn.conn)
 
     def close(self) -> None:
         with self._lock:

@@ -205,14 +205,12 @@ class PgTxn:
     @property
     def cur(self) -> Cursor:
         """The transaction's cursor, its ``BEGIN`` sent first if still pending."""
-        if self._pending is not None:
-            self._send_begin()
+        self._started()
         return self._cur
 
     @property
     def marks(self) -> Cursor:
-        if self._pending is not None:
-            self._send_begin()
+        self._started()
         return self._marks
 
     def _started(self) -> psycopg.Connection[tuple[Any, ...]]:
