@@ -80,6 +80,11 @@ def _show(tasks: list[Task]) -> str:
     return ", ".join(f"{'[x]' if t.completed else '[ ]'} {t.text}" for t in tasks) or "(none)"
 
 
+def _await_live_line(updates: threading.Semaphore) -> None:
+    if not updates.acquire(timeout=10):
+        raise RuntimeError("the live query did not print its new value within 10 s")
+
+
 def main(argv: list[str]) -> None:
     path = argv[1] if len(argv) > 1 else "fusiondb-demo.db"
     db = fdb.open(path, schema)
@@ -94,15 +99,18 @@ def main(argv: list[str]) -> None:
         print(f"live query on u1's tasks starts at: {_show(sub.value)}")
         sub.changed.connect(on_change)
 
+        # Each step prints what it does, then waits for the live query's line (printed on
+        # fusiondb's subscription thread), so the two threads' lines never interleave.
+        print("adding 'buy milk' for u1")
         milk = db.run(add, text="buy milk", user_id="u1")
-        print(f"added 'buy milk' for u1 (id {milk})")
-        db.wait_idle()
+        _await_live_line(updates)
+        print(f"  its id: {milk}")
         db.run(add, text="walk the dog", user_id="u2")
+        db.wait_idle()
         print("added 'walk the dog' for u2 (u1's live query does not re-run)")
-        db.wait_idle()
+        print("toggling 'buy milk'")
         db.run(toggle, task_id=milk)
-        print("toggled 'buy milk'")
-        db.wait_idle()
+        _await_live_line(updates)
 
         def from_child(tasks: list[Task]) -> int:
             return sum(t.text == "written by another process" for t in tasks)
@@ -114,6 +122,7 @@ def main(argv: list[str]) -> None:
         child.start()
         child.join()
         seen = sub.wait(lambda v: from_child(v) > before, timeout=10)
+        _await_live_line(updates)
         print(f"live query saw the other process's write: {len(seen)} tasks for u1")
 
         db.run(add_note, title="groceries", body="milk, eggs")
