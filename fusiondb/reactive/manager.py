@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..core.errors import FusionError
 from ..transaction.changefeed import ChangeFeed, Commit
-from ..transaction.readset import ReadSet
+from ..transaction.readset import KeyRange, ReadSet
 from ..transaction.writeset import WriteSet
 from .live import Live, args_key
 from .ranges import RangeIndex
@@ -136,18 +136,28 @@ class SubscriptionManager:
             raise FusionError("the database is closed; cannot subscribe")
 
     def _register(self, live: Live, readset: ReadSet) -> None:
-        indexes = self._indexes
-        entries: list[Any] = []  # flat: (table, index), handle, (table, index), handle, ...
-        for r in readset.ranges:
-            idx = indexes.get((r.table, r.index))
-            if idx is None:
-                idx = indexes[(r.table, r.index)] = RangeIndex((r.table, r.index))
-            entries += (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
-        live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
+        # Flat: (table, index), handle, (table, index), handle, ... of atomic values, so the
+        # GC stops tracking it. Most live queries read one range: no list to build and copy.
+        ranges = readset.ranges
+        if len(ranges) == 1:
+            live.entries = self._add(ranges[0], live)
+        else:
+            entries: list[Any] = []
+            for r in ranges:
+                entries += self._add(r, live)
+            live.entries = tuple(entries)
         if readset.searches:
             self._search.register(live, readset.searches)
         if readset.vectors:
             self._vectors.register(live, readset.vectors)
+
+    def _add(self, r: KeyRange, live: Live) -> tuple[tuple[str, str], Any]:
+        """Put one read range of ``live`` in its (table, index)'s range index: (name, handle)."""
+        name = (r.table, r.index)
+        idx = self._indexes.get(name)
+        if idx is None:
+            idx = self._indexes[name] = RangeIndex(name)
+        return (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
 
     def _unregister(self, live: Live) -> None:
         entries, indexes = live.entries, self._indexes
