@@ -7,6 +7,7 @@ comparing ``normalize_key`` tuples, the reference order, for every shape of rang
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from hypothesis import given, settings
@@ -26,10 +27,17 @@ full_keys = st.tuples(values, st.sampled_from([1.0, 2.0, 3.0]), st.integers(1, 4
 
 @st.composite
 def ranges(draw: st.DrawFn) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    shape = draw(st.sampled_from(["prefix", "all", "point", "page", "between", "prefix2"]))
+    shape = draw(st.sampled_from(
+        ["prefix", "all", "point", "page", "between", "prefix2", "prefix_copy", "prefix_span"]
+    ))
     a, b = draw(full_keys), draw(full_keys)
     if shape == "prefix":
         return (a[0],), (a[0], TOP)
+    if shape == "prefix_copy":  # equal values, other objects: compared by their bytes
+        return a[:2], (*pickle.loads(pickle.dumps(a[:2])), TOP)
+    if shape == "prefix_span":  # from one prefix to the end of another
+        x, y = sorted([a[:1], b[:1]], key=normalize_key)
+        return x, (*y, TOP)
     if shape == "prefix2":
         return a[:2], (*a[:2], TOP)
     if shape == "all":

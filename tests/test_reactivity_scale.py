@@ -182,6 +182,33 @@ def test_at_scale_the_manager_freezes_what_is_alive_and_unfreezes_on_close(
     assert gc.get_freeze_count() == 0
 
 
+def test_gc_freeze_from_opts_one_database_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manager_module, "FREEZE_FROM", None)
+    gc.unfreeze()
+    _, count_of, _ = counting_queries()
+    plain = fdb.open(tmp_path / "plain.db", schema)
+    plain_subs = [plain.subscribe(count_of, user_id=f"u{i}") for i in range(100)]
+    assert gc.get_freeze_count() == 0  # not asked: the process's GC is left alone
+    db = fdb.open(tmp_path / "x.db", schema, gc_freeze_from=50)
+    subs = [db.subscribe(count_of, user_id=f"u{i}") for i in range(100)]
+    assert gc.get_freeze_count() > 0
+    db.run(add_task, text="x", user_id="u1")
+    assert db.wait_idle()
+    assert subs[1].value == 1
+    db.close()
+    assert gc.get_freeze_count() == 0
+    assert plain_subs[1].value == 0
+    plain.close()
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "10"])
+def test_gc_freeze_from_refuses_what_is_not_a_positive_count(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(ValueError, match="gc_freeze_from"):
+        fdb.open(tmp_path / "x.db", schema, gc_freeze_from=bad)
+
+
 def test_opted_in_close_leaves_a_freeze_the_application_made_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,7 +66,13 @@ def args_key(fn: Any, args: dict[str, Any]) -> tuple[Any, ...]:
     cyclic GC stops tracking, where the function would keep it tracked.
     """
     ident = id(fn)
-    flat: list[Any] = [_IDS.setdefault(ident, ident) if len(_IDS) < _IDS_KEPT else ident]
+    shared = _IDS.setdefault(ident, ident) if len(_IDS) < _IDS_KEPT else ident
+    if len(args) == 1:  # the common case: no list to sort and copy
+        ((name, value),) = args.items()
+        kind = type(value)
+        if kind in _ATOMIC:
+            return (shared, name, kind, value)
+    flat: list[Any] = [shared]
     for name in sorted(args):
         value = args[name]
         kind = type(value)

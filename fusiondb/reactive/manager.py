@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..core.errors import FusionError
 from ..transaction.changefeed import ChangeFeed, Commit
-from ..transaction.readset import ReadSet
+from ..transaction.readset import KeyRange, ReadSet
 from ..transaction.writeset import WriteSet
 from .live import Live, args_key
 from .ranges import RangeIndex
@@ -37,8 +37,9 @@ log = logging.getLogger("fusiondb.subscriptions")
 # models: 3 tracked objects each) and handle. Not the default, since ``gc.freeze()`` is the
 # whole process's: it also freezes the application's objects (their unreachable cycles stay
 # until the database closes), and close undoes a freeze the application made itself (a
-# pre-fork server's, for copy-on-write). Set ``fusiondb.reactive.manager.FREEZE_FROM = 10_000``
-# to opt in (docs/reactivity.md, "At scale").
+# pre-fork server's, for copy-on-write). Opt in per database with
+# ``fdb.open(..., gc_freeze_from=10_000)``; this module default applies to every database
+# opened without it (docs/reactivity.md, "At scale").
 FREEZE_FROM: int | None = None
 FREEZE_EVERY = 0.05
 
@@ -61,8 +62,10 @@ class SubscriptionManager:
         feed: ChangeFeed,
         evaluator: Evaluator,
         tokenize: Callable[[str], list[str]],
+        freeze_from: int | None = None,
     ) -> None:
         self._feed = feed
+        self._freeze_from = freeze_from  # None: the module's FREEZE_FROM
         self._evaluator = evaluator
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)  # wait_idle() waits here
@@ -117,7 +120,7 @@ class SubscriptionManager:
             # live query cannot drop it in between.
             sub: Subscription[Any] = Subscription(live)
         self._fresh += 1
-        if FREEZE_FROM is not None:
+        if self._freezing() is not None:
             self._maybe_freeze()
         return sub
 
@@ -136,18 +139,28 @@ class SubscriptionManager:
             raise FusionError("the database is closed; cannot subscribe")
 
     def _register(self, live: Live, readset: ReadSet) -> None:
-        indexes = self._indexes
-        entries: list[Any] = []  # flat: (table, index), handle, (table, index), handle, ...
-        for r in readset.ranges:
-            idx = indexes.get((r.table, r.index))
-            if idx is None:
-                idx = indexes[(r.table, r.index)] = RangeIndex((r.table, r.index))
-            entries += (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
-        live.entries = tuple(entries)  # of atomic values: the GC stops tracking it
+        # Flat: (table, index), handle, (table, index), handle, ... of atomic values, so the
+        # GC stops tracking it. Most live queries read one range: no list to build and copy.
+        ranges = readset.ranges
+        if len(ranges) == 1:
+            live.entries = self._add(ranges[0], live)
+        else:
+            entries: list[Any] = []
+            for r in ranges:
+                entries += self._add(r, live)
+            live.entries = tuple(entries)
         if readset.searches:
             self._search.register(live, readset.searches)
         if readset.vectors:
             self._vectors.register(live, readset.vectors)
+
+    def _add(self, r: KeyRange, live: Live) -> tuple[tuple[str, str], Any]:
+        """Put one read range of ``live`` in its (table, index)'s range index: (name, handle)."""
+        name = (r.table, r.index)
+        idx = self._indexes.get(name)
+        if idx is None:
+            idx = self._indexes[name] = RangeIndex(name)
+        return (idx.name, idx.add(r.lo, r.hi, live))  # one name tuple, shared
 
     def _unregister(self, live: Live) -> None:
         entries, indexes = live.entries, self._indexes
@@ -270,10 +283,14 @@ class SubscriptionManager:
         else:
             live.recover()
 
+    def _freezing(self) -> int | None:
+        """From how many live queries on to freeze (``None``: never; see ``FREEZE_FROM``)."""
+        return FREEZE_FROM if self._freeze_from is None else self._freeze_from
+
     def _maybe_freeze(self) -> None:
         """``gc.freeze()`` what is alive, at scale (see ``FREEZE_FROM``)."""
-        n = len(self._live)
-        if FREEZE_FROM is None or n < FREEZE_FROM or self._fresh < FREEZE_EVERY * n:
+        n, start = len(self._live), self._freezing()
+        if start is None or n < start or self._fresh < FREEZE_EVERY * n:
             return
         self._fresh = 0
         if not self._froze:

@@ -19,7 +19,7 @@ Any other range (a page ending mid-index, a comparison) goes to an interval trea
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from operator import is_
 from typing import Any
 
 from ..core.keys import TOP, Key, sort_bytes
@@ -33,11 +33,20 @@ Handle = Any
 """Where a range sits: its bytes key (a prefix or point) or the treap's handle."""
 
 
-def key_bytes(key: Iterable[Any]) -> bytes:
+def key_bytes(key: tuple[Any, ...]) -> bytes:
     """A key (or key prefix) as bytes in the value order. ``TOP`` may only come last, as in
     every bound a query builds: followed by another value, its 0xff could tie with the 0xff
     that escapes a 0 byte ending the string before it."""
+    if len(key) == 1:  # most live queries: one eq, or a point; no list to join
+        value = key[0]
+        return TOP_BYTE if value is TOP else sort_bytes(value)
     return b"".join([TOP_BYTE if v is TOP else sort_bytes(v) for v in key])
+
+
+def _same_values(lo: tuple[Any, ...], hi: tuple[Any, ...]) -> bool:
+    """Whether ``hi`` starts with the very objects of ``lo`` (``hi`` is one longer; ``map``
+    stops at the end of ``lo``, and runs in C: no slice of ``hi``, no generator)."""
+    return all(map(is_, lo, hi))
 
 
 class RangeIndex:
@@ -61,7 +70,7 @@ class RangeIndex:
         if len(hi) == len(lo) + 1 and hi[-1] is TOP:
             # A query builds both ends of a prefix from the same values: when they are the
             # same objects, hi need not be encoded to be compared.
-            if all([a is b for a, b in zip(lo, hi[:-1], strict=True)]):
+            if _same_values(lo, hi):
                 return self._put(low, item)
             high = key_bytes(hi[:-1])
             if high == low:
