@@ -21,8 +21,20 @@ from fusiondb.serve.uvicorn_ws import UVICORN_OPTIONS
 from tests.serve_thread import RawSocket, uvicorn_thread
 
 # uvicorn's own WebSocket protocol (every message an ASGI send), and fusiondb's (values as
-# frames shared by the connections, written while the socket takes them: frames.py).
-SERVERS = {"asgi": {}, "frames": UVICORN_OPTIONS}
+# frames shared by the connections, written while the socket takes them: frames.py), on each
+# event loop `fusiondb serve` may run: uvloop (what uvicorn picks where the serve extra
+# installed it) and asyncio's; their transports' flow control is not the same code.
+SERVERS = {
+    "asgi": {},
+    "frames-asyncio": {**UVICORN_OPTIONS, "loop": "asyncio"},
+    "frames-uvloop": {**UVICORN_OPTIONS, "loop": "uvloop"},
+}
+
+
+def needs_loop(server: str) -> None:
+    """Skip a server whose event loop is not installed (uvloop: not on Windows)."""
+    if SERVERS[server].get("loop") == "uvloop":
+        pytest.importorskip("uvloop")
 
 
 class Note(fdb.Document):
@@ -115,6 +127,7 @@ def test_outbox_over_its_limit_drops_everything_and_says_so() -> None:
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_client_that_stops_reading_gets_the_newest_value_and_bounded_memory(ndb: Any, server: str) -> None:
+    needs_loop(server)
     size = 128 * 1024
     app = serve.app(ndb, [latest, put])
     with uvicorn_thread(app, **SERVERS[server]) as port:
@@ -152,6 +165,7 @@ def test_a_client_that_stops_reading_gets_the_newest_value_and_bounded_memory(nd
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_client_asking_without_reading_is_closed_others_are_not(ndb: Any, server: str) -> None:
+    needs_loop(server)
     ndb.run(put, n=0, size=64 * 1024)
     app = serve.app(ndb, [latest, put], max_backlog=1 << 20)
     with uvicorn_thread(app, **SERVERS[server]) as port:

@@ -63,9 +63,12 @@ def recv(ws: ClientConnection) -> dict[str, Any]:
     return json.loads(ws.recv(timeout=10))  # type: ignore[no-any-return]
 
 
-def test_connections_watching_one_query_share_its_frames(ndb: Any) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])  # uvloop: what `fusiondb serve` runs
+def test_connections_watching_one_query_share_its_frames(ndb: Any, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
     app = serve.app(ndb, [latest, put])
-    with uvicorn_thread(app, **UVICORN_OPTIONS) as port:
+    with uvicorn_thread(app, **UVICORN_OPTIONS, loop=loop) as port:
         url = f"ws://127.0.0.1:{port}/api/sync"
         with connect(url, compression=None) as a, connect(url, compression=None) as b:
             for ws in (a, b):
@@ -73,6 +76,7 @@ def test_connections_watching_one_query_share_its_frames(ndb: Any) -> None:
                 assert recv(ws) == {"type": "value", "id": 1, "value": None}
             assert len(writers(app)) == 2 and all(w is not None for w in writers(app))
             (hub,) = app.state.sync_hubs.values()
+            assert type(hub.loop).__module__.startswith("uvloop") == (loop == "uvloop")
             (topic,) = hub.topics.values()
             for n in range(1, 4):
                 a.send(json.dumps({"type": "mutation", "id": f"m{n}", "name": "put", "args": {"n": n}}))

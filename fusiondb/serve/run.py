@@ -46,6 +46,8 @@ def serve(
         logging.getLogger("fusiondb.serve").info("serving %s on http://%s:%s", path, host, port)
         # ws_max_size above the app's own limit, so an oversized message gets an answer;
         # UVICORN_OPTIONS: value messages as frames shared by every connection (frames.py).
+        # The loop is uvicorn's choice ("auto"): uvloop, which the serve extra installs where
+        # it exists, else asyncio's.
         uvicorn.run(asgi, host=host, port=port, log_level="warning", ws_max_size=64 << 20, **UVICORN_OPTIONS)
     finally:
         db.close()
