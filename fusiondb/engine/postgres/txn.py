@@ -40,7 +40,7 @@ from ...core.vectordef import VectorIndexDef
 from ...core.vectors import VectorEntry
 from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan, VectorScan
 from ..sqlite.fts import tokenize
-from . import aggregate, blobs, catalog, changelog, ddl, search, vectors
+from . import aggregate, blobs, catalog, changelog, ddl, search, vectors, wire
 from .errors import key_taken
 from .filters import row_filter
 from .keys import key_function, unique_function
@@ -55,8 +55,6 @@ BEGIN_READ = (
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
-# The change log's append and the commit (changelog.py): one statement string, one round trip.
-COMMIT_LOGGED = f"{changelog.APPEND}; COMMIT"
 FETCH_BATCH = 500
 
 
@@ -133,7 +131,8 @@ class PgTxn:
         self._cur: Cursor = conn.cursor()
         self._marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
         # Several statements in one string with bound values (one round trip): psycopg binds
-        # them client side, escaping each by its type.
+        # them client side, escaping each by its type. (Strings without parameters to adapt
+        # go straight through libpq: wire.py.)
         self.client: Cursor = psycopg.ClientCursor(conn)
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
@@ -172,6 +171,18 @@ class PgTxn:
         self._begun(cur.fetchone())
         cur.nextset()
         return cur
+
+    def _first_value(self, sql: str) -> bytes | None:
+        """The first value of ``sql``'s answer, as text: ``sql`` (a statement without
+        parameters) rides the pending ``BEGIN`` straight through libpq (``wire.py``)."""
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        results = wire.simple(self.conn, f"{begin}; {sql}".encode())
+        head = results[1]
+        version, ddl, position = (wire.value(head, 0, i) for i in range(3))
+        assert version is not None and ddl is not None
+        self._begun((int(version), ddl.decode(), None if position is None else int(position)))
+        return wire.value(results[2], 0, 0)
 
     def end(self) -> None:
         """End the transaction if still open: a read with ``COMMIT`` (its snapshot wrote
@@ -312,9 +323,11 @@ class PgTxn:
         return int(row[0])  # type: ignore[index]
 
     def max_creation_time(self, table: str) -> float | None:
-        row = self.run(
-            f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
-        ).fetchone()
+        sql = f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
+        if self._pending is not None:  # the write's first statement (Writer._synced_clock)
+            newest = self._first_value(sql)
+            return None if newest is None else float(newest)
+        row = self._cur.execute(sql).fetchone()
         return None if row is None else float(row[0])
 
     def tokenize(self, text: str) -> list[str]:
@@ -529,20 +542,20 @@ class PgTxn:
                 "a statement of this transaction failed and the function caught the error: "
                 "the transaction was rolled back and nothing of it was written"
             )
-        cur = self.cur
+        conn = self._started()
         if payload is None:
-            cur.execute("COMMIT")
+            wire.simple(conn, b"COMMIT")
             return 0
         assert origin is not None
         # Append (lock, log row, NOTIFY: one function) and commit: one round trip, as one
-        # simple-query string whose values psycopg binds client side (a pipeline costs more
-        # than the round trips it saves).
-        logged = self.client
-        logged.execute(COMMIT_LOGGED, changelog.append_params(origin, payload, self.engine.channel))
-        row = logged.fetchone()
-        seq = int(row[0])  # type: ignore[index]
+        # simple-query string sent through libpq (wire.py; a pipeline costs more than the
+        # round trips it saves).
+        append = changelog.append_sql(
+            wire.literal(conn, origin), wire.bytea(payload), wire.literal(conn, self.engine.channel)
+        )
+        seq = int(wire.value(wire.simple(conn, append + b"; COMMIT")[0], 0, 0) or 0)
         if changelog.trims(seq):  # after COMMIT: its own autocommit statement
-            changelog.trim(cur, self.engine.schema)
+            changelog.trim(self._cur, self.engine.schema)
         return seq
 
     # -- schema -------------------------------------------------------------------------
