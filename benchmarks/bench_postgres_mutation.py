@@ -17,10 +17,12 @@ machine; 10 ms ticks, so the figure is exact to ~10 ms / N). The raw ladder:
 5. the commit as ``SELECT <append>(...); COMMIT`` with an append function that writes the
    log row only (no ``LOCK``, no ``NOTIFY``)
 6. ... the log row and ``NOTIFY`` (no ``LOCK``)
-7. ... ``fdb_append`` itself (``LOCK``, log row, ``NOTIFY``): fusiondb's SQL, sent by psycopg
-   (ClientCursor strings, a prepared INSERT): what fusiondb's SQL costs before fusiondb's
-   Python (and before fusiondb sent its strings through libpq directly)
-8. fusiondb's ``db.run(add_task, ...)``
+7. ... ``fdb_append`` itself (``LOCK``, log row, ``NOTIFY``): fusiondb's SQL until pg-mut, sent
+   by psycopg as fusiondb sent it (ClientCursor strings, a prepared INSERT)
+8. fusiondb's SQL since: two round trips, strings sent straight through libpq: the insert
+   (``PREPARE``d once per connection; the clock floor and the catalog check in it) rides the
+   BEGIN, then ``SELECT fdb_append(...); COMMIT``; what fusiondb's SQL costs without its Python
+9. fusiondb's ``db.run(add_task, ...)``
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import orjson
 import psycopg
 from bench_postgres import RAW_INSERT, add_task, open_fdb, raw_connect, scratch_schema, server_url
 from benchutil import QUICK, fmt_time, repeats, size
-from psycopg import sql
+from psycopg import generators, pq, sql
 
 N = size(1000, 20)
 REPEAT = repeats(5)
@@ -114,7 +116,7 @@ def main() -> None:
         from fusiondb.engine.postgres.keys import key_function
 
         key = key_function(("user_id",))
-        params = {"origin": secrets.token_hex(16), "channel": changelog.channel(fdb_name)}
+        params: dict[str, Any] = {"origin": secrets.token_hex(16), "channel": changelog.channel(fdb_name)}
         params["payload"] = orjson.dumps(
             {"format": 2, "layouts": {"tasks": [[["by_user", [0]]], []]},
              "writes": [["tasks", 2, time.time() * 1000.0, None, ["user1"], None, None]],
@@ -174,6 +176,39 @@ def main() -> None:
 
             return run
 
+        version, token = conn.execute("SELECT catalog_version, ddl FROM _fdb_meta").fetchone() or (0, "")
+        conn.execute(
+            'PREPARE bench_first (float8, json, bytea, bigint, text) AS INSERT INTO "tasks" '
+            '(creation_time, doc, "k$by_user") SELECT greatest($1, (SELECT creation_time FROM "tasks" '
+            "ORDER BY _id DESC LIMIT 1) + 0.001), $2, $3 FROM _fdb_meta WHERE catalog_version = $4 "
+            "AND ddl = $5 RETURNING _id, creation_time"
+        )
+
+        def libpq(query: bytes) -> list[Any]:
+            conn.pgconn.send_query(query)
+            results = conn.wait(generators.execute(conn.pgconn))
+            assert all(r.status != pq.ExecStatus.FATAL_ERROR for r in results)
+            return results
+
+        def literal(value: str) -> bytes:
+            return bytes(pq.Escaping(conn.pgconn).escape_literal(value.encode()))
+
+        def two_round_trips() -> None:
+            for _ in range(N):
+                d = doc()
+                args = [
+                    repr(time.time() * 1000.0).encode(), literal(orjson.dumps(d).decode()),
+                    b"decode('%s', 'hex')" % key(d).hex().encode(), str(version).encode(), literal(token),
+                ]
+                begin = BEGIN.rsplit(";", 1)[0].encode()  # without the floor read: in the insert
+                first = libpq(begin + b"; EXECUTE bench_first(" + b", ".join(args) + b")")
+                int(first[-1].get_value(0, 0))
+                commit = b"SELECT %s(%s, decode('%s', 'hex'), %s); COMMIT" % (
+                    changelog.APPEND_FUNCTION.encode(), literal(params["origin"]),
+                    params["payload"].hex().encode(), literal(params["channel"]),
+                )
+                int(libpq(commit)[0].get_value(0, 0))
+
         def fusiondb() -> None:
             for _ in range(N):
                 i = next(counter)
@@ -187,7 +222,8 @@ def main() -> None:
             ("5 ... commit string: log row", appending("bench_append_row")),
             ("6 ... commit string: log row + NOTIFY", appending("bench_append_notify")),
             ("7 ... commit string: fdb_append (+ LOCK)", appending(changelog.APPEND_FUNCTION)),
-            ("8 fusiondb db.run(add_task)", fusiondb),
+            ("8 ... in two round trips, through libpq", two_round_trips),
+            ("9 fusiondb db.run(add_task)", fusiondb),
         ]
         measured: dict[str, list[tuple[float, float, float | None]]] = {name: [] for name, _ in lines}
         for _ in range(REPEAT):

@@ -22,6 +22,7 @@ Writes to other tables pay nothing for it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -56,17 +57,23 @@ BEGIN_READ = (
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
 FETCH_BATCH = 500
+INVALID_STATEMENT_NAME = "26000"  # EXECUTE of a statement this session no longer has
+DUPLICATE_STATEMENT = "42P05"  # PREPARE of a name this session has
+UNDEFINED_OR_DUPLICATE = "42"  # the class of both, and of a missing table or column
 
 
 class Layout(NamedTuple):
     """A table's indexes as its writes need them: key functions (the range keys, then the
-    unique keys), the statements, and the unique indexes' constraint names -> index names."""
+    unique keys), the statements, and the unique indexes' constraint names -> index names.
+    ``first``: the name and ``PREPARE`` of the insert that rides a write's ``BEGIN``
+    (``PgTxn.insert_after_newest``)."""
 
     keys: tuple[Callable[[dict[str, Any]], bytes | None], ...]
     insert: str
     insert_at: str
     update: str
     unique: dict[str, str]
+    first: tuple[bytes, bytes]
 
 
 def _layout(table: str, indexes: list[catalog.Registered]) -> Layout:
@@ -85,7 +92,28 @@ def _layout(table: str, indexes: list[catalog.Registered]) -> Layout:
         f"INSERT INTO {t} (_id, {names}) VALUES (%s, {marks})",
         f"UPDATE {t} SET {sets} WHERE _id = %s",
         {ddl.unique_sql_name(table, r.name): r.name for r in uniques},
+        _first_insert(t, names, len(columns)),
     )
+
+
+def _first_insert(t: str, names: str, keys: int) -> tuple[bytes, bytes]:
+    """The name and ``PREPARE`` of a table's insert that rides a write's ``BEGIN``: created
+    0.001 ms after the table's newest row if its time is not later (the clock floor, read
+    in the statement), and written only if the catalog version and the ddl token are the
+    given ones (those this process knows: its schema guard passes and its layout is
+    current), else not at all. Named by a hash of its text: a name stands for one text."""
+    n = 2 + keys
+    values = ", ".join(
+        [f"greatest($1, (SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1) + 0.001)"]
+        + [f"${i}" for i in range(2, n + 1)]
+    )
+    types = ", ".join(["float8", "json", *["bytea"] * keys, "bigint", "text"])
+    sql = (
+        f"INSERT INTO {t} ({names}) SELECT {values} FROM _fdb_meta "
+        f"WHERE catalog_version = ${n + 1} AND ddl = ${n + 2} RETURNING _id, creation_time"
+    )
+    name = "fdb_first_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    return name.encode(), f"PREPARE {name} ({types}) AS {sql}".encode()
 
 
 class _Savepoint:
@@ -115,6 +143,7 @@ class EngineState(Protocol):
     """What a transaction shares with its engine (``engine.PgEngine``)."""
 
     layouts: dict[str, Any]
+    guard: Any
     cursor_seq: int
     channel: str
     schema: str
@@ -134,6 +163,7 @@ class PgTxn:
         # them client side, escaping each by its type. (Strings without parameters to adapt
         # go straight through libpq: wire.py.)
         self.client: Cursor = psycopg.ClientCursor(conn)
+        self.literal = wire.Literals(conn)
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
         # so creation time keeps increasing with the row number).
@@ -147,6 +177,10 @@ class PgTxn:
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
         self.position: int | None = None  # the log position a read's snapshot sees
+        # Statements this connection's session has PREPAREd (insert_after_newest); psycopg
+        # deallocates them all with its own after a ROLLBACK or DDL: then this set is stale
+        # and the statement's absence is noticed when it is executed (_first_insert).
+        self.prepared: set[bytes] = set()
 
     def begin(self, write: bool) -> None:
         """Start a transaction; its ``BEGIN`` goes with the first statement (see ``run``)."""
@@ -472,6 +506,70 @@ class PgTxn:
         )
         return int(row[0])
 
+    def insert_after_newest(self, table: str, creation_time: float, doc: str) -> tuple[int, float]:
+        if self._pending is not None:  # the write's first statement: it rides the BEGIN
+            stored = self._first_insert(table, creation_time, doc)
+            if stored is not None:
+                return stored
+        newest = self.max_creation_time(table)
+        if newest is not None:
+            creation_time = max(creation_time, newest + 0.001)
+        return self.insert(table, creation_time, doc), creation_time
+
+    def _first_insert(self, table: str, creation_time: float, doc: str) -> tuple[int, float] | None:
+        """The insert with the pending ``BEGIN`` and catalog read: one string, one round trip
+        (``wire.py``), the insert a statement this session has prepared (``Layout.first``).
+        ``None`` when it could not be written that way: nothing was written, and the write
+        goes the usual way (the ``BEGIN`` sent, and answered, or pending again). That is when
+        the table's layout is not cached or it has unique indexes (a refused write needs a
+        savepoint first), when there is no schema guard to agree with, or when the catalog
+        version or ddl token are not the ones this process knows (the guard then runs on the
+        ``BEGIN``'s answer, as for any first statement)."""
+        version = getattr(self.engine.guard, "version", None)
+        cached = self.engine.layouts.get(table)
+        if version is None or cached is None or cached[1].unique:
+            return None
+        token: str = cached[0]
+        layout: Layout = cached[1]
+        name, prepare = layout.first
+        conn, literal = self.conn, self.literal
+        args = [repr(creation_time).encode(), literal(doc)]
+        args += [b"NULL" if k is None else wire.bytea(k) for k in _keys(layout, doc)]
+        args += [str(int(version)).encode(), literal(token)]
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        # (A PREPARE before the BEGIN would start the string's implicit transaction.)
+        statements = [begin.encode(), b"EXECUTE %s(%s)" % (name, b", ".join(args))]
+        if name not in self.prepared:
+            statements.insert(1, prepare)
+        try:
+            results = wire.simple(conn, b"; ".join(statements))
+        except psycopg.Error as exc:
+            state = exc.sqlstate or ""
+            if state != INVALID_STATEMENT_NAME and not state.startswith(UNDEFINED_OR_DUPLICATE):
+                raise
+            # Deallocated by psycopg meanwhile, prepared after all, or naming a column or
+            # table no longer there (another process changed the schema): nothing ran past
+            # the catalog read. Roll back; the write goes the usual way (which reads the
+            # catalog, runs the guard and raises what is wrong), this one prepares next.
+            wire.simple(conn, b"ROLLBACK")
+            if exc.sqlstate == DUPLICATE_STATEMENT:
+                self.prepared.add(name)
+            else:
+                self.prepared.discard(name)
+            self._pending = begin
+            return None
+        self.prepared.add(name)
+        head, inserted = results[1], results[-1]  # BEGIN, catalog read, [PREPARE,] insert
+        version_now, ddl_now = wire.value(head, 0, 0), wire.value(head, 0, 1)
+        assert version_now is not None and ddl_now is not None
+        self._begun((int(version_now), ddl_now.decode(), None))
+        rowid, stored_at = wire.value(inserted, 0, 0), wire.value(inserted, 0, 1)
+        if rowid is None or stored_at is None:
+            return None  # another catalog or layout: nothing written (the guard ran)
+        self.changed = True
+        return int(rowid), float(stored_at)
+
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         layout = self._layout(table)
         self.changed = True
@@ -551,7 +649,7 @@ class PgTxn:
         # simple-query string sent through libpq (wire.py; a pipeline costs more than the
         # round trips it saves).
         append = changelog.append_sql(
-            wire.literal(conn, origin), wire.bytea(payload), wire.literal(conn, self.engine.channel)
+            self.literal(origin), wire.bytea(payload), self.literal(self.engine.channel)
         )
         seq = int(wire.value(wire.simple(conn, append + b"; COMMIT")[0], 0, 0) or 0)
         if changelog.trims(seq):  # after COMMIT: its own autocommit statement

@@ -4,7 +4,7 @@ has no parameters) and its logged commit.
 
 A psycopg cursor's execute costs ~130 µs of client CPU per string here (its query
 conversion, result bookkeeping, client-side binding for a ``ClientCursor``); these strings
-have no parameters to adapt, or values that are quoted here once (``literal``) or are hex
+have no parameters to adapt, or values that are quoted here (``Literals``) or are hex
 digits, so ``simple`` sends them and reads the answers with libpq's own calls: the same SQL,
 the same round trip, a third of the client CPU (``bench_postgres_mutation.py``). Errors are
 psycopg's (the class for the SQLSTATE, from the same result psycopg would build it from), so
@@ -36,9 +36,18 @@ def simple(conn: psycopg.Connection[Any], query: bytes) -> list[Result]:
     return results
 
 
-def literal(conn: psycopg.Connection[Any], value: str) -> bytes:
-    """``value`` as an SQL string literal, quoted by libpq for this connection."""
-    return bytes(pq.Escaping(conn.pgconn).escape_literal(value.encode(conn.info.encoding)))
+class Literals:
+    """SQL string literals for one connection, quoted by libpq (its encoding read once:
+    fusiondb never changes a connection's ``client_encoding``)."""
+
+    __slots__ = ("_encoding", "_escape")
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._escape = pq.Escaping(conn.pgconn).escape_literal
+        self._encoding = conn.info.encoding
+
+    def __call__(self, value: str) -> bytes:
+        return self._escape(value.encode(self._encoding))
 
 
 def bytea(value: bytes) -> bytes:
