@@ -213,6 +213,8 @@ class PgEngine:
         """An ending read taken from ``_ending``, its ``COMMIT``'s answer read (one whose
         answer failed is discarded); ``None`` when none is left (another thread may have
         taken the last)."""
+        if not self._ending:  # the usual case for writes: no exception raised and caught
+            return None
         while True:
             try:
                 txn = self._ending.pop()
