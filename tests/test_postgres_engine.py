@@ -556,6 +556,25 @@ def test_an_insert_whose_prepared_statement_was_dropped_or_kept_is_written_once(
     )
 
 
+def test_the_next_transaction_takes_the_connection_a_write_just_committed_on(url: str) -> None:
+    """The pool hands its connections out in turn; a committed write's connection waits out of
+    it for the next transaction instead, so one thread's transactions stay on one backend."""
+    with fdb.open(url, schema) as db:
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.write() as held:
+            held.max_creation_time("tasks")  # holds a connection: the mutation needs another
+            db.run(add_task, text="a", user_id="u")
+            held.commit()
+        used = []
+        for _ in range(3):
+            with engine.write() as txn:
+                txn.max_creation_time("tasks")
+                txn.commit()
+                used.append(txn.conn)
+        assert used[0] is used[1] is used[2]
+        assert len(engine._txns) >= 2  # the pool had another one to hand out
+
+
 def test_more_threads_than_pooled_connections_read_and_write_to_the_end(url: str) -> None:
     """A read's connection waits for its COMMIT's answer outside the pool until the next
     transaction takes it: threads beyond the pool's size still get one, and close gives every

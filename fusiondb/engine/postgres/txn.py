@@ -178,6 +178,7 @@ class PgTxn:
         self._pending: str | None = None  # the BEGIN the next statement carries
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
+        self.born = time.monotonic()  # the engine gives the connection back to the pool when old
         self.position: int | None = None  # the log position a read's snapshot sees
         # Statements this connection's session has PREPAREd (insert_after_newest); psycopg
         # deallocates them all with its own after a ROLLBACK or DDL: then this set is stale
@@ -233,10 +234,15 @@ class PgTxn:
 
     def end_later(self) -> bool:
         """Send an open read's ``COMMIT`` without waiting for its answer, which ``ended``
-        reads before the connection's next use (a round trip less per read); ``False``, and
-        nothing sent, for any other transaction."""
+        reads before the connection's next use (a round trip less per read). ``True`` with
+        nothing sent for a transaction that has ended already (a committed write: the
+        connection is ready as is, and ``ended`` finds no answer to read); ``False``, and
+        nothing sent, for any other (a write still open is rolled back by ``end``)."""
         self._pending = None
-        if self.writing or self._status() != pq.TransactionStatus.INTRANS:
+        status = self._status()
+        if status == pq.TransactionStatus.IDLE:
+            return True
+        if self.writing or status != pq.TransactionStatus.INTRANS:
             return False
         pgconn = self.conn.pgconn
         pgconn.send_query(b"COMMIT")
