@@ -544,42 +544,58 @@ class PgTxn:
             return None
         token: str = cached[0]
         layout: Layout = cached[1]
-        name, prepare = layout.first
-        conn, literal = self.conn, self.literal
-        args = [repr(creation_time).encode(), literal(doc)]
-        args += [b"NULL" if k is None else wire.bytea(k) for k in _keys(layout, doc)]
-        args += [str(int(version)).encode(), literal(token)]
         begin, self._pending = self._pending, None
         assert begin is not None
-        # (A PREPARE before the BEGIN would start the string's implicit transaction.)
+        query = self._riding(begin, layout, token, int(version), creation_time, doc)
+        try:
+            results = wire.simple(self.conn, query)
+        except psycopg.Error as exc:
+            if not _statement_unusable(exc):
+                raise
+            self._unprepared(exc, layout.first[0])
+            self._pending = begin
+            return None
+        self.prepared.add(layout.first[0])
+        return self._first_inserted(results)
+
+    def _riding(
+        self, begin: str, layout: Layout, token: str, version: int, creation_time: float, doc: str
+    ) -> bytes:
+        """The string of ``_first_insert``: the ``BEGIN`` and its catalog read, the insert's
+        ``PREPARE`` if this session lacks it, and its ``EXECUTE`` with the values quoted. (A
+        ``PREPARE`` before the ``BEGIN`` would start the string's implicit transaction.)"""
+        literal = self.literal
+        args = [repr(creation_time).encode(), literal(doc)]
+        args += [b"NULL" if k is None else wire.bytea(k) for k in _keys(layout, doc)]
+        args += [str(version).encode(), literal(token)]
+        name, prepare = layout.first
         statements = [begin.encode(), b"EXECUTE %s(%s)" % (name, b", ".join(args))]
         if name not in self.prepared:
             statements.insert(1, prepare)
-        try:
-            results = wire.simple(conn, b"; ".join(statements))
-        except psycopg.Error as exc:
-            state = exc.sqlstate or ""
-            if state != INVALID_STATEMENT_NAME and not state.startswith(UNDEFINED_OR_DUPLICATE):
-                raise
-            # Deallocated by psycopg meanwhile, prepared after all, or naming a column or
-            # table no longer there (another process changed the schema): nothing ran past
-            # the catalog read. Roll back; the write goes the usual way (which reads the
-            # catalog, runs the guard and raises what is wrong), this one prepares next.
-            wire.simple(conn, b"ROLLBACK")
-            if exc.sqlstate == DUPLICATE_STATEMENT:
-                self.prepared.add(name)
-            else:
-                self.prepared.discard(name)
-            self._pending = begin
-            return None
-        self.prepared.add(name)
+        return b"; ".join(statements)
+
+    def _unprepared(self, exc: psycopg.Error, name: bytes) -> None:
+        """After ``_first_insert``'s statement was missing (deallocated by psycopg), there
+        already (prepared after all), or named a column or table no longer there (another
+        process changed the schema): nothing ran past the catalog read. Roll back, and note
+        whether the session holds the statement."""
+        wire.simple(self.conn, b"ROLLBACK")
+        if exc.sqlstate == DUPLICATE_STATEMENT:
+            self.prepared.add(name)
+        else:
+            self.prepared.discard(name)
+
+    def _first_inserted(self, results: list[wire.Result]) -> tuple[int, float] | None:
+        """The row number and creation time ``_first_insert`` stored, after the ``BEGIN``'s
+        answer was taken (the schema guard runs if the catalog moved); ``None`` when the
+        catalog or layout were not the expected ones and nothing was written."""
         head, inserted = results[1], results[-1]  # BEGIN, catalog read, [PREPARE,] insert
-        version_now, ddl_now = wire.value(head, 0, 0), wire.value(head, 0, 1)
-        assert version_now is not None and ddl_now is not None
-        self._begun((int(version_now), ddl_now.decode(), None))
+        version, ddl_token = wire.value(head, 0, 0), wire.value(head, 0, 1)
+        assert version is not None and ddl_token is not None
+        self._begun((int(version), ddl_token.decode(), None))
         rowid, stored_at = wire.value(inserted, 0, 0), wire.value(inserted, 0, 1)
         if rowid is None or stored_at is None:
-            return None  # another catalog or layout: nothing written (the guard ran)
+            return None
         self.changed = True
         return int(rowid), float(stored_at)
 
@@ -852,6 +868,13 @@ class PgTxn:
 
     def forget_migrations(self, table: str) -> None:
         catalog.forget_migrations(self.cur, table)
+
+
+def _statement_unusable(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` says the statement riding the ``BEGIN`` could not run as prepared
+    (missing, already there, or naming what is no longer there): then nothing was written."""
+    state = exc.sqlstate or ""
+    return state == INVALID_STATEMENT_NAME or state.startswith(UNDEFINED_OR_DUPLICATE)
 
 
 def _keys(layout: Layout, doc: str) -> list[bytes | None]:
