@@ -501,6 +501,80 @@ def test_a_mutation_that_runs_no_statement_sends_nothing(url: str) -> None:
         assert db.run(add_task, text="after", user_id="u")
 
 
+def test_a_single_insert_mutation_is_two_round_trips(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The insert rides the BEGIN (with the catalog read and the clock floor in it), then the
+    change-log append rides the COMMIT: two strings, no other statement."""
+    import psycopg
+
+    from fusiondb.engine.postgres import wire
+
+    with fdb.open(url, schema) as db:
+        first = db.run(add_task, text="a", user_id="u")  # caches the table's layout
+        sent: list[bytes] = []
+        executed: list[object] = []
+        simple = wire.simple
+        monkeypatch.setattr(wire, "simple", lambda conn, query: sent.append(query) or simple(conn, query))
+        execute = psycopg.Cursor.execute
+        monkeypatch.setattr(
+            psycopg.Cursor, "execute", lambda self, *a, **k: executed.append(a[0]) or execute(self, *a, **k)
+        )
+        second = db.run(add_task, text="b", user_id="u")
+        monkeypatch.undo()
+        assert len(sent) == 2 and not executed, (sent, executed)
+        assert sent[0].startswith(b"BEGIN") and b"EXECUTE fdb_first_" in sent[0]
+        assert sent[1].endswith(b"; COMMIT")
+        rows = db.run(fdb.query(lambda db: [(t.id, t.creation_time) for t in db.query("tasks").collect()]))
+    assert [r[0] for r in rows] == [first, second]
+    assert rows[0][1] < rows[1][1]
+
+
+def test_an_insert_whose_prepared_statement_was_dropped_or_kept_is_written_once(url: str) -> None:
+    """psycopg deallocates every prepared statement of a session after a ROLLBACK (and the
+    engine's with them); or the engine may not know one is still there: either way the insert
+    that rides the BEGIN is rolled back unwritten and goes the usual way, once."""
+    with fdb.open(url, schema) as db:
+        for i in range(6):  # the pool hands its connections out in turn: each prepares
+            db.run(add_task, text=f"warm {i}", user_id="u")
+        engine = db._engine  # type: ignore[attr-defined]
+        txns = list(engine._txns.values())
+        assert txns and all(txn.prepared for txn in txns)
+        for txn in txns:
+            txn.conn.execute("DEALLOCATE ALL")
+        turns = len(txns) + 1
+        for i in range(turns):
+            db.run(add_task, text=f"after deallocate {i}", user_id="u")
+        for txn in txns:
+            txn.prepared.clear()  # still prepared on the server: PREPARE fails, nothing written
+        for i in range(turns):
+            db.run(add_task, text=f"after forgetting {i}", user_id="u")
+        assert all(txn.prepared for txn in txns)
+        texts = db.run(fdb.query(lambda db: [t.text for t in db.query("tasks").collect()]))
+    assert texts == (
+        [f"warm {i}" for i in range(6)]
+        + [f"after deallocate {i}" for i in range(turns)]
+        + [f"after forgetting {i}" for i in range(turns)]
+    )
+
+
+def test_the_next_transaction_takes_the_connection_a_write_just_committed_on(url: str) -> None:
+    """The pool hands its connections out in turn; a committed write's connection waits out of
+    it for the next transaction instead, so one thread's transactions stay on one backend."""
+    with fdb.open(url, schema) as db:
+        engine = db._engine  # type: ignore[attr-defined]
+        with engine.write() as held:
+            held.max_creation_time("tasks")  # holds a connection: the mutation needs another
+            db.run(add_task, text="a", user_id="u")
+            held.commit()
+        used = []
+        for _ in range(3):
+            with engine.write() as txn:
+                txn.max_creation_time("tasks")
+                txn.commit()
+                used.append(txn.conn)
+        assert used[0] is used[1] is used[2]
+        assert len(engine._txns) >= 2  # the pool had another one to hand out
+
+
 def test_more_threads_than_pooled_connections_read_and_write_to_the_end(url: str) -> None:
     """A read's connection waits for its COMMIT's answer outside the pool until the next
     transaction takes it: threads beyond the pool's size still get one, and close gives every

@@ -281,6 +281,15 @@ class WriteTxn(ReadTxn, Protocol):
         index is taken."""
         ...
 
+    def insert_after_newest(self, table: str, creation_time: float, doc: str) -> tuple[int, float]:
+        """``insert`` created after the table's newest document, stored by any connection:
+        at ``creation_time``, or 0.001 ms after the newest creation time when that is later;
+        returns the row number and the creation time used. (Another connection may have
+        inserted with a clock a hair ahead of this one's; and on PostgreSQL, the newest row's
+        read makes concurrent inserts into one table conflict, so creation order stays row
+        order.) ``KeyTaken`` as for ``insert``."""
+        ...
+
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         """Store new documents ``(creation_time, doc)``, in one statement where the engine can;
         returns their row numbers, in order (increasing). ``KeyTaken`` if one's key of a

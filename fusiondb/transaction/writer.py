@@ -80,10 +80,13 @@ class Writer(Reader, Nesting):
         if info is None or info.system:
             info = self._writable(table)
         raw, _ = encode(info, to_input(info, doc), self._tables.names)
-        clock = self._synced_clock(info)
-        ct = clock()
+        clock = self._clock
         try:
-            rowid = self._txn.insert(info.name, ct, raw)
+            if info.name in clock.synced:
+                ct = clock()
+                rowid = self._txn.insert(info.name, ct, raw)
+            else:
+                rowid, ct = self._first_insert(info, raw)
         except KeyTaken as taken:
             raise duplicate_key(self._txn, info, raw, None, "insert", None, taken) from None
         if rowid > MAX_ROWID:
@@ -176,6 +179,17 @@ class Writer(Reader, Nesting):
                 raise exc from None
             ctx.record(info, rowid, ct, None, ctx.indexed_values(info, raw))
             ids.append(encode_id(info.number, rowid))
+
+    def _first_insert(self, info: TableInfo, raw: str) -> tuple[int, float]:
+        """An insert into a table the clock is not known to be past: the engine creates it
+        after the table's newest document (on PostgreSQL looked up with the insert itself,
+        sent with the transaction's BEGIN), and the clock follows. Once per table until
+        another connection commits (``Clock.forget``), as ``_synced_clock``."""
+        clock = self._clock
+        rowid, ct = self._txn.insert_after_newest(info.name, clock(), raw)
+        clock.floor(ct)
+        clock.synced.add(info.name)  # only once stored: a refused insert floored nothing
+        return rowid, ct
 
     def _synced_clock(self, info: TableInfo) -> Clock:
         clock = self._clock

@@ -12,7 +12,8 @@ its number only after this one committed, and every snapshot that sees a number 
 smaller ones that committed. Numbers come from a sequence (a number whose commit failed
 leaves a hole: no commit is missing there). Readers only read (the lock lets them). The lock,
 the row and the ``NOTIFY`` are one PL/pgSQL function, ``fdb_append`` (made by ``bootstrap``),
-whose plans the server keeps per session: the commit sends ``SELECT fdb_append(...); COMMIT``.
+whose plans the server keeps per session: the commit sends ``SELECT fdb_append(...); COMMIT``
+(``append_sql``).
 
 **Trimming** deletes what no live reader still needs. Each following process's reader
 (``PgLogReader``) registers in ``_fdb_log_readers`` (one row: an id, the last entry it has
@@ -111,7 +112,6 @@ APPEND_DEFINED = (
     "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
     "WHERE n.nspname = %s AND p.proname = %s"
 )
-APPEND = f"SELECT {APPEND_FUNCTION}(%(origin)s, %(payload)s, %(channel)s)"
 
 # The last commit: the log's last entry, or the last one trimmed when it was trimmed empty.
 POSITION = (
@@ -181,8 +181,10 @@ def lock_name(schema: str) -> str:
     return f"fusiondb-log-reader:{schema}"
 
 
-def append_params(origin: str, payload: bytes, channel_name: str) -> dict[str, object]:
-    return {"origin": origin, "payload": payload, "channel": channel_name}
+def append_sql(origin: bytes, payload: bytes, channel_name: bytes) -> bytes:
+    """The append's call, given its arguments as SQL (quoted literals, a ``bytea``
+    expression: ``wire.py``)."""
+    return b"SELECT %s(%s, %s, %s)" % (APPEND_FUNCTION.encode(), origin, payload, channel_name)
 
 
 def trims(seq: int) -> bool:

@@ -15,7 +15,8 @@ Round trips: a transaction's ``BEGIN`` goes with its first statement (``txn.py``
 commit is one string, and a read's ``COMMIT`` is sent without waiting for the answer: the
 connection stays out of the pool (at most ``ENDING_MAX`` of them) until the next transaction
 takes it and reads that answer first. So a ``db.run`` of a query with one statement is one
-round trip, as the same statement run alone.
+round trip, as the same statement run alone. A committed write's connection waits there
+too, so the next transaction takes the most recently used connection.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .url import redacted, split_url
 
 POOL_MAX = 16
 CONNECT_TIMEOUT = 10
-ENDING_MAX = 4  # reads whose COMMIT is on its way, kept out of the pool (PgEngine.release)
+ENDING_MAX = 4  # connections kept out of the pool for the next transaction (PgEngine.release)
 WAIT_STEP = 0.05  # seconds: with the pool exhausted, how often an ending read is looked for
 
 
@@ -164,9 +165,19 @@ class PgEngine:
     def release(self, txn: PgTxn) -> None:
         """End ``txn``'s transaction if still open and give its connection back. An open
         read's ``COMMIT`` is sent without waiting: its connection waits in ``_ending`` for the
-        next ``checkout``, which reads the answer (by then normally there)."""
+        next ``checkout``, which reads the answer (by then normally there). A committed
+        write's connection waits there too: ``checkout`` takes the most recently used one
+        first, where the pool hands its connections out in turn, so a thread's transactions
+        stay on one warm backend (a single mutation ~10 % faster, bench_postgres_mutation).
+        A connection older than half the pool's ``max_lifetime`` goes back to the pool, which
+        replaces it when it expires."""
         conn = txn.conn
-        if not self._closed and not conn.closed and len(self._ending) < ENDING_MAX:
+        if (
+            not self._closed
+            and not conn.closed
+            and len(self._ending) < ENDING_MAX
+            and time.monotonic() - txn.born < self.pool.max_lifetime / 2
+        ):
             try:
                 ending = txn.end_later()
             except psycopg.Error:
@@ -213,6 +224,8 @@ class PgEngine:
         """An ending read taken from ``_ending``, its ``COMMIT``'s answer read (one whose
         answer failed is discarded); ``None`` when none is left (another thread may have
         taken the last)."""
+        if not self._ending:  # the usual case for writes: no exception raised and caught
+            return None
         while True:
             try:
                 txn = self._ending.pop()

@@ -22,6 +22,7 @@ Writes to other tables pay nothing for it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -40,7 +41,7 @@ from ...core.vectordef import VectorIndexDef
 from ...core.vectors import VectorEntry
 from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan, VectorScan
 from ..sqlite.fts import tokenize
-from . import aggregate, blobs, catalog, changelog, ddl, search, vectors
+from . import aggregate, blobs, catalog, changelog, ddl, search, vectors, wire
 from .errors import key_taken
 from .filters import row_filter
 from .keys import key_function, unique_function
@@ -55,20 +56,24 @@ BEGIN_READ = (
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
     f"SELECT catalog_version, ddl, ({changelog.POSITION}) FROM _fdb_meta"
 )
-# The change log's append and the commit (changelog.py): one statement string, one round trip.
-COMMIT_LOGGED = f"{changelog.APPEND}; COMMIT"
 FETCH_BATCH = 500
+INVALID_STATEMENT_NAME = "26000"  # EXECUTE of a statement this session no longer has
+DUPLICATE_STATEMENT = "42P05"  # PREPARE of a name this session has
+UNDEFINED_OR_DUPLICATE = "42"  # the class of both, and of a missing table or column
 
 
 class Layout(NamedTuple):
     """A table's indexes as its writes need them: key functions (the range keys, then the
-    unique keys), the statements, and the unique indexes' constraint names -> index names."""
+    unique keys), the statements, and the unique indexes' constraint names -> index names.
+    ``first``: the name and ``PREPARE`` of the insert that rides a write's ``BEGIN``
+    (``PgTxn.insert_after_newest``)."""
 
     keys: tuple[Callable[[dict[str, Any]], bytes | None], ...]
     insert: str
     insert_at: str
     update: str
     unique: dict[str, str]
+    first: tuple[bytes, bytes]
 
 
 def _layout(table: str, indexes: list[catalog.Registered]) -> Layout:
@@ -87,7 +92,28 @@ def _layout(table: str, indexes: list[catalog.Registered]) -> Layout:
         f"INSERT INTO {t} (_id, {names}) VALUES (%s, {marks})",
         f"UPDATE {t} SET {sets} WHERE _id = %s",
         {ddl.unique_sql_name(table, r.name): r.name for r in uniques},
+        _first_insert(t, names, len(columns)),
     )
+
+
+def _first_insert(t: str, names: str, keys: int) -> tuple[bytes, bytes]:
+    """The name and ``PREPARE`` of a table's insert that rides a write's ``BEGIN``: created
+    0.001 ms after the table's newest row if its time is not later (the clock floor, read
+    in the statement), and written only if the catalog version and the ddl token are the
+    given ones (those this process knows: its schema guard passes and its layout is
+    current), else not at all. Named by a hash of its text: a name stands for one text."""
+    n = 2 + keys
+    values = ", ".join(
+        [f"greatest($1, (SELECT creation_time FROM {t} ORDER BY _id DESC LIMIT 1) + 0.001)"]
+        + [f"${i}" for i in range(2, n + 1)]
+    )
+    types = ", ".join(["float8", "json", *["bytea"] * keys, "bigint", "text"])
+    sql = (
+        f"INSERT INTO {t} ({names}) SELECT {values} FROM _fdb_meta "
+        f"WHERE catalog_version = ${n + 1} AND ddl = ${n + 2} RETURNING _id, creation_time"
+    )
+    name = "fdb_first_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    return name.encode(), f"PREPARE {name} ({types}) AS {sql}".encode()
 
 
 class _Savepoint:
@@ -117,6 +143,7 @@ class EngineState(Protocol):
     """What a transaction shares with its engine (``engine.PgEngine``)."""
 
     layouts: dict[str, Any]
+    guard: Any
     cursor_seq: int
     channel: str
     schema: str
@@ -133,8 +160,12 @@ class PgTxn:
         self._cur: Cursor = conn.cursor()
         self._marks: Cursor = conn.cursor()  # unique-index savepoints: never clobbers cur's rows
         # Several statements in one string with bound values (one round trip): psycopg binds
-        # them client side, escaping each by its type.
+        # them client side, escaping each by its type. (Strings without parameters to adapt
+        # go straight through libpq: wire.py.)
         self.client: Cursor = psycopg.ClientCursor(conn)
+        self.literal = wire.Literals(conn)
+        self._channel = self.literal(engine.channel)  # the commit's constant arguments, quoted
+        self._origin = ("", b"")
         # Other processes may insert at any time: the clock's floor is looked up in every
         # write transaction (that read also makes concurrent inserts into one table conflict,
         # so creation time keeps increasing with the row number).
@@ -147,7 +178,12 @@ class PgTxn:
         self._pending: str | None = None  # the BEGIN the next statement carries
         self.changed = False
         self.generation = 0  # counts transactions: a stale scan generator closes nothing
+        self.born = time.monotonic()  # the engine gives the connection back to the pool when old
         self.position: int | None = None  # the log position a read's snapshot sees
+        # Statements this connection's session has PREPAREd (insert_after_newest); psycopg
+        # deallocates them all with its own after a ROLLBACK or DDL: then this set is stale
+        # and the statement's absence is noticed when it is executed (_first_insert).
+        self.prepared: set[bytes] = set()
 
     def begin(self, write: bool) -> None:
         """Start a transaction; its ``BEGIN`` goes with the first statement (see ``run``)."""
@@ -173,12 +209,24 @@ class PgTxn:
         cur.nextset()
         return cur
 
+    def _first_value(self, sql: str) -> bytes | None:
+        """The first value of ``sql``'s answer, as text: ``sql`` (a statement without
+        parameters) rides the pending ``BEGIN`` straight through libpq (``wire.py``)."""
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        results = wire.simple(self.conn, f"{begin}; {sql}".encode())
+        head = results[1]
+        version, ddl, position = (wire.value(head, 0, i) for i in range(3))
+        assert version is not None and ddl is not None
+        self._begun((int(version), ddl.decode(), None if position is None else int(position)))
+        return wire.value(results[2], 0, 0)
+
     def end(self) -> None:
         """End the transaction if still open: a read with ``COMMIT`` (its snapshot wrote
         nothing, and psycopg forgets its prepared statements after a ``ROLLBACK``), anything
         else with ``ROLLBACK``."""
         self._pending = None
-        status = self.conn.info.transaction_status
+        status = self._status()
         if status == pq.TransactionStatus.IDLE:
             return
         end = "COMMIT" if status == pq.TransactionStatus.INTRANS and not self.writing else "ROLLBACK"
@@ -186,15 +234,25 @@ class PgTxn:
 
     def end_later(self) -> bool:
         """Send an open read's ``COMMIT`` without waiting for its answer, which ``ended``
-        reads before the connection's next use (a round trip less per read); ``False``, and
-        nothing sent, for any other transaction."""
+        reads before the connection's next use (a round trip less per read). ``True`` with
+        nothing sent for a transaction that has ended already (a committed write: the
+        connection is ready as is, and ``ended`` finds no answer to read); ``False``, and
+        nothing sent, for any other (a write still open is rolled back by ``end``)."""
         self._pending = None
-        if self.writing or self.conn.info.transaction_status != pq.TransactionStatus.INTRANS:
+        status = self._status()
+        if status == pq.TransactionStatus.IDLE:
+            return True
+        if self.writing or status != pq.TransactionStatus.INTRANS:
             return False
         pgconn = self.conn.pgconn
         pgconn.send_query(b"COMMIT")
         self.conn.wait(generators.send(pgconn))
         return True
+
+    def _status(self) -> int:
+        """libpq's transaction status of the connection (``conn.info``'s, without building a
+        ``ConnectionInfo`` each time: ~2 us)."""
+        return self.conn.pgconn.transaction_status
 
     def ended(self) -> None:
         """Read the answer to ``end_later``'s ``COMMIT``."""
@@ -288,7 +346,7 @@ class PgTxn:
             if (
                 generation == self.generation
                 and not self.conn.closed
-                and self.conn.info.transaction_status == pq.TransactionStatus.INTRANS
+                and self._status() == pq.TransactionStatus.INTRANS
             ):
                 cur.close()
 
@@ -312,9 +370,11 @@ class PgTxn:
         return int(row[0])  # type: ignore[index]
 
     def max_creation_time(self, table: str) -> float | None:
-        row = self.run(
-            f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
-        ).fetchone()
+        sql = f"SELECT creation_time FROM {ddl.table_sql(table)} ORDER BY _id DESC LIMIT 1"
+        if self._pending is not None:  # the write's first statement (Writer._synced_clock)
+            newest = self._first_value(sql)
+            return None if newest is None else float(newest)
+        row = self._cur.execute(sql).fetchone()
         return None if row is None else float(row[0])
 
     def tokenize(self, text: str) -> list[str]:
@@ -459,6 +519,86 @@ class PgTxn:
         )
         return int(row[0])
 
+    def insert_after_newest(self, table: str, creation_time: float, doc: str) -> tuple[int, float]:
+        if self._pending is not None:  # the write's first statement: it rides the BEGIN
+            stored = self._first_insert(table, creation_time, doc)
+            if stored is not None:
+                return stored
+        newest = self.max_creation_time(table)
+        if newest is not None:
+            creation_time = max(creation_time, newest + 0.001)
+        return self.insert(table, creation_time, doc), creation_time
+
+    def _first_insert(self, table: str, creation_time: float, doc: str) -> tuple[int, float] | None:
+        """The insert with the pending ``BEGIN`` and catalog read: one string, one round trip
+        (``wire.py``), the insert a statement this session has prepared (``Layout.first``).
+        ``None`` when it could not be written that way: nothing was written, and the write
+        goes the usual way (the ``BEGIN`` sent, and answered, or pending again). That is when
+        the table's layout is not cached or it has unique indexes (a refused write needs a
+        savepoint first), when there is no schema guard to agree with, or when the catalog
+        version or ddl token are not the ones this process knows (the guard then runs on the
+        ``BEGIN``'s answer, as for any first statement)."""
+        version = getattr(self.engine.guard, "version", None)
+        cached = self.engine.layouts.get(table)
+        if version is None or cached is None or cached[1].unique:
+            return None
+        token: str = cached[0]
+        layout: Layout = cached[1]
+        begin, self._pending = self._pending, None
+        assert begin is not None
+        query = self._riding(begin, layout, token, int(version), creation_time, doc)
+        try:
+            results = wire.simple(self.conn, query)
+        except psycopg.Error as exc:
+            if not _statement_unusable(exc):
+                raise
+            self._unprepared(exc, layout.first[0])
+            self._pending = begin
+            return None
+        self.prepared.add(layout.first[0])
+        return self._first_inserted(results)
+
+    def _riding(
+        self, begin: str, layout: Layout, token: str, version: int, creation_time: float, doc: str
+    ) -> bytes:
+        """The string of ``_first_insert``: the ``BEGIN`` and its catalog read, the insert's
+        ``PREPARE`` if this session lacks it, and its ``EXECUTE`` with the values quoted. (A
+        ``PREPARE`` before the ``BEGIN`` would start the string's implicit transaction.)"""
+        literal = self.literal
+        args = [repr(creation_time).encode(), literal(doc)]
+        args += [b"NULL" if k is None else wire.bytea(k) for k in _keys(layout, doc)]
+        args += [str(version).encode(), literal(token)]
+        name, prepare = layout.first
+        statements = [begin.encode(), b"EXECUTE %s(%s)" % (name, b", ".join(args))]
+        if name not in self.prepared:
+            statements.insert(1, prepare)
+        return b"; ".join(statements)
+
+    def _unprepared(self, exc: psycopg.Error, name: bytes) -> None:
+        """After ``_first_insert``'s statement was missing (deallocated by psycopg), there
+        already (prepared after all), or named a column or table no longer there (another
+        process changed the schema): nothing ran past the catalog read. Roll back, and note
+        whether the session holds the statement."""
+        wire.simple(self.conn, b"ROLLBACK")
+        if exc.sqlstate == DUPLICATE_STATEMENT:
+            self.prepared.add(name)
+        else:
+            self.prepared.discard(name)
+
+    def _first_inserted(self, results: list[wire.Result]) -> tuple[int, float] | None:
+        """The row number and creation time ``_first_insert`` stored, after the ``BEGIN``'s
+        answer was taken (the schema guard runs if the catalog moved); ``None`` when the
+        catalog or layout were not the expected ones and nothing was written."""
+        head, inserted = results[1], results[-1]  # BEGIN, catalog read, [PREPARE,] insert
+        version, ddl_token = wire.value(head, 0, 0), wire.value(head, 0, 1)
+        assert version is not None and ddl_token is not None
+        self._begun((int(version), ddl_token.decode(), None))
+        rowid, stored_at = wire.value(inserted, 0, 0), wire.value(inserted, 0, 1)
+        if rowid is None or stored_at is None:
+            return None
+        self.changed = True
+        return int(rowid), float(stored_at)
+
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> Sequence[int]:
         layout = self._layout(table)
         self.changed = True
@@ -524,25 +664,25 @@ class PgTxn:
         if self._pending is not None and payload is None:  # no statement ran: nothing to do
             self._pending = None
             return 0
-        if self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
+        if self._status() == pq.TransactionStatus.INERROR:
             raise DatabaseError(
                 "a statement of this transaction failed and the function caught the error: "
                 "the transaction was rolled back and nothing of it was written"
             )
-        cur = self.cur
+        conn = self._started()
         if payload is None:
-            cur.execute("COMMIT")
+            wire.simple(conn, b"COMMIT")
             return 0
         assert origin is not None
         # Append (lock, log row, NOTIFY: one function) and commit: one round trip, as one
-        # simple-query string whose values psycopg binds client side (a pipeline costs more
-        # than the round trips it saves).
-        logged = self.client
-        logged.execute(COMMIT_LOGGED, changelog.append_params(origin, payload, self.engine.channel))
-        row = logged.fetchone()
-        seq = int(row[0])  # type: ignore[index]
+        # simple-query string sent through libpq (wire.py; a pipeline costs more than the
+        # round trips it saves).
+        if self._origin[0] != origin:
+            self._origin = (origin, self.literal(origin))
+        append = changelog.append_sql(self._origin[1], wire.bytea(payload), self._channel)
+        seq = int(wire.value(wire.simple(conn, append + b"; COMMIT")[0], 0, 0) or 0)
         if changelog.trims(seq):  # after COMMIT: its own autocommit statement
-            changelog.trim(cur, self.engine.schema)
+            changelog.trim(self._cur, self.engine.schema)
         return seq
 
     # -- schema -------------------------------------------------------------------------
@@ -728,6 +868,13 @@ class PgTxn:
 
     def forget_migrations(self, table: str) -> None:
         catalog.forget_migrations(self.cur, table)
+
+
+def _statement_unusable(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` says the statement riding the ``BEGIN`` could not run as prepared
+    (missing, already there, or naming what is no longer there): then nothing was written."""
+    state = exc.sqlstate or ""
+    return state == INVALID_STATEMENT_NAME or state.startswith(UNDEFINED_OR_DUPLICATE)
 
 
 def _keys(layout: Layout, doc: str) -> list[bytes | None]:

@@ -265,6 +265,12 @@ class SqliteTxn:
             raise _key_taken(table, exc) or exc from None
         return self.conn.last_insert_rowid()
 
+    def insert_after_newest(self, table: str, creation_time: float, doc: str) -> tuple[int, float]:
+        newest = self.max_creation_time(table)
+        if newest is not None:
+            creation_time = max(creation_time, newest + 0.001)
+        return self.insert(table, creation_time, doc), creation_time
+
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> range:
         # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
         try:
