@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .check import CheckReport
 from .check import check as run_check
-from .core.errors import FusionError, NotADatabase, SchemaError
+from .core.errors import FusionError, InvalidArgument, NotADatabase, SchemaError
 from .core.functions import MutationFunction, QueryFunction, describe
 from .core.progress import ProgressCallback
 from .core.schema import Schema, TableDef
@@ -384,7 +384,7 @@ def _freeze_from(value: int | None) -> int | None:
     if value is None:
         return None
     if type(value) is not int or value < 1:
-        raise ValueError(f"gc_freeze_from must be a positive int or None, got {value!r}")
+        raise InvalidArgument(f"fdb.open: gc_freeze_from must be a positive int or None, got {value!r}")
     return value
 
 

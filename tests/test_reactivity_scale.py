@@ -203,10 +203,11 @@ def test_gc_freeze_from_opts_one_database_in(
     plain.close()
 
 
-@pytest.mark.parametrize("bad", [0, -5, 2.5, "10"])
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "10", True])
 def test_gc_freeze_from_refuses_what_is_not_a_positive_count(tmp_path: Path, bad: Any) -> None:
-    with pytest.raises(ValueError, match="gc_freeze_from"):
+    with pytest.raises(fdb.InvalidArgument, match="gc_freeze_from"):
         fdb.open(tmp_path / "x.db", schema, gc_freeze_from=bad)
+    assert not (tmp_path / "x.db").exists()  # refused before anything was created
 
 
 def test_opted_in_close_leaves_a_freeze_the_application_made_first(
