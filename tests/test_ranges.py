@@ -104,6 +104,25 @@ def test_stab_and_overlap_match_brute_force(operations: list[tuple[str, Any]]) -
         assert len(index) <= len(live)  # ranges of several items share an entry
 
 
+def test_overlap_of_a_key_whose_string_only_starts_with_a_prefix_misses_it() -> None:
+    """Found by the test above: enc("a") is a byte prefix of enc("a\\0") (its 0 byte escaped
+    by 0xff), so a summary range of keys under "a\\0" hit the live query on "a" by bytes
+    alone: a re-run no write called for. Only prefixes whose range reaches the summary's
+    lower end hold it."""
+    index = RangeIndex()
+    index.add(("a",), ("a", TOP), "on a")
+    index.add(("a\x00",), ("a\x00", TOP), "on a-nul")
+    found: set[Any] = set()
+    index.overlap(("a\x00", 1.0, 1), ("a\x00", 1.0, 1), found)
+    assert found == {"on a-nul"}
+    found = set()
+    index.overlap(("a", 1.0, 1), ("a", 2.0, 1), found)
+    assert found == {"on a"}
+    found = set()
+    index.overlap(("a", TOP), ("a\x00", 0), found)  # from a's end into a-nul's: both
+    assert found == {"on a", "on a-nul"}
+
+
 # A key as read ranges hold them: values, then possibly TOP, only ever last (the upper end of a
 # prefix or an lte bound, the lower end of a gt bound). A TOP before another value is not a key
 # a query builds, and its bytes would not compare right: TOP's 0xff can equal the 0xff that

@@ -134,7 +134,13 @@ class RangeIndex:
         if not keys:
             return
         for end in range(len(low) + 1):  # prefixes of lo: their ranges start before it
-            _hit(keys.get(low[:end]), out)
+            prefix = low[:end]
+            held = keys.get(prefix)
+            # ... and hold it only if it is not past their end: a byte prefix of lo that is
+            # not one of its values' (enc("a") of enc("a\0"), whose 0 byte is escaped by a
+            # 0xff) ends before lo.
+            if held is not None and low <= prefix + TOP_BYTE:
+                _hit(held, out)
         ordered = self._sorted
         if ordered is None:
             ordered = self._sorted = sorted(keys)
