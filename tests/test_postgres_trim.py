@@ -72,6 +72,13 @@ def terminate(application_name: str) -> int:
     return int(rows[0][0])
 
 
+def watch_a_and_b(db: fdb.Database) -> tuple[Counter[str], dict[str, fdb.Subscription[Any]]]:
+    """Live queries on users a and b, evaluated: their runs by user, and the handles."""
+    runs, by_user = by_user_counting()
+    subs = {u: db.subscribe(by_user, user_id=u) for u in ("a", "b")}
+    assert db.wait_idle()
+    return runs, subs
+
 def test_a_writer_that_never_follows_registers_nothing_and_keeps_no_log(
     name: str, trim_every_commit: None
 ) -> None:
@@ -87,9 +94,7 @@ def test_entries_a_live_reader_has_not_read_are_kept_then_trimmed_once_read(
 ) -> None:
     url = postgres_url(name)
     with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
-        runs, by_user = by_user_counting()
-        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
-        assert watcher.wait_idle()
+        runs, subs = watch_a_and_b(watcher)
         [start] = readers(name)
         runs.clear()
         # Hold the watcher's worker: it cannot read what the other handle commits.
@@ -152,9 +157,7 @@ def test_a_reader_back_after_its_connection_was_lost_past_a_trim_reruns_once(
 ) -> None:
     url = postgres_url(name)
     with fdb.open(url, schema) as watcher, fdb.open(url, schema) as other:
-        runs, by_user = by_user_counting()
-        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
-        assert watcher.wait_idle()
+        runs, subs = watch_a_and_b(watcher)
         runs.clear()
         log: Any = watcher._feed._log  # type: ignore[attr-defined]
         with watcher._subs._lock:  # type: ignore[attr-defined]
@@ -273,9 +276,7 @@ def test_a_reader_starting_on_a_log_trimmed_empty_matches_exactly(
         for i in range(5):
             other.run(add_task, text=f"x{i}", user_id="x")
         assert logged(name) == 0  # no reader: trimmed to its end
-        runs, by_user = by_user_counting()
-        subs = {u: watcher.subscribe(by_user, user_id=u) for u in ("a", "b")}
-        assert watcher.wait_idle()
+        runs, subs = watch_a_and_b(watcher)
         assert readers(name) == [5]  # the log's position is its last commit, trimmed or not
         assert runs == Counter({"a": 1, "b": 1})  # evaluated, and no gap to re-run them for
         runs.clear()
