@@ -436,6 +436,19 @@ def at_scale(tmp: Path, n: int) -> None:
     raw.close()
 
 
+def in_child(target: Any, args: tuple[Any, ...], what: str) -> Any:
+    """Run ``target(*args, conn)`` in a fresh (spawned) process; what it sends on ``conn``."""
+    parent, child = mp.Pipe()
+    proc = mp.get_context("spawn").Process(target=target, args=(*args, child))
+    proc.start()
+    if not parent.poll(900):
+        proc.kill()
+        raise RuntimeError(f"{what} did not report")
+    result = parent.recv()
+    proc.join(600)
+    return result
+
+
 def rss_child(path: str, n: int, live: bool, conn: Any) -> None:
     """RSS growth per query in a fresh process: ``n`` values held (``live=False``) or ``n``
     live queries (each holding its value), after the same warm-up."""
@@ -469,13 +482,7 @@ def fresh_rss(tmp: Path, n: int) -> None:
     db.close()
     per: dict[bool, float] = {}
     for live in (False, True):
-        parent, child = mp.Pipe()
-        proc = mp.get_context("spawn").Process(target=rss_child, args=(path, n, live, child))
-        proc.start()
-        if not parent.poll(900):
-            raise RuntimeError("the RSS child did not report")
-        per[live] = parent.recv()
-        proc.join(60)
+        per[live] = in_child(rss_child, (path, n, live), "the RSS child")
     print(f"(d) RSS in fresh processes, {n:,} live queries: {per[True]:.0f} B each with its value, "
           f"a value alone {per[False]:.0f} B: {per[True] - per[False]:.0f} B beyond its value  "
           f"(target <= 1 KB)")
@@ -585,14 +592,8 @@ def huge_commit_child(path: str, count: int, raw: bool, conn: Any) -> None:
 def huge_commit(tmp: Path, count: int) -> None:
     results = {}
     for raw in (True, False):
-        parent, child = mp.Pipe()
         path = str(tmp / f"huge-{'raw' if raw else 'fdb'}.db")
-        proc = mp.get_context("spawn").Process(target=huge_commit_child, args=(path, count, raw, child))
-        proc.start()
-        if not parent.poll(900):
-            raise RuntimeError("the huge-commit child did not report")
-        results[raw] = parent.recv()
-        proc.join(600)
+        results[raw] = in_child(huge_commit_child, (path, count, raw), "the huge-commit child")
     (raw_peak, raw_time, _, raw_size), (fdb_peak, fdb_time, runs, fdb_size) = results[True], results[False]
     mib = 1024 * 1024
     print(f"(f) one mutation of {count:,} documents: peak RSS raw +{raw_peak / mib:.0f} MiB, "
