@@ -39,7 +39,15 @@ from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ...core.vectordef import VectorIndexDef
 from ...core.vectors import VectorEntry
-from ..base import Aggregate, IndexScan, KeyTaken, RetryTransaction, SearchScan, VectorScan
+from ..base import (
+    Aggregate,
+    IndexScan,
+    KeyTaken,
+    RetryTransaction,
+    SearchScan,
+    VectorScan,
+    insert_after_newest_plainly,
+)
 from ..sqlite.fts import tokenize
 from . import aggregate, blobs, catalog, changelog, ddl, search, vectors, wire
 from .errors import key_taken
@@ -524,10 +532,7 @@ class PgTxn:
             stored = self._first_insert(table, creation_time, doc)
             if stored is not None:
                 return stored
-        newest = self.max_creation_time(table)
-        if newest is not None:
-            creation_time = max(creation_time, newest + 0.001)
-        return self.insert(table, creation_time, doc), creation_time
+        return insert_after_newest_plainly(self, table, creation_time, doc)
 
     def _first_insert(self, table: str, creation_time: float, doc: str) -> tuple[int, float] | None:
         """The insert with the pending ``BEGIN`` and catalog read: one string, one round trip

@@ -22,7 +22,7 @@ from ...core.progress import Progress, ProgressCallback
 from ...core.schema import SearchIndexDef
 from ...core.vectordef import VectorIndexDef
 from ...core.vectors import VectorEntry
-from ..base import Aggregate, IndexScan, KeyTaken, SearchScan, VectorScan
+from ..base import Aggregate, IndexScan, KeyTaken, SearchScan, VectorScan, insert_after_newest_plainly
 from . import aggregate, blobs, catalog, changelog, ddl, fts, vectors, views
 from .scan import creation_bounds, scan_sql
 
@@ -266,10 +266,7 @@ class SqliteTxn:
         return self.conn.last_insert_rowid()
 
     def insert_after_newest(self, table: str, creation_time: float, doc: str) -> tuple[int, float]:
-        newest = self.max_creation_time(table)
-        if newest is not None:
-            creation_time = max(creation_time, newest + 0.001)
-        return self.insert(table, creation_time, doc), creation_time
+        return insert_after_newest_plainly(self, table, creation_time, doc)
 
     def insert_many(self, table: str, rows: list[tuple[float, str]]) -> range:
         # One executemany; AUTOINCREMENT under the write lock numbers the rows consecutively.
