@@ -120,8 +120,7 @@ class SubscriptionManager:
             # live query cannot drop it in between.
             sub: Subscription[Any] = Subscription(live)
         self._fresh += 1
-        if self._freezing() is not None:
-            self._maybe_freeze()
+        self._maybe_freeze()
         return sub
 
     def release(self, live: Live, handle: Any) -> None:
