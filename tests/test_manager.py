@@ -47,6 +47,8 @@ class Store:
         self.feed = feed
         self.users: dict[int, str] = {}
         self.runs: Counter[str] = Counter()
+        self.order: list[str] = []  # the users evaluated, in order
+        self.slow: set[str] = set()  # users whose evaluation takes 5 ms
         self.gate = threading.Event()  # evaluations return once it is set
         self.gate.set()
         self.evaluated = threading.Event()
@@ -54,6 +56,9 @@ class Store:
     def evaluate(self, fn: Any, args: dict[str, Any], pins: dict[Any, Any]) -> tuple[Any, ReadSet, int]:
         user = args["user"]
         self.runs[user] += 1
+        self.order.append(user)
+        if user in self.slow:
+            time.sleep(0.005)
         readset = ReadSet()
         readset.add_range("tasks", "by_user", (user,), (user, TOP))
         value = sorted(rowid for rowid, u in self.users.items() if u == user)
@@ -64,6 +69,10 @@ class Store:
 
     def write(self, rowid: int, user: str | None) -> None:
         """One commit: insert, move or delete (user None) document ``rowid``."""
+        self.feed.commit(Txn(), self.change(rowid, user))  # type: ignore[arg-type]
+
+    def change(self, rowid: int, user: str | None) -> WriteSet:
+        """Make the change, and return its write set (not handed to the feed)."""
         old = self.users.get(rowid)
         writes = WriteSet([("tasks", rowid, float(rowid),
                             None if old is None else (old,), None if user is None else (user,),
@@ -72,7 +81,7 @@ class Store:
             del self.users[rowid]
         else:
             self.users[rowid] = user
-        self.feed.commit(Txn(), writes)  # type: ignore[arg-type]
+        return writes
 
 
 def by_user(**args: Any) -> None:
@@ -210,11 +219,65 @@ def test_an_incomplete_feed_reruns_every_live_query(parts: tuple[Store, Subscrip
     for u in ("a", "b"):
         manager.subscribe(by_user, {"user": u})
     store.runs.clear()
-    take = store.feed.take
-    store.feed.take = lambda: (take()[0], False)  # type: ignore[method-assign]
+    take = store.feed.take_others
+    store.feed.take_others = lambda: (take()[0], False)  # type: ignore[method-assign]
     store.feed.wake()
     assert manager.wait_idle()
     assert store.runs == Counter({"a": 1, "b": 1})
+
+
+def test_this_process_commits_go_first_and_an_older_one_of_another_reruns_only_what_they_did_not(
+    parts: tuple[Store, SubscriptionManager],
+) -> None:
+    """A round re-runs what this process's commits hit before it reads the log; a commit of
+    another process found there, older than them, re-runs only the live queries whose
+    snapshot does not hold it yet."""
+    store, manager = parts
+    for u in ("a", "b"):
+        manager.subscribe(by_user, {"user": u})
+    store.runs.clear()
+    foreign = [(1, store.change(10, "a")), (1, store.change(11, "b"))]  # seq 1: older
+    looked: list[Counter[str]] = []
+
+    def take_others() -> tuple[list[Any], bool]:
+        looked.append(store.runs.copy())  # what had re-run when the log was read
+        taken = foreign[:]
+        foreign.clear()
+        return taken, True
+
+    store.feed.take_others = take_others  # type: ignore[method-assign]
+    store.feed._latest = 1  # the other process's commit took number 1
+    store.write(1, "a")  # this process's commit, number 2: hits a
+    assert manager.wait_idle()
+    assert looked[0] == Counter({"a": 1})  # a re-ran before the look at the log
+    # a's re-run saw commit 2 (so also 1): not again; b had not re-run since 1: once.
+    assert store.runs == Counter({"a": 1, "b": 1})
+
+
+def test_a_round_reruns_the_quickest_per_consumer_first(parts: tuple[Store, SubscriptionManager]) -> None:
+    store, manager = parts
+    store.slow.add("a")  # a's evaluation takes 5 ms, b's microseconds
+    subs = {u: manager.subscribe(by_user, {"user": u}) for u in ("a", "b")}
+    store.write(1, "a")
+    assert manager.wait_idle()
+    store.order.clear()
+    store.write(1, "b")  # moves the document: hits a and b
+    assert manager.wait_idle()
+    assert store.order == ["b", "a"]
+    subs["a"].consumers = 100_000  # a's values reach 100,000: 0.05 us of re-run each
+    store.order.clear()
+    store.write(1, "a")
+    assert manager.wait_idle()
+    assert store.order == ["a", "b"]
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2", None])
+def test_consumers_must_be_a_positive_int(parts: tuple[Store, SubscriptionManager], count: Any) -> None:
+    _, manager = parts
+    sub = manager.subscribe(by_user, {"user": "a"})
+    with pytest.raises(fdb.InvalidArgument, match="consumers must be a positive int"):
+        sub.consumers = count
+    assert sub.consumers == 1
 
 
 def test_muted_signal_delivers_nothing(parts: tuple[Store, SubscriptionManager]) -> None:

@@ -295,6 +295,7 @@ def test_live_queries_are_shared_and_go_with_their_last_watcher(sdb: fdb.Databas
         (hub,) = asgi.state.sync_hubs.values()
         (topic,) = hub.topics.values()  # one subscription for both connections
         assert len(topic.watchers) == 2
+        assert topic.handle.consumers == 2  # its re-runs are ordered as reaching both
         runs = sdb.subscription_reruns
         sdb.run(add, text="x", user_id="u1")
         assert one.receive_json() == {"type": "value", "id": 1, "value": 1}
@@ -304,4 +305,5 @@ def test_live_queries_are_shared_and_go_with_their_last_watcher(sdb: fdb.Databas
             ws.send_json({"type": "unsubscribe", "id": sub_id})
             ws.send_json({"type": "ping", "id": 5})
             assert ws.receive_json()["type"] == "pong"  # handled in turn: unsubscribed
+            assert topic.handle.consumers == 1  # one watcher left, then none (at least 1)
         assert hub.topics == {}  # the subscription went with its last watcher

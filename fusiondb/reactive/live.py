@@ -29,7 +29,11 @@ class Owner(Protocol):
 
 
 class Handle(Protocol):
-    """What ``publish`` and ``fail`` need of a handle: to pass the news on to its callbacks."""
+    """What ``publish`` and ``fail`` need of a handle: to pass the news on to its callbacks;
+    and how many consumers its values reach (``urgency``)."""
+
+    @property
+    def consumers(self) -> int: ...
 
     def notify_changed(self, value: Any) -> None: ...
 
@@ -101,8 +105,8 @@ class Live:
     """One live query (see the module docstring)."""
 
     __slots__ = (
-        "_args", "_handles", "closed", "cond", "entries", "error", "fn", "generation", "key",
-        "owner", "pins", "value", "version", "waiters",
+        "_args", "_handles", "closed", "cond", "cost", "entries", "error", "fn", "generation",
+        "key", "owner", "pins", "value", "version", "waiters",
     )
 
     def __init__(
@@ -114,6 +118,7 @@ class Live:
         self._args = args if len(key) > 1 and key[1] is None else None  # else: args_of(key)
         self.value = value
         self.version = version  # the commit its value reflects; -1: owes a full re-run
+        self.cost = 0.0  # seconds its last evaluation took (see ``urgency``)
         self.pins = pins  # page boundaries pinned for re-runs (None: none)
         self.owner = owner
         self.error: BaseException | None = None
@@ -143,6 +148,17 @@ class Live:
         if held is None:
             return ()
         return held if type(held) is tuple else (held,)  # type: ignore[return-value]
+
+    def urgency(self) -> float:
+        """Which of the live queries one commit hit re-runs first: lowest first. Its last
+        evaluation's time per consumer of its values: the order that has the consumers,
+        together, wait least for their new values (shortest job first, weighted)."""
+        held = self._handles
+        if held is None:
+            return self.cost
+        if isinstance(held, tuple):
+            return self.cost / sum(h.consumers for h in held)
+        return self.cost / held.consumers
 
     def attach(self, handle: Handle) -> None:
         held = self._handles

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from blinker import Signal
 
-from ..core.errors import DatabaseClosed
+from ..core.errors import DatabaseClosed, InvalidArgument
 from .live import STATE, Live
 
 log = logging.getLogger("fusiondb.subscriptions")
@@ -87,7 +87,7 @@ class Subscription(Generic[R]):
     when first used (a blinker signal is ~0.7 KB and a dozen GC-tracked containers).
     """
 
-    __slots__ = ("_changed", "_closed", "_failed", "_final", "_live", "_seen")
+    __slots__ = ("_changed", "_closed", "_consumers", "_failed", "_final", "_live", "_seen")
 
     def __init__(self, live: Live) -> None:
         self._live = live
@@ -96,7 +96,24 @@ class Subscription(Generic[R]):
         self._seen = live.generation  # the newest value this handle has handed out
         self._changed: ChangedSignal[R] | None = None
         self._failed: ChangedSignal[BaseException] | None = None
+        self._consumers = 1
         live.attach(self)
+
+    @property
+    def consumers(self) -> int:
+        """How many consumers this handle's values reach: 1 unless set. A server that fans
+        one subscription out to many connections sets it to their number; when one commit
+        hits several live queries, they re-run in the order that has their consumers,
+        together, wait least (the fewest milliseconds of re-run per consumer first)."""
+        return self._consumers
+
+    @consumers.setter
+    def consumers(self, count: int) -> None:
+        if type(count) is not int or count < 1:
+            raise InvalidArgument(
+                f"Subscription.consumers must be a positive int, got {count!r}"
+            )
+        self._consumers = count
 
     @property
     def changed(self) -> ChangedSignal[R]:

@@ -3,13 +3,15 @@
 A commit enters the feed in two ways. This process's mutations hand their write set over
 right after COMMIT, still holding the write lock, so they arrive in commit order
 (``commit``). Other processes' commits are read from the engine's change log, which each
-commit appends to in its own transaction (``take`` polls it). Either way a commit carries its
+commit appends to in its own transaction (``take_others`` polls it). Either way a commit carries its
 sequence number: the log's for a file, a counter kept here for an in-memory database (no
 other process can see it, so nothing is logged). A consumer (the subscription manager) waits
-for commits (``wait``) and takes them in order (``take``); when the log no longer reaches
-back to the last commit it saw (trimmed while it was behind), holds an entry this version
-cannot read, or a commit left no entry at all (another tool wrote to the file), ``take`` says
-the feed is incomplete, and the consumer must assume anything changed. A gap in the log made
+for commits (``wait``) and takes them, this process's (``take_own``) apart from the others'
+(``take_others``), each in commit order: this process's come first, without waiting for a
+look at the log (a read transaction). When the log no longer reaches back to the last commit
+it saw (trimmed while it was behind), holds an entry this version cannot read, or a commit
+left no entry at all (another tool wrote to the file), ``take_others`` says the feed is
+incomplete, and the consumer must assume anything changed. A gap in the log made
 only of this process's own commits (trimmed while the consumer was busy) is no loss: those
 commits were handed over directly.
 
@@ -139,21 +141,24 @@ class ChangeFeed:
             self._woken = True
             self._cond.notify_all()
 
-    def take(self) -> tuple[list[Commit], bool]:
-        """The commits since the last call, in commit order, and whether the feed is complete
-        (``False``: some commits could not be read; assume anything changed)."""
+    def take_own(self) -> list[Commit]:
+        """This process's commits since the last call, in commit order."""
         with self._cond:
             commits, self._pending = self._pending, []
             self._woken = False
         if len(commits) > 1:
             commits.sort(key=lambda c: c[0])
+        return commits
+
+    def take_others(self) -> tuple[list[Commit], bool]:
+        """Other processes' commits since the last call, in commit order, and whether the
+        feed is complete (``False``: some commits could not be read; assume anything
+        changed). A commit of theirs may come before one of this process's taken already:
+        a consumer that re-ran a query since has a snapshot that holds it (its commit number
+        tells), and the others re-run now."""
         if self._log is None:
-            return commits, True
-        foreign, complete = self._poll()
-        if foreign:
-            commits.extend(foreign)
-            commits.sort(key=lambda c: c[0])
-        return commits, complete
+            return [], True
+        return self._poll()
 
     def _poll(self) -> tuple[list[Commit], bool]:
         """Other processes' commits since the last poll. (An incomplete read whose entries
