@@ -346,27 +346,16 @@ def gc_pause() -> float:
     return best
 
 
-def at_scale(tmp: Path, n: int) -> None:
-    db = fdb.open(tmp / f"scale{n}.db", schema)
-    ids = db.run(seed, users=n)
-    gc.collect()
-    value_objects = float(len(gc.get_objects()))
-    sample = [db.run(list_by_user, user_id=f"user{i}") for i in range(1_000)]
-    gc.collect()
-    value_objects = (len(gc.get_objects()) - value_objects) / len(sample)
-    del sample
-    raw = raw_db(tmp / f"scale{n}-raw.db")
-    raw_seed(raw, n)
-    values = [db.run(list_by_user, user_id=f"user{i}") for i in range(n)]  # values alone
-    gc.collect()
-    tracked = len(gc.get_objects())
-    values_pause = gc_pause()  # the values alone: what any holder of these results pays
-    before = rss()
-    # CPU time of this thread beside the wall clock: on a loaded machine the wall clock of two
-    # loops run one after the other measures the load as much as the work. The two loops
-    # alternate by slices of the users, so that both meet the same load.
-    # A third loop keeps what each db.run returns, as a live query keeps its value: holding
-    # n results grows the heap (fresh memory, the GC's collections), whoever holds them.
+def subscribing(db: fdb.Database, n: int) -> tuple[list[Any], list[float], GcClock, GcClock]:
+    """Subscribe to each of ``n`` users' tasks, beside running the same queries: the handles;
+    per query the query's wall and CPU time, the subscribe's, and the CPU time of running it
+    and keeping its result; the GC's collections during the queries and the subscribes.
+
+    CPU time of this thread beside the wall clock: on a loaded machine the wall clock of two
+    loops run one after the other measures the load as much as the work. The loops alternate
+    by slices of the users, so that all meet the same load. The third keeps what each db.run
+    returns, as a live query keeps its value: holding n results grows the heap (fresh memory,
+    the GC's collections), whoever holds them."""
     query_gc, collecting = GcClock(), GcClock()
     times = [0.0, 0.0, 0.0, 0.0, 0.0]  # query wall, CPU; subscribe wall, CPU; kept CPU
     handles: list[Any] = []
@@ -388,8 +377,51 @@ def at_scale(tmp: Path, n: int) -> None:
             handles += [db.subscribe(list_by_user, user_id=user) for user in users]
             times[2] += time.perf_counter() - start
             times[3] += time.thread_time() - cpu
-    query, query_cpu, subscribe, subscribe_cpu, kept_cpu = (t / n for t in times)
-    del kept
+    return handles, [t / n for t in times], query_gc, collecting
+
+
+def at_scale_frozen(tmp: Path, n: int) -> None:
+    """Subscribing and a full collection with ``fdb.open(..., gc_freeze_from=10_000)``."""
+    db = fdb.open(tmp / f"frozen{n}.db", schema, gc_freeze_from=10_000)
+    db.run(seed, users=n)
+    gc.collect()
+    handles, (query, query_cpu, subscribe, subscribe_cpu, kept_cpu), _, collecting = (
+        subscribing(db, n)
+    )
+    db.wait_idle()
+    pause = gc_pause()
+    print(f"(d) {n:,} live queries, fdb.open(..., gc_freeze_from=10_000):")
+    print(f"    subscribe {fmt_time(subscribe)}/query vs db.run {fmt_time(query)}: overhead "
+          f"{fmt_time(subscribe - query)}; CPU {fmt_time(subscribe_cpu)} vs {fmt_time(query_cpu)}: overhead "
+          f"{fmt_time(subscribe_cpu - query_cpu)}, against the loop keeping each result "
+          f"{fmt_time(subscribe_cpu - kept_cpu)}; in the GC's collections "
+          f"{fmt_time(collecting.seconds / n)}/query  (target overhead <= 20 us)")
+    print(f"    full gc.collect() {pause * 1e3:.1f} ms CPU, tracking {len(gc.get_objects()):,} objects "
+          f"({gc.get_freeze_count():,} frozen)  (target <= 20 ms)")
+    for h in handles:
+        h.close()
+    db.close()
+
+
+def at_scale(tmp: Path, n: int) -> None:
+    db = fdb.open(tmp / f"scale{n}.db", schema)
+    ids = db.run(seed, users=n)
+    gc.collect()
+    value_objects = float(len(gc.get_objects()))
+    sample = [db.run(list_by_user, user_id=f"user{i}") for i in range(1_000)]
+    gc.collect()
+    value_objects = (len(gc.get_objects()) - value_objects) / len(sample)
+    del sample
+    raw = raw_db(tmp / f"scale{n}-raw.db")
+    raw_seed(raw, n)
+    values = [db.run(list_by_user, user_id=f"user{i}") for i in range(n)]  # values alone
+    gc.collect()
+    tracked = len(gc.get_objects())
+    values_pause = gc_pause()  # the values alone: what any holder of these results pays
+    before = rss()
+    handles, (query, query_cpu, subscribe, subscribe_cpu, kept_cpu), query_gc, collecting = (
+        subscribing(db, n)
+    )
     db.wait_idle()
     del values  # the live queries hold their own values now
     gc.collect()
@@ -613,6 +645,7 @@ def main() -> None:
             latencies(tmp)
         if "d" in only:
             at_scale(tmp, size(100_000, 2_000))
+            at_scale_frozen(tmp, size(100_000, 20_000))
             traced_memory(tmp, size(100_000, 2_000))
             fresh_rss(tmp, size(100_000, 2_000))
         if "e" in only:
